@@ -1,0 +1,39 @@
+# CareCircle — the two commands: `make run` and `make test` (each creates .venv when missing).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+
+# Local development defaults (documented in the README; never used in production).
+export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
+export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test venv schemas bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+run: venv  ## start the broker and every service; Ctrl-C stops them all
+	@echo "CareCircle (dev secret; mint tokens with: $(BIN)/python -m services.ingest.tokens --admin ops)"
+	@echo "  ingest API   http://127.0.0.1:8001   docs http://127.0.0.1:8001/docs"
+	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
+
+test: venv  ## the whole suite, against the real broker and the real ClickHouse engine
+	$(BIN)/python -m pytest
+
+schemas: venv  ## regenerate contracts/schemas from the models
+	$(BIN)/python -m contracts.generate
+
+bench: venv  ## throughput and latency figures (prints and writes bench/results.md)
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

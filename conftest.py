@@ -1,0 +1,49 @@
+"""Fixtures shared by every test package: the real broker (tansu) and token minting."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from services.common.auth import mint_token
+from services.common.broker import start_broker
+from services.common.kafka import ensure_topics
+
+TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    os.environ.setdefault("JWT_SECRET", TEST_JWT_SECRET)
+    return TEST_JWT_SECRET
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """A real tansu broker on a free port with the catalogue topics, shared by the session."""
+    process, bootstrap = start_broker()
+    ensure_topics(bootstrap)
+    yield bootstrap
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of this test alone, for tests that stop or restart it. Yields (process, bootstrap)."""
+    process, bootstrap = start_broker()
+    ensure_topics(bootstrap)
+    holder = {"process": process}
+    yield holder, bootstrap
+    if holder["process"].poll() is None:
+        holder["process"].terminate()
+        holder["process"].wait(10)
+
+
+@pytest.fixture
+def mint(jwt_secret):
+    def _mint(subject: str, role: str = "member", cohorts: tuple[str, ...] = (), **kwargs) -> str:
+        return mint_token(jwt_secret, subject, role, cohorts, **kwargs)
+
+    return _mint

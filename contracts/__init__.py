@@ -1,0 +1,1 @@
+"""CareCircle contracts: the one definition of every event, topic and metric rule."""

@@ -1,0 +1,63 @@
+"""Generate `contracts/schemas/*.json` and `topics.json` from the models (`python -m contracts.generate`).
+
+`python -m contracts.generate --check` exits 1 when the checked-in files are stale (run by the tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from . import clock, events, members, topics
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+# Every contract that crosses a process boundary; services add theirs here.
+SCHEMAS: dict[str, Any] = {
+    "client-event": events.ClientEvent,
+    "member.enrolled": members.MemberEnrolled,
+    "member.withdrawn": members.MemberWithdrawn,
+    "cohort.configured": members.CohortConfigured,
+    "clock.tick": clock.ClockTick,
+}
+
+
+def render() -> dict[str, str]:
+    files = {
+        f"{name}.json": json.dumps(TypeAdapter(model).json_schema(mode="validation"), indent=2, sort_keys=True) + "\n"
+        for name, model in SCHEMAS.items()
+    }
+    catalogue = [dataclasses.asdict(t) | {"kafka_configs": t.kafka_configs()} for t in topics.CATALOGUE]
+    files["topics.json"] = json.dumps(catalogue, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def stale_files() -> list[str]:
+    wanted = render()
+    present = {p.name for p in SCHEMA_DIR.glob("*.json")}
+    stale = [n for n, text in wanted.items() if not (SCHEMA_DIR / n).exists() or (SCHEMA_DIR / n).read_text() != text]
+    return sorted(stale + [n for n in present - wanted.keys()])
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        stale = stale_files()
+        for name in stale:
+            print(f"stale: contracts/schemas/{name} (run: python -m contracts.generate)", file=sys.stderr)
+        return 1 if stale else 0
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for old in SCHEMA_DIR.glob("*.json"):
+        old.unlink()
+    for name, text in render().items():
+        (SCHEMA_DIR / name).write_text(text)
+    print(f"wrote {len(render())} files to {SCHEMA_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,154 @@
+"""Kafka plumbing over kafka-python: topic creation from the catalogue, an acks=all idempotent
+producer whose deliveries can be awaited from asyncio, and a broker reachability probe."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from contracts.topics import CATALOGUE, Topic
+
+from .logging import log
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge a write in time; nothing may be reported as stored."""
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[Topic] = CATALOGUE, timeout_s: float = 60.0) -> list[str]:
+    """Create the catalogue topics that are missing (idempotent); waits for the broker up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        for topic in missing:  # one by one: a concurrent creator makes only its topic fail
+            try:
+                admin.create_topics([NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.kafka_configs())])
+            except TopicAlreadyExistsError:
+                pass
+        if missing:
+            log.info("topics_created", topics=[t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        admin.close()
+
+
+async def broker_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
+    """True when a TCP connection to any bootstrap server opens within `timeout_s`."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout_s)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes
+    value: bytes
+    partition: int | None = None
+
+
+class _Countdown:
+    """Resolves one asyncio future when every kafka-python delivery future of a batch has resolved,
+    so a 500-event batch wakes the event loop once instead of 500 times."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop, self.remaining, self.lock = loop, count, threading.Lock()
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.error: BaseException | None = None
+
+    def _done(self, error: BaseException | None) -> None:
+        with self.lock:
+            self.remaining -= 1
+            if error is not None and self.error is None:
+                self.error = error
+            finished = self.remaining == 0
+        if finished:
+            self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self.future.done():
+            if self.error is None:
+                self.future.set_result(None)
+            else:
+                self.future.set_exception(BrokerUnavailable(str(self.error)))
+
+    def ok(self, _metadata) -> None:
+        self._done(None)
+
+    def failed(self, error: BaseException) -> None:
+        self._done(error)
+
+
+class Publisher:
+    """acks=all, idempotent kafka-python producer. `publish` returns only after the broker has
+    acknowledged every record, or raises BrokerUnavailable."""
+
+    def __init__(self, bootstrap: str, delivery_timeout_ms: int = 5_000, client_id: str = "carecircle") -> None:
+        self.delivery_timeout_s = delivery_timeout_ms / 1000
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            batch_size=256 * 1024,
+            max_block_ms=delivery_timeout_ms,
+            request_timeout_ms=max(delivery_timeout_ms - 1_000, 1_000),
+            delivery_timeout_ms=delivery_timeout_ms,
+            compression_type=None,
+        )
+
+    def _send_all(self, records: Sequence[Record], countdown: _Countdown) -> None:
+        for sent, record in enumerate(records):
+            try:
+                future = self._producer.send(record.topic, key=record.key, value=record.value, partition=record.partition)
+            except KafkaError as exc:  # metadata unavailable: the broker is down
+                for _ in range(len(records) - sent):
+                    countdown.failed(exc)
+                return
+            future.add_callback(countdown.ok).add_errback(countdown.failed)
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        countdown = _Countdown(asyncio.get_running_loop(), len(records))
+        # send() may block on metadata while the broker is down: keep it off the event loop.
+        await asyncio.to_thread(self._send_all, records, countdown)
+        try:
+            await asyncio.wait_for(countdown.future, self.delivery_timeout_s + 2)
+        except asyncio.TimeoutError:
+            raise BrokerUnavailable("no acknowledgement within the delivery timeout") from None
+
+    def partitions_for(self, topic: str) -> int:
+        try:
+            partitions = self._producer.partitions_for(topic)
+        except KafkaTimeoutError as exc:
+            raise BrokerUnavailable(str(exc)) from None
+        if not partitions:
+            raise BrokerUnavailable(f"topic {topic} has no partitions")
+        return len(partitions)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._producer.close(timeout=timeout_s)

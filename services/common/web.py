@@ -1,0 +1,74 @@
+"""FastAPI pieces every service mounts: clean error bodies, health/readiness probes, /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+from .logging import log
+
+IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
+
+
+def validation_errors(errors: list[dict]) -> list[dict]:
+    """Pydantic errors without echoing the input back (it may be large or private)."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_errors(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def install_in_flight_gauge(app: FastAPI, service: str) -> None:
+    gauge = IN_FLIGHT.labels(service)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):
+        with gauge.track_inprogress():
+            return await call_next(request)
+
+
+def health_router(ready: Callable[[Request], Awaitable[bool]]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process serves requests")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: dependencies reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        if await ready(request):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    return router
+
+
+def mount_metrics(app: FastAPI) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def add_components(app: FastAPI, schemas: dict[str, dict]) -> None:
+    """Add JSON schemas to the OpenAPI components (for bodies a route parses by hand)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = build()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return app.openapi_schema
+
+    app.openapi = openapi

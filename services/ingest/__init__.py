@@ -1,0 +1,1 @@
+"""Ingest API: authenticates app clients, validates events against `contracts/`, produces to Kafka."""

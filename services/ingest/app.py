@@ -1,0 +1,63 @@
+"""The ingest FastAPI application (`create_app` is the factory uvicorn and the tests use)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
+from services.common.logging import configure_logging, log
+from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+
+from .routers import admin, events
+from .settings import IngestSettings, get_settings
+from .telemetry import REQUESTS_REFUSED
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging("ingest", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.ensure_topics:
+            await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
+        app.state.publisher = await asyncio.to_thread(
+            Publisher, settings.kafka_bootstrap, settings.delivery_timeout_ms, "ingest"
+        )
+        log.info("ingest_started", kafka=settings.kafka_bootstrap)
+        yield
+        await asyncio.to_thread(app.state.publisher.close)
+
+    app = FastAPI(
+        title="CareCircle ingest",
+        version="1.0",
+        description="App clients send logins, posts, check-ins and meditation plays; admins enrol members.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, "ingest")
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _broker_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:
+        REQUESTS_REFUSED.labels("503").inc()
+        log.warning("broker_unavailable", error=str(exc))
+        return JSONResponse(
+            {"detail": "event store unavailable; nothing from this request was accepted, retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    async def ready(_: Request) -> bool:
+        return await broker_reachable(settings.kafka_bootstrap)
+
+    app.include_router(health_router(ready))
+    app.include_router(events.router)
+    app.include_router(admin.router)
+    mount_metrics(app)
+    add_components(app, events.BODY_COMPONENTS)
+    return app

@@ -1,0 +1,106 @@
+"""`POST /v1/events`: one event or a batch of 1–500; per-index errors; 202 only after acks=all."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.events import ClientEvent, parse_client_event
+from contracts.ingest import IngestResult, RejectedEvent
+from contracts.topics import ENGAGEMENT_EVENTS
+from services.common.auth import Principal, require_role
+from services.common.kafka import Publisher, Record
+from services.common.web import validation_errors
+
+from ..deps import get_app_settings, get_publisher
+from ..settings import IngestSettings
+from ..telemetry import ACCEPTED, PRODUCE_SECONDS, REJECTED
+
+router = APIRouter(tags=["events"])
+
+# The body is parsed by hand (per-index errors), so its schema is declared for the OpenAPI docs here;
+# BODY_COMPONENTS goes into the document's components (see services.common.web.add_components).
+_BODY_SCHEMA = TypeAdapter(ClientEvent | list[ClientEvent]).json_schema(ref_template="#/components/schemas/{model}")
+BODY_COMPONENTS = _BODY_SCHEMA.pop("$defs")
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_batch(body: bytes, max_batch: int) -> list[Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    if not 1 <= len(items) <= max_batch:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"send 1 to {max_batch} events")
+    return items
+
+
+def check_members(principal: Principal, items: list[Any]) -> None:
+    """A member may only send their own events; one forged event refuses the whole request."""
+    if principal.role == "admin":
+        return
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("member_id", principal.subject) != principal.subject:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"event {index}: member_id is not the token's subject")
+
+
+@router.post(
+    "/v1/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IngestResult,
+    summary="Send one client event or a JSON array of 1-500",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
+    responses={400: {"description": "Malformed JSON"}, 401: {}, 403: {}, 413: {"description": "Body over 1 MiB"},
+               422: {"description": "No valid event"}, 503: {"description": "Broker unreachable; retry"}},
+)
+async def post_events(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role("member", "admin"))],
+    settings: Annotated[IngestSettings, Depends(get_app_settings)],
+    publisher: Annotated[Publisher, Depends(get_publisher)],
+) -> IngestResult:
+    items = parse_batch(await read_limited_body(request, settings.max_body_bytes), settings.max_batch)
+    check_members(principal, items)
+    received_at = datetime.now(timezone.utc)
+    valid, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            valid.append(parse_client_event(item).stamped(received_at))
+        except ValidationError as exc:
+            errors = validation_errors(exc.errors())
+            rejected.append(RejectedEvent(index=index, errors=errors))
+            REJECTED.labels(errors[0]["type"] if errors else "invalid").inc()
+    if not valid:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[r.model_dump() for r in rejected],
+        )
+    records = [
+        Record(ENGAGEMENT_EVENTS.name, e.member_id.encode(), e.model_dump_json(exclude_none=True).encode())
+        for e in valid
+    ]
+    started = time.perf_counter()
+    await publisher.publish(records)
+    PRODUCE_SECONDS.observe(time.perf_counter() - started)
+    for event_type, count in Counter(e.type for e in valid).items():
+        ACCEPTED.labels(event_type).inc(count)
+    return IngestResult(accepted=len(valid), rejected=rejected)

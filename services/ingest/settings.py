@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from services.common.settings import CommonSettings
+
+
+class IngestSettings(CommonSettings):
+    # Prefixed: process runners (honcho) set a generic PORT for every process.
+    host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
+    port: int = Field(default=8001, validation_alias="INGEST_PORT")
+    max_body_bytes: int = Field(default=1024 * 1024, description="Larger requests get 413")
+    max_batch: int = Field(default=500, ge=1, le=500)
+    delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
+    retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with 503")
+
+
+@lru_cache
+def get_settings() -> IngestSettings:
+    return IngestSettings()
