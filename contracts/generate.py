@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import clock, events, members, topics
+from . import clock, events, members, notifications, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -24,6 +24,9 @@ SCHEMAS: dict[str, Any] = {
     "member.withdrawn": members.MemberWithdrawn,
     "cohort.configured": members.CohortConfigured,
     "clock.tick": clock.ClockTick,
+    "notification.requested": notifications.NotificationRequested,
+    "notification.delivered": notifications.NotificationDelivered,
+    "notification.failed": notifications.NotificationFailed,
 }
 
 

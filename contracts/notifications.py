@@ -1,0 +1,55 @@
+"""`notifications.outbound`: messages any service asks the notifier to deliver, and their outcomes.
+
+Producers (notifier's own rules, survey schedule) publish `notification.requested`; the notifier
+delivers it (push-gateway webhook, e-mail, staff webhook) and records `notification.delivered` or
+`notification.failed` (then a `dead_letter` on `notifications.dlq`). `dedup_key` makes delivery
+at-most-once per logical message (e.g. "reminder|m-1|2026-11-02|08:00"), including across restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import CohortId, EventId, MemberId, StrictModel, Timestamp
+
+NotificationKind = Literal[
+    "reminder", "survey_invitation", "survey_reminder", "alert_raised", "alert_escalated",
+]
+Channel = Literal["push", "email", "webhook"]
+
+
+class NotificationRequested(StrictModel):
+    type: Literal["notification.requested"] = "notification.requested"
+    event_id: EventId
+    dedup_key: str = Field(min_length=1, max_length=200, description="Same key = same message: delivered once")
+    kind: NotificationKind
+    channel: Channel
+    recipient: MemberId = Field(description="Member or staff id the message is for")
+    cohort: CohortId
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=2000, description="Generated text only; never member free text")
+    data: dict[str, str] = Field(default_factory=dict, max_length=20, description="Deep-link parameters")
+    occurred_at: Timestamp = Field(description="Simulated time (clock.tick) at which it was requested")
+
+
+class NotificationDelivered(StrictModel):
+    type: Literal["notification.delivered"] = "notification.delivered"
+    event_id: EventId
+    dedup_key: str
+    channel: Channel
+    recipient: MemberId
+    attempts: int = Field(ge=1)
+    occurred_at: Timestamp
+
+
+class NotificationFailed(StrictModel):
+    type: Literal["notification.failed"] = "notification.failed"
+    event_id: EventId
+    dedup_key: str
+    channel: Channel
+    recipient: MemberId
+    attempts: int = Field(ge=1)
+    reason: str = Field(max_length=500)
+    occurred_at: Timestamp
