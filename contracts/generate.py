@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from . import clock, events, members, notifications, topics
+from . import surveys
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -27,6 +28,15 @@ SCHEMAS: dict[str, Any] = {
     "notification.requested": notifications.NotificationRequested,
     "notification.delivered": notifications.NotificationDelivered,
     "notification.failed": notifications.NotificationFailed,
+    "survey.scheduled": surveys.SurveyScheduled,
+    "survey.invited": surveys.SurveyInvited,
+    "survey.reminded": surveys.SurveyReminded,
+    "survey.expired": surveys.SurveyExpired,
+    "survey.cancelled": surveys.SurveyCancelled,
+    "survey.responded": surveys.SurveyResponded,
+    "survey.scored": surveys.SurveyScored,
+    "survey-response.qlq_c30": surveys.QlqC30Response,
+    "survey-response.experience": surveys.ExperienceResponse,
 }
 
 
