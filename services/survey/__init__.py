@@ -1,0 +1,1 @@
+"""Survey service: QLQ-C30 / experience questionnaire schedule, member response API, scoring, analysis."""
