@@ -73,7 +73,8 @@ class SurveyExpired(_SurveyStep):
 
 class SurveyCancelled(_SurveyStep):
     type: Literal["survey.cancelled"] = "survey.cancelled"
-    reason: Literal["withdrawn"] = "withdrawn"
+    reason: Literal["withdrawn", "re_enrolled"] = Field(
+        default="withdrawn", description="Member withdrawn, or enrolled again with another enrolment day")
 
 
 # --- response bodies -------------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""The survey book: every invitation's state, folded from `surveys` events — and the processor's
+decisions (enrolment → schedule, withdrawal → cancel, tick → invite/remind/expire) as events.
+
+Nothing here touches a broker or a clock: the stream processor feeds member events and ticks in,
+publishes the returned events, and the same events folded back (`apply`, idempotent by event_id)
+rebuild the book after a restart. `surveys` is the system of record of the schedule, so the book
+never depends on faust changelog recovery (tansu's ListOffsets bug; see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from contracts.members import MemberEnrolled, MemberWithdrawn
+from contracts.notifications import NotificationRequested
+from contracts.surveys import (
+    SurveyCancelled, SurveyExpired, SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded, SurveyScheduled,
+    SurveyScored,
+)
+
+from .schedule import OPEN, Status, due_steps, schedule, step_event_id
+
+SurveyStepEvent = (SurveyScheduled | SurveyInvited | SurveyReminded | SurveyExpired | SurveyCancelled
+                   | SurveyResponded | SurveyScored)
+
+TITLES = {"qlq_c30": "Your quality-of-life questionnaire", "experience": "How was your CareCircle experience?"}
+
+
+@dataclass
+class Invitation:
+    scheduled: SurveyScheduled
+    partition: int | None = None
+    status: Status = "scheduled"
+    invited_at: datetime | None = None
+    reminders_sent: int = 0
+    closed_at: datetime | None = None
+    response: SurveyResponded | None = None
+    scored: SurveyScored | None = None
+
+    @property
+    def id(self) -> UUID:
+        return self.scheduled.invitation_id
+
+    def header(self) -> dict:
+        s = self.scheduled
+        return dict(invitation_id=s.invitation_id, member_id=s.member_id, cohort=s.cohort,
+                    instrument=s.instrument, timepoint=s.timepoint)
+
+
+@dataclass
+class SurveyBook:
+    plan: SurveyPlan = field(default_factory=SurveyPlan)
+    invitations: dict[UUID, Invitation] = field(default_factory=dict)
+    by_member: dict[str, list[UUID]] = field(default_factory=dict)
+    open_ids: set[UUID] = field(default_factory=set)
+    seen: set[UUID] = field(default_factory=set)
+    now: datetime | None = None  # latest clock.tick seen
+
+    # --- the fold ------------------------------------------------------------------------------
+
+    def apply(self, event: SurveyStepEvent, partition: int | None = None) -> bool:
+        """Fold one `surveys` event in; False when it was already applied (same event_id)."""
+        if event.event_id in self.seen:
+            return False
+        self.seen.add(event.event_id)
+        if isinstance(event, SurveyScheduled):
+            if event.invitation_id not in self.invitations:
+                self.invitations[event.invitation_id] = Invitation(event, partition)
+                self.by_member.setdefault(event.member_id, []).append(event.invitation_id)
+                self.open_ids.add(event.invitation_id)
+            return True
+        inv = self.invitations.get(event.invitation_id)
+        if inv is None:  # a step of an invitation never scheduled: nothing to fold it into
+            return True
+        if inv.partition is None:
+            inv.partition = partition
+        if isinstance(event, SurveyInvited) and inv.status == "scheduled":
+            inv.status, inv.invited_at = "invited", event.occurred_at
+        elif isinstance(event, SurveyReminded):
+            inv.reminders_sent = max(inv.reminders_sent, event.reminder)
+        elif isinstance(event, SurveyExpired | SurveyCancelled) and inv.status in OPEN:
+            inv.status = "expired" if isinstance(event, SurveyExpired) else "cancelled"
+            inv.closed_at = event.occurred_at
+        elif isinstance(event, SurveyResponded) and inv.response is None:
+            # The API accepts a response only while the invitation is open; should an expiry or
+            # cancellation race ahead of it in the log, the accepted answer still counts.
+            inv.response, inv.status, inv.closed_at = event, "responded", event.occurred_at
+        elif isinstance(event, SurveyScored) and inv.response is not None and inv.response.response_id == event.response_id:
+            inv.scored = event
+        if inv.status not in OPEN:
+            self.open_ids.discard(inv.id)
+        return True
+
+    def apply_all(self, events: Iterable[SurveyStepEvent], partition: int | None = None) -> list[SurveyStepEvent]:
+        return [e for e in events if self.apply(e, partition)]
+
+    # --- decisions (return the new events, already folded in) ----------------------------------
+
+    def on_enrolled(self, enrolment: MemberEnrolled, partition: int | None = None) -> list[SurveyStepEvent]:
+        planned = schedule(enrolment, self.plan)
+        new_ids = {s.invitation_id for s in planned}
+        events: list[SurveyStepEvent] = [
+            SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=enrolment.occurred_at,
+                            reason="re_enrolled", **inv.header())
+            for inv in self.member_invitations(enrolment.member_id) if inv.status in OPEN and inv.id not in new_ids
+        ]
+        events += [s for s in planned if s.invitation_id not in self.invitations]
+        return self.apply_all(events, partition)
+
+    def on_withdrawn(self, withdrawal: MemberWithdrawn, partition: int | None = None) -> list[SurveyStepEvent]:
+        events = [
+            SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=withdrawal.occurred_at,
+                            reason="withdrawn", **inv.header())
+            for inv in self.member_invitations(withdrawal.member_id) if inv.status in OPEN
+        ]
+        return self.apply_all(events, partition)
+
+    def on_tick(self, now: datetime, partition: int | None = None) -> list[SurveyStepEvent]:
+        """Steps due at `now` for the invitations of `partition` (all when None)."""
+        if self.now is None or now > self.now:
+            self.now = now
+        events: list[SurveyStepEvent] = []
+        due = [self.invitations[i] for i in self.open_ids]
+        for inv in sorted(due, key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)):
+            if partition is not None and inv.partition is not None and inv.partition != partition:
+                continue
+            for step in due_steps(inv.scheduled, inv.status, inv.reminders_sent, now, inv.invited_at):
+                if step.kind == "invite":
+                    events.append(SurveyInvited(event_id=step_event_id(inv.id, "invited"), occurred_at=now,
+                                                expires_at=inv.scheduled.expires_at, **inv.header()))
+                elif step.kind == "remind":
+                    events.append(SurveyReminded(event_id=step_event_id(inv.id, f"reminded:{step.number}"),
+                                                 occurred_at=now, reminder=step.number, **inv.header()))
+                else:
+                    events.append(SurveyExpired(event_id=step_event_id(inv.id, "expired"), occurred_at=now,
+                                                **inv.header()))
+        return self.apply_all(events, partition)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def member_invitations(self, member_id: str) -> list[Invitation]:
+        return [self.invitations[i] for i in self.by_member.get(member_id, ())]
+
+    def pending(self, member_id: str) -> list[Invitation]:
+        """Invitations the member can answer now: sent, not answered, not expired or cancelled."""
+        return [inv for inv in self.member_invitations(member_id)
+                if inv.status == "invited" and not self.past_expiry(inv)]
+
+    def past_expiry(self, inv: Invitation) -> bool:
+        return inv.status == "expired" or (self.now is not None and self.now >= inv.scheduled.expires_at)
+
+    def experience_responses(self, cohort: str) -> list[Invitation]:
+        return sorted(
+            (inv for inv in self.invitations.values()
+             if inv.scheduled.cohort == cohort and inv.scheduled.instrument == "experience" and inv.response),
+            key=lambda inv: (inv.response.occurred_at, inv.scheduled.member_id),
+        )
+
+
+def notification_for(event: SurveyStepEvent) -> NotificationRequested | None:
+    """The push message the notifier delivers for an invitation or reminder (None for other steps).
+    `dedup_key` is stable per step, so a re-processed tick never notifies twice."""
+    if not isinstance(event, SurveyInvited | SurveyReminded):
+        return None
+    step = "invited" if isinstance(event, SurveyInvited) else f"reminder:{event.reminder}"
+    kind = "survey_invitation" if isinstance(event, SurveyInvited) else "survey_reminder"
+    title = TITLES[event.instrument]
+    body = ("A short questionnaire is waiting for you in CareCircle." if isinstance(event, SurveyInvited)
+            else "Friendly reminder: your questionnaire is still open in CareCircle.")
+    return NotificationRequested(
+        event_id=step_event_id(event.invitation_id, f"notify:{step}"),
+        dedup_key=f"survey|{event.invitation_id}|{step}", kind=kind, channel="push",
+        recipient=event.member_id, cohort=event.cohort, title=title, body=body,
+        data={"invitation_id": str(event.invitation_id), "instrument": event.instrument,
+              "timepoint": event.timepoint},
+        occurred_at=event.occurred_at,
+    )
