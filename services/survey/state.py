@@ -97,9 +97,11 @@ class SurveyBook:
     def apply_all(self, events: Iterable[SurveyStepEvent], partition: int | None = None) -> list[SurveyStepEvent]:
         return [e for e in events if self.apply(e, partition)]
 
-    # --- decisions (return the new events, already folded in) ----------------------------------
+    # --- decisions: the new events, folded in unless commit=False (then the caller publishes them
+    # first and folds them after the broker acknowledged, so a failed publish changes nothing) ---
 
-    def on_enrolled(self, enrolment: MemberEnrolled, partition: int | None = None) -> list[SurveyStepEvent]:
+    def on_enrolled(self, enrolment: MemberEnrolled, partition: int | None = None,
+                    commit: bool = True) -> list[SurveyStepEvent]:
         planned = schedule(enrolment, self.plan)
         new_ids = {s.invitation_id for s in planned}
         events: list[SurveyStepEvent] = [
@@ -108,17 +110,18 @@ class SurveyBook:
             for inv in self.member_invitations(enrolment.member_id) if inv.status in OPEN and inv.id not in new_ids
         ]
         events += [s for s in planned if s.invitation_id not in self.invitations]
-        return self.apply_all(events, partition)
+        return self.apply_all(events, partition) if commit else events
 
-    def on_withdrawn(self, withdrawal: MemberWithdrawn, partition: int | None = None) -> list[SurveyStepEvent]:
+    def on_withdrawn(self, withdrawal: MemberWithdrawn, partition: int | None = None,
+                     commit: bool = True) -> list[SurveyStepEvent]:
         events = [
             SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=withdrawal.occurred_at,
                             reason="withdrawn", **inv.header())
             for inv in self.member_invitations(withdrawal.member_id) if inv.status in OPEN
         ]
-        return self.apply_all(events, partition)
+        return self.apply_all(events, partition) if commit else events
 
-    def on_tick(self, now: datetime, partition: int | None = None) -> list[SurveyStepEvent]:
+    def on_tick(self, now: datetime, partition: int | None = None, commit: bool = True) -> list[SurveyStepEvent]:
         """Steps due at `now` for the invitations of `partition` (all when None)."""
         if self.now is None or now > self.now:
             self.now = now
@@ -137,7 +140,7 @@ class SurveyBook:
                 else:
                     events.append(SurveyExpired(event_id=step_event_id(inv.id, "expired"), occurred_at=now,
                                                 **inv.header()))
-        return self.apply_all(events, partition)
+        return self.apply_all(events, partition) if commit else events
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import time
+from functools import lru_cache
+
+from pydantic import Field
+
+from contracts.surveys import SurveyPlan, Timepoint
+from services.common.settings import CommonSettings
+
+
+class SurveySettings(CommonSettings):
+    # Prefixed: process runners (honcho) set a generic PORT for every process.
+    host: str = Field(default="127.0.0.1", validation_alias="SURVEY_HOST")
+    port: int = Field(default=8004, validation_alias="SURVEY_PORT")
+    # The questionnaire plan (DESIGN §1; one plan per deployment — see README "Survey service").
+    qlq_c30_days: dict[Timepoint, int] = Field(default={"T0": 1, "T1": 14, "T2": 28},
+                                               validation_alias="SURVEY_QLQ_C30_DAYS")
+    experience_day: int = Field(default=29, ge=1, validation_alias="SURVEY_EXPERIENCE_DAY")
+    invite_time: time = Field(default=time(9, 0), validation_alias="SURVEY_INVITE_TIME")
+    reminder_after_days: tuple[int, ...] = Field(default=(1, 3), validation_alias="SURVEY_REMINDER_AFTER_DAYS")
+    expire_after_days: int = Field(default=7, ge=1, validation_alias="SURVEY_EXPIRE_AFTER_DAYS")
+    # Stream processing
+    group_id: str = Field(default="carecircle-survey", validation_alias="SURVEY_GROUP_ID")
+    data_dir: str = Field(default=".data/survey", validation_alias="SURVEY_DATA_DIR")
+    delivery_timeout_ms: int = Field(default=5_000, ge=500)
+    rebuild_idle_s: float = Field(default=0.5, gt=0, validation_alias="SURVEY_REBUILD_IDLE_S",
+                                  description="Quiet time after the reported end offsets before the book counts as rebuilt")
+    max_body_bytes: int = Field(default=64 * 1024, validation_alias="SURVEY_MAX_BODY_BYTES")
+
+    def plan(self) -> SurveyPlan:
+        return SurveyPlan(qlq_c30_days=self.qlq_c30_days, experience_day=self.experience_day,
+                          invite_time=self.invite_time, reminder_after_days=self.reminder_after_days,
+                          expire_after_days=self.expire_after_days)
+
+
+@lru_cache
+def get_settings() -> SurveySettings:
+    return SurveySettings()
