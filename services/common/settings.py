@@ -14,4 +14,5 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     jwt_secret: SecretStr = Field(description="HS256 key that signs member, nurse and admin tokens", min_length=32)
     log_level: str = "INFO"
+    faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")

@@ -1,0 +1,59 @@
+"""faust-streaming, set up once for every CareCircle stream processor.
+
+A service runs its faust app and its FastAPI app in ONE process and on ONE event loop: uvicorn
+drives, and faust is started and stopped by the FastAPI lifespan (`faust.contrib.asgi`). Tests use
+the same path through `fastapi.testclient.TestClient`.
+
+Two facts shape the defaults (measured against the local tansu broker; see README):
+* faust is at-least-once: after a crash, events after the last committed offset are processed again.
+  Table state must therefore be idempotent (sets of event ids / tasks, not counters).
+* tansu answers ListOffsets with the last batch's base offset + 1, so changelog recovery can stop
+  short; each service tests its own restart recovery against the real broker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.contrib.asgi import faust_app_running, faust_lifespan
+
+from contracts.topics import MEMBER_PARTITIONS, Topic
+
+from .settings import CommonSettings
+
+__all__ = ["catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
+
+
+def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
+    """A faust app bound to the catalogue's partitioning, with failure detection in seconds."""
+    datadir = Path(settings.faust_datadir) / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    brokers = ";".join(f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(","))
+    config: dict[str, Any] = dict(
+        broker=brokers,
+        store="memory://",
+        datadir=str(datadir),
+        autodiscover=False,
+        web_enabled=False,  # the service's FastAPI app is its web server
+        topic_partitions=MEMBER_PARTITIONS,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        # Defaults (60 s) leave a killed worker's partitions unprocessed for a minute.
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        broker_rebalance_timeout=10,
+        producer_acks=-1,
+    )
+    config.update(overrides)
+    return faust.App(app_id, **config)
+
+
+def catalogue_topic(app: faust.App, topic: Topic) -> faust.TopicT:
+    """A catalogue topic as raw bytes: agents validate values with the `contracts/` models."""
+    return app.topic(
+        topic.name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        partitions=topic.partitions,
+    )
