@@ -10,7 +10,7 @@ export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv schemas bench clean
+.PHONY: run test venv schemas bench clean up down manifests
 
 venv: $(STAMP)
 
@@ -34,6 +34,19 @@ schemas: venv  ## regenerate contracts/schemas from the models
 
 bench: venv  ## throughput and latency figures (prints and writes bench/results.md)
 	$(BIN)/python -m bench.ingest
+
+up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus, Grafana, all services)
+	docker compose up --build --detach
+	@echo "  ingest http://localhost:8001  grafana http://localhost:3000  prometheus http://localhost:9090"
+
+down:  ## stop the docker compose stack (volumes kept; `docker compose down -v` drops them)
+	docker compose down
+
+manifests: venv  ## regenerate KafkaTopics/PrometheusRule and the image constraints, render both overlays
+	$(BIN)/python -m deploy.generate
+	$(BIN)/python -m deploy.lock
+	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/prod > /dev/null
+	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/dev > /dev/null
 
 clean:
 	rm -rf $(VENV) .pytest_cache

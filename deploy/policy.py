@@ -1,0 +1,262 @@
+"""The checks CI runs on the deployment manifests (tests/deploy/). Each returns a list of errors.
+
+* `validate_builtin` — built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict:
+  unknown fields are errors);
+* `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against deploy/schemas/crds.yaml;
+* `check_workloads` — every service Deployment has readiness+liveness probes, resource requests AND limits,
+  a non-root security context, a Service, a PodDisruptionBudget and an HPA; stream processors never scale
+  past the partition count;
+* `check_topics` — every catalogue topic has exactly one KafkaTopic with the catalogue's settings, every
+  KafkaTopic belongs to a Kafka cluster of the manifests and fits on its brokers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+
+from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
+
+from .kustomize import is_builtin
+from .yamlio import load
+
+CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds.yaml"
+KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
+
+# name -> (port, scales by partitions?) — the four services of DESIGN.md §4
+SERVICES: dict[str, tuple[int, bool]] = {
+    "ingest": (8001, False),
+    "metrics": (8002, True),
+    "notifier": (8003, True),
+    "survey": (8004, True),
+}
+
+
+def _name(resource: dict) -> str:
+    return f"{resource.get('kind')}/{resource.get('metadata', {}).get('name')}"
+
+
+def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSION) -> list[str]:
+    errors = []
+    for resource in resources:
+        if not is_builtin(resource.get("apiVersion", "")):
+            continue
+        try:
+            kubernetes_validate.validate(resource, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            errors.append(f"{_name(resource)}: {path}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            errors.append(f"{_name(resource)}: no schema for {resource.get('apiVersion')} {resource.get('kind')} ({exc})")
+    return errors
+
+
+@lru_cache
+def _crd_schemas() -> dict[str, Any]:
+    document = load(CRD_SCHEMAS)
+    return {key: {"$defs": document["$defs"], **schema} for key, schema in document["kinds"].items()}
+
+
+def validate_custom(resources: Iterable[dict]) -> list[str]:
+    errors = []
+    schemas = _crd_schemas()
+    for resource in resources:
+        if is_builtin(resource.get("apiVersion", "")):
+            continue
+        key = f"{resource.get('apiVersion')}/{resource.get('kind')}"
+        schema = schemas.get(key)
+        if schema is None:
+            errors.append(f"{_name(resource)}: no schema for custom resource {key} in {CRD_SCHEMAS.name}")
+            continue
+        validator = jsonschema.Draft202012Validator(schema)
+        for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path)):
+            path = ".".join(str(p) for p in error.absolute_path)
+            errors.append(f"{_name(resource)}: {path}: {error.message}")
+    return errors
+
+
+def _by_kind(resources: Iterable[dict], kind: str) -> list[dict]:
+    return [r for r in resources if r.get("kind") == kind]
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    match = selector.get("matchLabels", selector)
+    return bool(match) and all(labels.get(k) == v for k, v in match.items())
+
+
+def _check_container(where: str, container: dict, port: int) -> list[str]:
+    errors = []
+    for probe in ("readinessProbe", "livenessProbe"):
+        spec = container.get(probe)
+        if not spec:
+            errors.append(f"{where}: no {probe}")
+        elif "httpGet" not in spec:
+            errors.append(f"{where}: {probe} must be an httpGet on /readyz or /healthz")
+    if (container.get("readinessProbe") or {}).get("httpGet", {}).get("path") not in (None, "/readyz"):
+        errors.append(f"{where}: readinessProbe must GET /readyz")
+    if (container.get("livenessProbe") or {}).get("httpGet", {}).get("path") not in (None, "/healthz"):
+        errors.append(f"{where}: livenessProbe must GET /healthz")
+    resources = container.get("resources") or {}
+    for section in ("requests", "limits"):
+        for quantity in ("cpu", "memory"):
+            if quantity not in (resources.get(section) or {}):
+                errors.append(f"{where}: no resources.{section}.{quantity}")
+    security = container.get("securityContext") or {}
+    if security.get("allowPrivilegeEscalation") is not False:
+        errors.append(f"{where}: securityContext.allowPrivilegeEscalation must be false")
+    if security.get("runAsUser") == 0:
+        errors.append(f"{where}: runs as root")
+    image = container.get("image", "")
+    if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+        errors.append(f"{where}: image {image!r} must carry an explicit tag (not latest)")
+    if port not in [p.get("containerPort") for p in container.get("ports", [])]:
+        errors.append(f"{where}: does not expose port {port}")
+    return errors
+
+
+def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]] = SERVICES) -> list[str]:
+    errors: list[str] = []
+    deployments = {d["metadata"]["name"]: d for d in _by_kind(resources, "Deployment")}
+    for name in services:
+        if name not in deployments:
+            errors.append(f"service {name}: no Deployment")
+    for name, deployment in deployments.items():
+        where = f"Deployment/{name}"
+        port, by_partitions = services.get(name, (None, False))
+        pod = deployment.get("spec", {}).get("template", {})
+        pod_labels = pod.get("metadata", {}).get("labels", {})
+        pod_spec = pod.get("spec", {})
+        pod_security = pod_spec.get("securityContext") or {}
+        if pod_security.get("runAsNonRoot") is not True:
+            errors.append(f"{where}: pod securityContext.runAsNonRoot must be true")
+        if pod_security.get("runAsUser") == 0:
+            errors.append(f"{where}: pod runs as root")
+        containers = pod_spec.get("containers", [])
+        if not containers:
+            errors.append(f"{where}: no containers")
+        for container in containers:
+            errors += _check_container(f"{where} container {container.get('name')}", container, port)
+            if port is not None:
+                env = {e["name"]: e.get("value") for e in container.get("env", [])}
+                if env.get(f"{name.upper()}_PORT") != str(port):
+                    errors.append(f"{where}: env {name.upper()}_PORT must be {port}")
+                if env.get(f"{name.upper()}_HOST") != "0.0.0.0":
+                    errors.append(f"{where}: env {name.upper()}_HOST must be 0.0.0.0 (reachable from outside the pod)")
+        if not any(_selects(s.get("spec", {}).get("selector", {}), pod_labels) for s in _by_kind(resources, "Service")):
+            errors.append(f"{where}: no Service selects its pods")
+        if not any(_selects(p.get("spec", {}).get("selector", {}), pod_labels)
+                   for p in _by_kind(resources, "PodDisruptionBudget")):
+            errors.append(f"{where}: no PodDisruptionBudget")
+        hpas = [h for h in _by_kind(resources, "HorizontalPodAutoscaler")
+                if h["spec"].get("scaleTargetRef", {}).get("kind") == "Deployment"
+                and h["spec"]["scaleTargetRef"].get("name") == name]
+        if not hpas:
+            errors.append(f"{where}: no HorizontalPodAutoscaler")
+        for hpa in hpas:
+            maximum = hpa["spec"].get("maxReplicas", 0)
+            if by_partitions and maximum > MEMBER_PARTITIONS:
+                errors.append(
+                    f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: maxReplicas {maximum} > "
+                    f"{MEMBER_PARTITIONS} partitions (contracts.topics.MEMBER_PARTITIONS): extra workers sit idle"
+                )
+            if hpa["spec"].get("minReplicas", 1) > maximum:
+                errors.append(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: minReplicas > maxReplicas")
+        if by_partitions and deployment["spec"].get("replicas", 1) > MEMBER_PARTITIONS:
+            errors.append(f"{where}: replicas > {MEMBER_PARTITIONS} partitions")
+    return errors
+
+
+def check_topics(resources: list[dict], catalogue: Iterable[Topic] = CATALOGUE) -> list[str]:
+    errors: list[str] = []
+    topics = _by_kind(resources, "KafkaTopic")
+    by_name: dict[str, list[dict]] = {}
+    for resource in topics:
+        by_name.setdefault(resource.get("spec", {}).get("topicName") or resource["metadata"]["name"], []).append(resource)
+    catalogue = list(catalogue)
+    for topic in catalogue:
+        found = by_name.get(topic.name, [])
+        if not found:
+            errors.append(f"topic {topic.name}: in contracts/topics.py but no KafkaTopic (run python -m deploy.generate)")
+            continue
+        if len(found) > 1:
+            errors.append(f"topic {topic.name}: {len(found)} KafkaTopics")
+        spec = found[0].get("spec", {})
+        if spec.get("partitions") != topic.partitions:
+            errors.append(f"topic {topic.name}: KafkaTopic has {spec.get('partitions')} partitions, catalogue {topic.partitions}")
+        config = {k: str(v) for k, v in (spec.get("config") or {}).items()}
+        for key, value in topic.kafka_configs().items():
+            if config.get(key) != value:
+                errors.append(f"topic {topic.name}: KafkaTopic config {key}={config.get(key)}, catalogue {value}")
+    known = {t.name for t in catalogue}
+    for name in by_name:
+        if name not in known:
+            errors.append(f"KafkaTopic {name}: not in contracts/topics.py (stale resource?)")
+
+    clusters = {k["metadata"]["name"] for k in _by_kind(resources, "Kafka")}
+    brokers: dict[str, int] = {}
+    for pool in _by_kind(resources, "KafkaNodePool"):
+        if "broker" in pool.get("spec", {}).get("roles", []):
+            cluster = pool["metadata"].get("labels", {}).get("strimzi.io/cluster")
+            brokers[cluster] = brokers.get(cluster, 0) + pool["spec"].get("replicas", 0)
+    for resource in topics:
+        where = f"KafkaTopic/{resource['metadata']['name']}"
+        cluster = resource["metadata"].get("labels", {}).get("strimzi.io/cluster")
+        if cluster not in clusters:
+            errors.append(f"{where}: label strimzi.io/cluster={cluster!r} names no Kafka resource")
+            continue
+        replicas = resource.get("spec", {}).get("replicas", 0)
+        if replicas > brokers.get(cluster, 0):
+            errors.append(f"{where}: {replicas} replicas but Kafka {cluster} has {brokers.get(cluster, 0)} brokers")
+        min_isr = int((resource.get("spec", {}).get("config") or {}).get("min.insync.replicas", 1))
+        if min_isr > replicas:
+            errors.append(f"{where}: min.insync.replicas {min_isr} > replicas {replicas}: every acks=all write fails")
+    return errors
+
+
+def check_all(resources: list[dict]) -> list[str]:
+    return validate_builtin(resources) + validate_custom(resources) + check_workloads(resources) + check_topics(resources)
+
+
+def check_dockerfile(text: str, name: str, port: int) -> list[str]:
+    """A service image: slim Python 3.11 base, pinned dependencies, non-root user, health check, right port."""
+    lines: list[str] = []
+    for raw in text.replace("\\\n", " ").splitlines():  # join continuation lines
+        stripped = raw.strip()
+        if stripped and not stripped.startswith("#"):
+            lines.append(stripped)
+    instructions = [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+    errors = []
+    bases = [arg.split()[0] for op, arg in instructions if op == "FROM"]
+    if not bases:
+        errors.append("no FROM")
+    for base in bases:
+        if not base.startswith("python:3.11-slim"):
+            errors.append(f"base image {base} is not python:3.11-slim*")
+    runs = " ".join(arg for op, arg in instructions if op == "RUN")
+    if "--constraint" not in runs or "constraints.txt" not in runs:
+        errors.append("dependencies are not installed with --constraint deploy/docker/constraints.txt (unpinned)")
+    final_stage = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):] if bases else []
+    users = [arg.split(":")[0] for op, arg in final_stage if op == "USER"]
+    if not users:
+        errors.append("no USER: the container would run as root")
+    elif users[-1] in ("root", "0"):
+        errors.append("the last USER is root")
+    if not any(op == "HEALTHCHECK" and "/healthz" in arg for op, arg in final_stage):
+        errors.append("no HEALTHCHECK on /healthz")
+    if not any(op == "EXPOSE" and str(port) in arg.split() for op, arg in final_stage):
+        errors.append(f"does not EXPOSE {port}")
+    env = " ".join(arg for op, arg in final_stage if op == "ENV")
+    upper = name.upper()
+    if f"{upper}_HOST=0.0.0.0" not in env:
+        errors.append(f"ENV {upper}_HOST=0.0.0.0 missing: the service would listen on loopback only")
+    if f"{upper}_PORT={port}" not in env:
+        errors.append(f"ENV {upper}_PORT={port} missing")
+    commands = [arg for op, arg in final_stage if op == "CMD"]
+    if not commands or f'"services.{name}"' not in commands[-1]:
+        errors.append(f'CMD must be ["python", "-m", "services.{name}"]')
+    return errors
