@@ -260,3 +260,73 @@ def check_dockerfile(text: str, name: str, port: int) -> list[str]:
     if not commands or f'"services.{name}"' not in commands[-1]:
         errors.append(f'CMD must be ["python", "-m", "services.{name}"]')
     return errors
+
+
+def required_settings(name: str) -> set[str] | None:
+    """Environment variables a service cannot start without (settings fields without a default), read from
+    its pydantic-settings classes; None while `services/<name>/settings.py` does not exist yet."""
+    import importlib
+    import inspect
+
+    from services.common.settings import CommonSettings
+
+    try:
+        module = importlib.import_module(f"services.{name}.settings")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"services.{name}", f"services.{name}.settings"):
+            return None
+        raise
+    required: set[str] = set()
+    for _, cls in inspect.getmembers(module, inspect.isclass):
+        if issubclass(cls, CommonSettings):
+            for field_name, field in cls.model_fields.items():
+                if field.is_required():
+                    alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+                    required.add((alias or field.alias or field_name).upper())
+    return required
+
+
+def deployment_env(resources: list[dict], name: str) -> set[str]:
+    """Variables the Deployment `name` sets: its env plus every key of the ConfigMaps/Secrets it loads whole."""
+    maps = {(r["kind"], r["metadata"]["name"]): r for r in resources if r["kind"] in ("ConfigMap", "Secret")}
+    names: set[str] = set()
+    deployment = next(r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == name)
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        names |= {e["name"].upper() for e in container.get("env", [])}
+        for source in container.get("envFrom", []):
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if key in source:
+                    ref = maps.get((kind, source[key]["name"]), {})
+                    names |= {k.upper() for k in {**ref.get("data", {}), **ref.get("stringData", {})}}
+    return names
+
+
+def known_settings(name: str) -> set[str] | None:
+    """Every environment variable the service's settings classes read (None: no settings module yet)."""
+    import importlib
+    import inspect
+
+    from services.common.settings import CommonSettings
+
+    try:
+        module = importlib.import_module(f"services.{name}.settings")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"services.{name}", f"services.{name}.settings"):
+            return None
+        raise
+    names: set[str] = set()
+    for _, cls in inspect.getmembers(module, inspect.isclass):
+        if issubclass(cls, CommonSettings):
+            for field_name, field in cls.model_fields.items():
+                alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+                names.add((alias or field.alias or field_name).upper())
+    return names
+
+
+def unknown_service_env(name: str, provided: Iterable[str]) -> list[str]:
+    """`<NAME>_*` variables a deployment sets that the service's settings never read (a typo, a stale name)."""
+    known = known_settings(name)
+    if known is None:
+        return []
+    prefix = f"{name.upper()}_"
+    return sorted(v for v in provided if v.upper().startswith(prefix) and v.upper() not in known)
