@@ -88,6 +88,8 @@ def test_prometheus_scrapes_every_service_and_loads_the_rules(compose):
         assert targets[name] == [f"{name}:{port}"]
     assert targets["kafka-exporter"] == ["kafka-exporter:9308"] and "kafka-exporter" in compose["services"]
     assert config["rule_files"] == ["alerts.yml"]
+    assert "./deploy/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in (
+        compose["services"]["alertmanager"]["volumes"])
 
 
 def test_grafana_is_provisioned_with_both_data_sources_and_the_dashboards_folder(compose):

@@ -41,6 +41,12 @@ def test_overlay_passes_every_check(rendered, overlay):
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_overlay_is_valid_on_the_newest_kubernetes_too(rendered, overlay):
+    """No API version that the newest bundled Kubernetes schemas (1.37) removed."""
+    assert policy.validate_builtin(rendered[overlay], "1.37.0") == []
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlay_holds_the_whole_platform(rendered, overlay):
     resources = rendered[overlay]
     for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):

@@ -1,7 +1,7 @@
 """Prometheus config and alert rules: `promtool check` accepts them, the promtool unit tests prove each alert
 fires on the series that should raise it, and a broken rule or config is refused.
 
-promtool comes from the Debian package `prometheus` (installed by .ci/run)."""
+promtool and amtool come from the Debian packages `prometheus` and `prometheus-alertmanager` (.ci/run)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
+ALERTMANAGER = ROOT / "deploy" / "alertmanager"
 REQUIRED_ALERTS = {  # the issue's list: consumer lag, DLQ growth, ingest 5xx and 503, ClickHouse writes, overdue alerts
     "ConsumerLagHigh", "DeadLetterTopicGrowing", "IngestServerErrors", "IngestBrokerUnavailable",
     "ClickHouseWriteFailures", "NurseAlertsUnacknowledged",
@@ -77,3 +78,25 @@ def test_alert_that_would_not_fire_fails_its_unit_test(promtool, tmp_path):
 def test_config_scraping_a_missing_rule_file_refused(promtool, tmp_path):
     (tmp_path / "prometheus.yml").write_text("rule_files:\n  - missing.yml\nscrape_configs: []\n")
     assert _run(promtool, "check", "config", "prometheus.yml", cwd=tmp_path).returncode != 0
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    path = shutil.which("amtool")
+    assert path, "amtool missing: `apt-get install prometheus-alertmanager` (.ci/run installs it)"
+    return path
+
+
+def test_alertmanager_config_passes_amtool_and_prometheus_sends_to_it(amtool):
+    run = _run(amtool, "check-config", "alertmanager.yml", cwd=ALERTMANAGER)
+    assert run.returncode == 0, run.stdout + run.stderr
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_alertmanager_route_to_unknown_receiver_refused(amtool, tmp_path):
+    config = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
+    config["route"]["routes"][0]["receiver"] = "pager"  # no such receiver
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    run = _run(amtool, "check-config", "alertmanager.yml", cwd=tmp_path)
+    assert run.returncode != 0 and "pager" in run.stdout + run.stderr
