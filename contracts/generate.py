@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from . import clock, events, members, notifications, topics
 from . import surveys
+from . import alerts
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -28,6 +29,7 @@ SCHEMAS: dict[str, Any] = {
     "notification.requested": notifications.NotificationRequested,
     "notification.delivered": notifications.NotificationDelivered,
     "notification.failed": notifications.NotificationFailed,
+    "notification.dead_letter": notifications.NotificationDeadLetter,
     "survey.scheduled": surveys.SurveyScheduled,
     "survey.invited": surveys.SurveyInvited,
     "survey.reminded": surveys.SurveyReminded,
@@ -37,6 +39,12 @@ SCHEMAS: dict[str, Any] = {
     "survey.scored": surveys.SurveyScored,
     "survey-response.qlq_c30": surveys.QlqC30Response,
     "survey-response.experience": surveys.ExperienceResponse,
+    "alert.raised": alerts.AlertRaised,
+    "alert.escalated": alerts.AlertEscalated,
+    "alert.acknowledged": alerts.AlertAcknowledged,
+    "call.logged": alerts.CallLogged,
+    "alert.resolved": alerts.AlertResolved,
+    "call-request": alerts.CallRequest,
 }
 
 

@@ -53,3 +53,15 @@ class NotificationFailed(StrictModel):
     attempts: int = Field(ge=1)
     reason: str = Field(max_length=500)
     occurred_at: Timestamp
+
+
+class NotificationDeadLetter(StrictModel):
+    """A `notifications.dlq` record: the request that could not be delivered after the last try."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    event_id: EventId
+    dedup_key: str
+    reason: str = Field(max_length=500)
+    attempts: int = Field(ge=1)
+    request: NotificationRequested
+    occurred_at: Timestamp

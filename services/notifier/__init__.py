@@ -1,0 +1,1 @@
+"""Notifier: nurse call alerts, the call queue, member reminders and notification delivery."""
