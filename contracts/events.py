@@ -8,13 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, ValidationInfo, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .common import EventId, MemberId, ShortName, ShortText, StrictModel, Timestamp, check_plausible_time
-
-CLIENT_CONTEXT = {"source": "client"}
-"""Pass as validation context for data coming from an app: server-only fields are then refused."""
-
 
 class LoginPayload(StrictModel):
     pass
@@ -45,14 +42,9 @@ class _ClientEvent(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _plausible_times(self, info: ValidationInfo) -> "_ClientEvent":
-        if info.context and info.context.get("source") == "client" and self.received_at is not None:
-            raise ValueError("received_at is set by the server, not by clients")
+    def _plausible_times(self) -> "_ClientEvent":
         check_plausible_time(self.occurred_at, self.received_at)
         return self
-
-    def stamped(self, received_at: datetime) -> "_ClientEvent":
-        return self.model_copy(update={"received_at": received_at})
 
 
 class Login(_ClientEvent):
@@ -80,9 +72,20 @@ CLIENT_EVENT_TYPES = ("login", "post", "checkin", "meditation_play")
 client_event_adapter: TypeAdapter[Any] = TypeAdapter(ClientEvent)
 
 
-def parse_client_event(data: Any) -> Login | Post | Checkin | MeditationPlay:
-    """Validate one event as sent by an app (server-only fields refused)."""
-    return client_event_adapter.validate_python(data, context=CLIENT_CONTEXT)
+_SERVER_ONLY = PydanticCustomError("server_only", "received_at is set by the server, not by clients")
+
+
+def parse_client_event(data: Any, received_at: datetime | None = None) -> Login | Post | Checkin | MeditationPlay:
+    """Validate one event as sent by an app and stamp it with the server's receipt time.
+
+    A client may not set `received_at`; occurred_at may be at most 10 minutes after receipt."""
+    if isinstance(data, dict):
+        if "received_at" in data:
+            error = InitErrorDetails(type=_SERVER_ONLY, loc=("received_at",), input=data["received_at"])
+            raise ValidationError.from_exception_data("ClientEvent", [error])
+        if received_at is not None:
+            data = {**data, "received_at": received_at}
+    return client_event_adapter.validate_python(data)
 
 
 def parse_recorded_event(raw: bytes | str) -> Login | Post | Checkin | MeditationPlay:

@@ -3,6 +3,7 @@ tokens signed with other keys are refused."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
@@ -38,6 +39,23 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def decode_token(token: str, secret: str) -> Principal:
+    """Verify a token (HS256 only) and return its principal; 401 with the reason otherwise."""
+    cached = _verified.get((token, secret))
+    if cached is not None and cached[1] > time.time():
+        return cached[0]
+    principal, expires = _decode(token, secret)
+    if len(_verified) >= _CACHE_SIZE:
+        _verified.clear()
+    _verified[(token, secret)] = (principal, expires)
+    return principal
+
+
+# Apps reuse one token for many requests: remember verified tokens until they expire.
+_CACHE_SIZE = 50_000
+_verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+
+
+def _decode(token: str, secret: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
     except jwt.ExpiredSignatureError:
@@ -51,7 +69,7 @@ def decode_token(token: str, secret: str) -> Principal:
         raise _unauthorized("invalid token: cohorts must be a list of strings")
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise _unauthorized("invalid token: empty subject")
-    return Principal(subject=claims["sub"], role=role, cohorts=frozenset(cohorts))
+    return Principal(subject=claims["sub"], role=role, cohorts=frozenset(cohorts)), float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -30,13 +30,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-def install_in_flight_gauge(app: FastAPI, service: str) -> None:
-    gauge = IN_FLIGHT.labels(service)
+class InFlightGauge:
+    """Pure ASGI middleware counting in-flight HTTP requests (BaseHTTPMiddleware costs ~0.1 ms a request)."""
 
-    @app.middleware("http")
-    async def _count(request: Request, call_next):
-        with gauge.track_inprogress():
-            return await call_next(request)
+    def __init__(self, app, service: str) -> None:
+        self.app, self.gauge = app, IN_FLIGHT.labels(service)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.gauge.track_inprogress():
+            await self.app(scope, receive, send)
+
+
+def install_in_flight_gauge(app: FastAPI, service: str) -> None:
+    app.add_middleware(InFlightGauge, service=service)
 
 
 def health_router(ready: Callable[[Request], Awaitable[bool]]) -> APIRouter:

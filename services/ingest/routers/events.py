@@ -84,7 +84,7 @@ async def post_events(
     valid, rejected = [], []
     for index, item in enumerate(items):
         try:
-            valid.append(parse_client_event(item).stamped(received_at))
+            valid.append(parse_client_event(item, received_at))
         except ValidationError as exc:
             errors = validation_errors(exc.errors())
             rejected.append(RejectedEvent(index=index, errors=errors))
