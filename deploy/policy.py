@@ -330,3 +330,30 @@ def unknown_service_env(name: str, provided: Iterable[str]) -> list[str]:
         return []
     prefix = f"{name.upper()}_"
     return sorted(v for v in provided if v.upper().startswith(prefix) and v.upper() not in known)
+
+
+def check_compose(compose: dict) -> list[str]:
+    """What `docker compose config` refuses beyond the JSON schema: references to undefined services or
+    named volumes, two services publishing the same host port, a build without its Dockerfile."""
+    errors = []
+    services = compose.get("services", {})
+    volumes = set((compose.get("volumes") or {}))
+    host_ports: dict[str, str] = {}
+    for name, service in services.items():
+        depends = service.get("depends_on", [])
+        for target in depends if isinstance(depends, list) else depends.keys():
+            if target not in services:
+                errors.append(f"service {name}: depends_on undefined service {target}")
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            if source and not source.startswith((".", "/", "~", "$")) and source not in volumes:
+                errors.append(f"service {name}: volume {source} is not declared under top-level volumes")
+        for port in service.get("ports", []):
+            published = str(port).rsplit(":", 1)[0] if ":" in str(port) else None
+            if published:
+                if published in host_ports:
+                    errors.append(f"services {host_ports[published]} and {name} both publish host port {published}")
+                host_ports[published] = name
+        if "build" in service and "image" not in service:
+            errors.append(f"service {name}: build without an image name (make up tags images carecircle/<name>:dev)")
+    return errors

@@ -115,3 +115,27 @@ def test_dashboards_in_the_folder_are_valid_json():
         assert dashboard.get("title"), f"{path.name}: no title"
         uids.append(dashboard.get("uid") or path.name)
     assert len(uids) == len(set(uids)), "two dashboards share a uid"
+
+
+def test_compose_references_resolve(compose):
+    from deploy.policy import check_compose
+
+    assert check_compose(compose) == []
+    for name in SERVICES:
+        assert (ROOT / compose["services"][name]["build"]["dockerfile"]).is_file()
+
+
+def test_unresolvable_compose_references_refused(compose):
+    import copy
+
+    from deploy.policy import check_compose
+
+    broken = copy.deepcopy(compose)
+    broken["services"]["metrics"]["depends_on"]["clickhous"] = {"condition": "service_healthy"}
+    broken["services"]["survey"]["volumes"].append("survey-cache:/cache")
+    broken["services"]["grafana"]["ports"].append("8001:3001")
+    assert check_compose(broken) == [
+        "service metrics: depends_on undefined service clickhous",
+        "service survey: volume survey-cache is not declared under top-level volumes",
+        "services ingest and grafana both publish host port 8001",
+    ]
