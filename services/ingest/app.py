@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
+from services.common.ratelimit import CallerRateLimit
 from services.common.logging import configure_logging, log
 from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
@@ -39,6 +40,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)
     install_error_handlers(app)
     install_in_flight_gauge(app, "ingest")
 

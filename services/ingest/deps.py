@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
+from fastapi import Depends, Request
+
+from services.common.auth import Principal, require_role
 from services.common.kafka import Publisher
 
 from .settings import IngestSettings
@@ -15,3 +18,12 @@ def get_app_settings(request: Request) -> IngestSettings:
 
 def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
+
+
+def event_sender(
+    request: Request, principal: Annotated[Principal, Depends(require_role("member", "admin"))]
+) -> Principal:
+    """Members and admins may send events; members within their rate limit (429 otherwise)."""
+    if principal.role == "member":
+        request.app.state.member_rate_limit.check(principal.subject)
+    return principal

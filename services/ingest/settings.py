@@ -14,6 +14,10 @@ class IngestSettings(CommonSettings):
     max_body_bytes: int = Field(default=1024 * 1024, description="Larger requests get 413")
     max_batch: int = Field(default=500, ge=1, le=500)
     delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
+    member_rate_limit: str = Field(
+        default="20/second;600/minute",
+        description="Requests per member token (admins exempt: backfills and simulations)",
+    )
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with 503")
 
 

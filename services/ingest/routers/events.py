@@ -14,11 +14,11 @@ from pydantic import TypeAdapter, ValidationError
 from contracts.events import ClientEvent, parse_client_event
 from contracts.ingest import IngestResult, RejectedEvent
 from contracts.topics import ENGAGEMENT_EVENTS
-from services.common.auth import Principal, require_role
+from services.common.auth import Principal
 from services.common.kafka import Publisher, Record
 from services.common.web import validation_errors
 
-from ..deps import get_app_settings, get_publisher
+from ..deps import event_sender, get_app_settings, get_publisher
 from ..settings import IngestSettings
 from ..telemetry import ACCEPTED, PRODUCE_SECONDS, REJECTED
 
@@ -70,11 +70,12 @@ def check_members(principal: Principal, items: list[Any]) -> None:
     summary="Send one client event or a JSON array of 1-500",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
     responses={400: {"description": "Malformed JSON"}, 401: {}, 403: {}, 413: {"description": "Body over 1 MiB"},
-               422: {"description": "No valid event"}, 503: {"description": "Broker unreachable; retry"}},
+               422: {"description": "No valid event"},
+               429: {"description": "Member rate limit; see Retry-After"}, 503: {"description": "Broker unreachable; retry"}},
 )
 async def post_events(
     request: Request,
-    principal: Annotated[Principal, Depends(require_role("member", "admin"))],
+    principal: Annotated[Principal, Depends(event_sender)],
     settings: Annotated[IngestSettings, Depends(get_app_settings)],
     publisher: Annotated[Publisher, Depends(get_publisher)],
 ) -> IngestResult:
