@@ -4,17 +4,20 @@ and, unless disabled, the faust stream processing (members + clock.ticks) in the
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
+from services.common.stream import faust_app_running
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .routers import members, staff
 from .runtime import SurveyRuntime
 from .settings import SurveySettings, get_settings
+from .stream import build_faust_app
 
 
 def create_app(settings: SurveySettings | None = None, run_stream: bool = True) -> FastAPI:
@@ -22,6 +25,8 @@ def create_app(settings: SurveySettings | None = None, run_stream: bool = True) 
     (tests drive `app.state.runtime` directly; a read-only replica)."""
     settings = settings or get_settings()
     configure_logging("survey", settings.log_level)
+    for noisy in ("faust", "mode", "aiokafka"):  # their INFO lines narrate every rebalance step
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -29,17 +34,13 @@ def create_app(settings: SurveySettings | None = None, run_stream: bool = True) 
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
         runtime: SurveyRuntime = app.state.runtime
         await runtime.start()
-        worker = None
-        if run_stream:
-            from .stream import start_stream
-
-            worker = await start_stream(runtime)
-        log.info("survey_started", kafka=settings.kafka_bootstrap, stream=run_stream)
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if run_stream:
+                    await stack.enter_async_context(faust_app_running(build_faust_app(runtime)))
+                log.info("survey_started", kafka=settings.kafka_bootstrap, stream=run_stream)
+                yield
         finally:
-            if worker is not None:
-                await worker.stop()
             await runtime.stop()
 
     app = FastAPI(

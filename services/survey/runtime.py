@@ -73,6 +73,10 @@ class SurveyRuntime:
         self._stopping = False
         self._locks: dict[UUID, asyncio.Lock] = {}
         self.rebuild_seconds: float | None = None
+        self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
+        # The members and clock agents run concurrently; decisions (compute → publish → fold) are
+        # serialised so a withdrawal and a tick never decide on the same open invitation at once.
+        self._deciding = asyncio.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -179,15 +183,20 @@ class SurveyRuntime:
             data = orjson.loads(value)
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "member.enrolled":
-                events = self.book.on_enrolled(MemberEnrolled.model_validate(data), partition, commit=False)
+                enrolled = MemberEnrolled.model_validate(data)
             elif kind == "member.withdrawn":
-                events = self.book.on_withdrawn(MemberWithdrawn.model_validate(data), partition, commit=False)
+                withdrawn = MemberWithdrawn.model_validate(data)
             else:
                 return []  # cohort.configured and future types: not the survey's business
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
             return []
-        return await self.commit_steps(events, partition)
+        async with self._deciding:
+            if kind == "member.enrolled":
+                events = self.book.on_enrolled(enrolled, partition, commit=False)
+            else:
+                events = self.book.on_withdrawn(withdrawn, partition, commit=False)
+            return await self.commit_steps(events, partition)
 
     async def on_tick_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
         await self.rebuilt.wait()
@@ -196,7 +205,11 @@ class SurveyRuntime:
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
             return []
-        return await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)
+        async with self._deciding:
+            steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)
+        if partition not in self.ticks_done or tick.now > self.ticks_done[partition]:
+            self.ticks_done[partition] = tick.now
+        return steps
 
     # --- responses -----------------------------------------------------------------------------
 

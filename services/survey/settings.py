@@ -4,12 +4,15 @@ from datetime import time
 from functools import lru_cache
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from contracts.surveys import SurveyPlan, Timepoint
 from services.common.settings import CommonSettings
 
 
 class SurveySettings(CommonSettings):
+    model_config = SettingsConfigDict(populate_by_name=True)  # merged with CommonSettings' config
+
     # Prefixed: process runners (honcho) set a generic PORT for every process.
     host: str = Field(default="127.0.0.1", validation_alias="SURVEY_HOST")
     port: int = Field(default=8004, validation_alias="SURVEY_PORT")
@@ -21,8 +24,8 @@ class SurveySettings(CommonSettings):
     reminder_after_days: tuple[int, ...] = Field(default=(1, 3), validation_alias="SURVEY_REMINDER_AFTER_DAYS")
     expire_after_days: int = Field(default=7, ge=1, validation_alias="SURVEY_EXPIRE_AFTER_DAYS")
     # Stream processing
-    group_id: str = Field(default="carecircle-survey", validation_alias="SURVEY_GROUP_ID")
-    data_dir: str = Field(default=".data/survey", validation_alias="SURVEY_DATA_DIR")
+    group_id: str = Field(default="carecircle-survey", validation_alias="SURVEY_GROUP_ID",
+                          description="faust app id = consumer group of the schedule agents")
     delivery_timeout_ms: int = Field(default=5_000, ge=500)
     rebuild_idle_s: float = Field(default=0.5, gt=0, validation_alias="SURVEY_REBUILD_IDLE_S",
                                   description="Quiet time after the reported end offsets before the book counts as rebuilt")

@@ -1,0 +1,42 @@
+"""faust-streaming agents of the survey service: `members` (enrolments, withdrawals) and
+`clock.ticks` → schedule steps on `surveys` and push requests on `notifications.outbound`.
+
+Built with the shared set-up (`services.common.stream`). The agents hold no faust tables:
+decisions use the runtime's book, which is rebuilt from the `surveys` log at start (runtime.py),
+so nothing depends on changelog recovery. Each record is handled to the end — steps published with
+acks=all and folded into the book — before faust may commit its offset (at-least-once);
+re-processing a record re-creates the same event ids and changes nothing.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from contracts.topics import CLOCK_TICKS, MEMBERS
+from services.common.logging import log
+from services.common.stream import catalogue_topic, make_faust_app
+
+from .runtime import SurveyRuntime
+
+
+def build_faust_app(runtime: SurveyRuntime) -> faust.App:
+    app = make_faust_app(runtime.settings.group_id, runtime.settings)
+
+    async def handle(stream, handler) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                await handler(message.partition, event.value)
+            except Exception as exc:  # a bug in one record must not stop every member's schedule
+                log.error("survey_record_failed", topic=message.topic, partition=message.partition,
+                          offset=message.offset, error=repr(exc), exc_info=exc)
+
+    @app.agent(catalogue_topic(app, MEMBERS), name="survey-members")
+    async def members(stream):
+        await handle(stream, runtime.on_member_record)
+
+    @app.agent(catalogue_topic(app, CLOCK_TICKS), name="survey-clock")
+    async def clock(stream):
+        await handle(stream, runtime.on_tick_record)
+
+    return app
