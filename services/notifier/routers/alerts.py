@@ -1,0 +1,119 @@
+"""Call queue API: nurses (scoped to their cohorts) and admins work the alerts.
+
+Every action becomes an event on `alerts` (acks=all) and is folded with the queue's own reducer
+before the answer, so the response shows the new state; conflicting actions get 409.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+
+from contracts.alerts import AlertAcknowledged, AlertEvent, AlertResolved, CallLogged, CallRequest, ResolveRequest
+from services.common.auth import Principal, require_cohort, require_role
+from services.common.kafka import BrokerUnavailable
+
+from ..queue import AlertView
+from ..runtime import NotifierRuntime
+
+router = APIRouter(prefix="/v1", tags=["call queue"])
+Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+def runtime_of(request: Request) -> NotifierRuntime:
+    runtime: NotifierRuntime = request.app.state.runtime
+    if not runtime.rebuilt.is_set():
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="call queue is being rebuilt from the log",
+                            headers={"Retry-After": "2"})
+    return runtime
+
+
+RuntimeDep = Annotated[NotifierRuntime, Depends(runtime_of)]
+
+
+def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
+    return view.public() | {"member": runtime.engagement_of(view.member_id)}
+
+
+def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
+    view = runtime.queue.alerts.get(alert_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown alert {alert_id}")
+    require_cohort(principal, view.cohort)
+    return view
+
+
+@router.get("/alerts", summary="The call queue, oldest first")
+async def list_alerts(
+    principal: Staff, runtime: RuntimeDep,
+    status_: Annotated[Literal["open", "acknowledged", "resolved"] | None,
+                       Query(alias="status", description="Only alerts in this state (escalated alerts are open)")] = None,
+    cohort: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[dict]:
+    if cohort is not None:
+        require_cohort(principal, cohort)
+    views = [v for v in runtime.queue.alerts.values()
+             if principal.may_see_cohort(v.cohort) and (status_ is None or v.status == status_)
+             and (cohort is None or v.cohort == cohort)]
+    return [view_out(runtime, v) for v in sorted(views, key=lambda v: (v.raised_at, str(v.alert_id)))]
+
+
+@router.get("/alerts/{alert_id}", summary="One alert")
+async def get_alert(alert_id: UUID, principal: Staff, runtime: RuntimeDep) -> dict:
+    return view_out(runtime, _alert(runtime, principal, alert_id))
+
+
+async def _act(runtime: NotifierRuntime, principal: Principal, alert_id: UUID, build) -> dict:
+    async with runtime.lock(alert_id):
+        view = _alert(runtime, principal, alert_id)
+        event: AlertEvent = build(view, runtime.now())
+        reason = runtime.queue.conflict(event)
+        if reason is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=reason)
+        try:
+            view = await runtime.act(event)
+        except BrokerUnavailable:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="broker did not acknowledge; retry",
+                                headers={"Retry-After": "5"}) from None
+        return view_out(runtime, view)
+
+
+def _common(view: AlertView, now: datetime) -> dict:
+    return dict(event_id=uuid4(), alert_id=view.alert_id, member_id=view.member_id, cohort=view.cohort, occurred_at=now)
+
+
+@router.post("/alerts/{alert_id}/ack", summary="Acknowledge: the nurse takes the call")
+async def acknowledge(alert_id: UUID, principal: Staff, runtime: RuntimeDep) -> dict:
+    return await _act(runtime, principal, alert_id,
+                      lambda v, now: AlertAcknowledged(**_common(v, now), by=principal.subject))
+
+
+@router.post("/alerts/{alert_id}/calls", status_code=status.HTTP_201_CREATED, summary="Log a call outcome")
+async def log_call(alert_id: UUID, body: CallRequest, principal: Staff, runtime: RuntimeDep) -> dict:
+    return await _act(runtime, principal, alert_id,
+                      lambda v, now: CallLogged(**_common(v, now), by=principal.subject, outcome=body.outcome,
+                                                note=body.note))
+
+
+@router.post("/alerts/{alert_id}/resolve", summary="Resolve by hand")
+async def resolve(alert_id: UUID, principal: Staff, runtime: RuntimeDep,
+                  body: Annotated[ResolveRequest | None, Body()] = None) -> dict:
+    return await _act(runtime, principal, alert_id,
+                      lambda v, now: AlertResolved(**_common(v, now), reason="manual", by=principal.subject))
+
+
+@router.get("/notifier/status", summary="Processing status (admin)")
+async def processing_status(_: Admin, request: Request) -> dict:
+    runtime: NotifierRuntime = request.app.state.runtime
+    return {
+        "rebuilt": runtime.rebuilt.is_set(), "rebuild_seconds": runtime.rebuild_seconds,
+        "ticks_done": {str(p): t.isoformat() for p, t in sorted(runtime.ticks_done.items())},
+        "members": len(runtime.members), "alerts": len(runtime.queue.alerts),
+        "unresolved": len(runtime.queue.unresolved_by_member),
+        "delivered": sum(v == "delivered" for v in runtime.done.values()),
+        "failed": sum(v == "failed" for v in runtime.done.values()),
+    }
