@@ -70,3 +70,34 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def missing_runtime_imports(roots: tuple[str, ...] = ("services", "contracts")) -> list[str]:
+    """Third-party modules imported by service code (tests excluded) that no runtime dependency provides:
+    the image would install without them and the service would crash at import. A dev-only dependency
+    (an SMTP client, say) used by a service must move to `[project] dependencies`."""
+    import ast
+
+    modules = metadata.packages_distributions()
+    pins = closure(runtime_requirements())
+    missing = []
+    for root in roots:
+        for path in sorted((ROOT / root).rglob("*.py")):
+            if "tests" in path.parts or path.name == "conftest.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in sys.stdlib_module_names or top in roots or top == "__future__":
+                        continue
+                    distributions = modules.get(top, [])
+                    if not any(canonicalize_name(d) in pins for d in distributions):
+                        where = path.relative_to(ROOT)
+                        missing.append(f"{where}:{node.lineno} imports {top} ({', '.join(distributions) or 'not installed'})")
+    return missing
