@@ -20,10 +20,14 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def landed(broker, event_ids, expect=None):
+def landed(broker, event_ids):
+    """Records of `engagement.events` carrying these event ids (other tests share the topic)."""
     ids = {str(i) for i in event_ids}
-    records = read_topic(broker, "engagement.events", expect_at_least=0)
-    hits = [r for r in records if json.loads(r.value)["event_id"] in ids]
+    hits = []
+    for record in read_topic(broker, "engagement.events"):
+        body = json.loads(record.value)
+        if isinstance(body, dict) and body.get("event_id") in ids:
+            hits.append(record)
     return hits
 
 
@@ -68,7 +72,7 @@ def test_mixed_batch_reports_each_bad_index_and_stores_only_the_good(client, bro
     assert body["accepted"] == 2
     assert [r["index"] for r in body["rejected"]] == [1, 2, 4]
     assert body["rejected"][2]["errors"][0]["loc"] == ["checkin", "payload", "message"]
-    assert len(landed(broker, [e["event_id"] for e in good], expect=2)) == 2
+    assert len(landed(broker, [e["event_id"] for e in good])) == 2
     assert landed(broker, [e["event_id"] for e in (bad_type, naive, extra)]) == []
 
 
