@@ -281,7 +281,9 @@ def required_settings(name: str) -> set[str] | None:
         if issubclass(cls, CommonSettings):
             for field_name, field in cls.model_fields.items():
                 if field.is_required():
-                    alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+                    alias = field.validation_alias
+                    if not isinstance(alias, str):  # AliasChoices: the first choice is the documented name
+                        alias = next((c for c in getattr(alias, "choices", ()) if isinstance(c, str)), None)
                     required.add((alias or field.alias or field_name).upper())
     return required
 
@@ -314,12 +316,17 @@ def known_settings(name: str) -> set[str] | None:
         if exc.name in (f"services.{name}", f"services.{name}.settings"):
             return None
         raise
+    from pydantic import AliasChoices
+
     names: set[str] = set()
     for _, cls in inspect.getmembers(module, inspect.isclass):
         if issubclass(cls, CommonSettings):
             for field_name, field in cls.model_fields.items():
-                alias = field.validation_alias if isinstance(field.validation_alias, str) else None
-                names.add((alias or field.alias or field_name).upper())
+                alias = field.validation_alias
+                if isinstance(alias, AliasChoices):
+                    names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+                else:
+                    names.add((alias if isinstance(alias, str) else field.alias or field_name).upper())
     return names
 
 
