@@ -100,3 +100,41 @@ def test_alertmanager_route_to_unknown_receiver_refused(amtool, tmp_path):
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
     run = _run(amtool, "check-config", "alertmanager.yml", cwd=tmp_path)
     assert run.returncode != 0 and "pager" in run.stdout + run.stderr
+
+
+def _exposed_series(module_name: str) -> set[str] | None:
+    """Series names a service's telemetry module registers (None while the service has none yet)."""
+    import importlib
+
+    from prometheus_client import REGISTRY
+
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if module_name.startswith(exc.name or "\0"):
+            return None
+        raise
+    names = set()
+    for family in REGISTRY.collect():
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                    "summary": ("_sum", "_count")}.get(family.type, ("",))
+        names |= {family.name + suffix for suffix in suffixes}
+    return names
+
+
+def test_service_series_used_by_the_rules_are_exposed_by_the_services():
+    """A renamed counter would leave its alert silent forever; checked for each service that has landed."""
+    import re
+
+    rules = [r for g in yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    used = {name for r in rules for name in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", r["expr"])}
+    checked = 0
+    for service in ("ingest", "metrics", "notifier", "survey"):
+        wanted = {name for name in used if name.startswith(f"{service}_")}
+        exposed = _exposed_series(f"services.{service}.telemetry")
+        if exposed is None or not wanted:
+            continue
+        assert wanted <= exposed, f"{service} does not expose {sorted(wanted - exposed)}"
+        checked += 1
+    assert checked >= 2  # ingest and notifier today
+    assert _exposed_series("services.no_such_service.telemetry") is None
