@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
 from services.common.stream import faust_app_running
-from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.web import (
+    add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics,
+)
 
 from .routers import members, staff
 from .runtime import SurveyRuntime
@@ -61,4 +63,5 @@ def create_app(settings: SurveySettings | None = None, run_stream: bool = True) 
     app.include_router(members.router)
     app.include_router(staff.router)
     mount_metrics(app)
+    add_components(app, members.BODY_COMPONENTS)
     return app

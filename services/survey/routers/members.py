@@ -9,7 +9,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from contracts.surveys import (
     EXPERIENCE_QUESTIONS, ExperienceResponse, PendingSurvey, QlqC30Response, ResponseResult, ScaleScores,
@@ -27,6 +27,11 @@ from ..state import Invitation
 
 router = APIRouter(tags=["member surveys"])
 Member = Annotated[Principal, Depends(require_role("member"))]
+
+# The body is parsed by hand (its model depends on the invitation's instrument), so its schema is
+# declared for the OpenAPI document here; BODY_COMPONENTS goes into the document's components.
+_BODY_SCHEMA = TypeAdapter(QlqC30Response | ExperienceResponse).json_schema(ref_template="#/components/schemas/{model}")
+BODY_COMPONENTS = _BODY_SCHEMA.pop("$defs")
 
 QLQ_QUESTIONS = {str(i): ("answer 1-7" if i >= 29 else "answer 1-4") for i in range(1, 31)}
 
@@ -102,10 +107,7 @@ def parse_answers(instrument: str, data: Any) -> tuple[dict[str, int] | None, di
     status_code=status.HTTP_201_CREATED,
     response_model=ResponseResult,
     summary="Answer a questionnaire (QLQ-C30: {'items': {'1': 1-4, …, '30': 1-7}}; experience: {'answers': {'q1': …}})",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-        QlqC30Response.model_json_schema(ref_template="#/components/schemas/{model}"),
-        ExperienceResponse.model_json_schema(ref_template="#/components/schemas/{model}"),
-    ]}}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
     responses={200: {"description": "Identical resubmission: the first result"}, 400: {}, 401: {}, 403: {},
                404: {"description": "No such invitation for this member"}, 409: {"description": "Already answered differently"},
                410: {"description": "Expired or cancelled"}, 413: {}, 422: {"description": "Per-item errors"},

@@ -160,3 +160,21 @@ def test_a_restarted_service_rebuilds_its_book_from_the_log(broker, jwt_secret, 
         assert [s for s in driver.tick(datetime(2026, 11, 4, 14, tzinfo=UTC)) if s.member_id == member] == []  # answered
         t1 = [s for s in driver.tick(datetime(2026, 11, 14, 14, tzinfo=UTC)) if s.member_id == member]
         assert [(s.type, s.timepoint) for s in t1] == [("survey.invited", "T1")]
+
+
+def test_probes_metrics_and_openapi(client, driver):
+    import re
+
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    metrics = client.get("/metrics").text
+    for series in ("survey_invitations_sent_total", "survey_reminders_sent_total", "survey_expiries_total",
+                   "survey_responses_total"):
+        for instrument in ("qlq_c30", "experience"):
+            assert f'{series}{{instrument="{instrument}"}}' in metrics
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/surveys/pending", "/v1/surveys/{invitation_id}/responses", "/v1/cohorts/{cohort}/experience",
+            "/v1/cohorts/{cohort}/experience.csv"} <= set(spec["paths"])
+    refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", json.dumps(spec)))
+    assert refs and refs <= set(spec["components"]["schemas"]) and "QlqC30Items" in refs
+    assert client.get("/docs").status_code == 200
