@@ -19,7 +19,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, create_model
+from pydantic import Field, StringConstraints, create_model, field_validator
 
 from .common import CohortId, EventId, MemberId, StrictModel, Timestamp
 from .members import TimeZoneName
@@ -120,11 +120,25 @@ class QlqC30Response(StrictModel):
 
     items: QlqC30Items  # type: ignore[valid-type]
 
+    @field_validator("items")
+    @classmethod
+    def _something_answered(cls, items: StrictModel) -> StrictModel:
+        if all(value is None for value in item_answers(items).values()):
+            raise ValueError("answer at least one item")
+        return items
+
 
 class ExperienceResponse(StrictModel):
     """Body of `POST /v1/surveys/{invitation_id}/responses` for the experience survey."""
 
     answers: ExperienceAnswers
+
+    @field_validator("answers")
+    @classmethod
+    def _something_answered(cls, answers: ExperienceAnswers) -> ExperienceAnswers:
+        if answers.q1 is None and answers.q2 is None and answers.q3 is None:
+            raise ValueError("answer at least one question")
+        return answers
 
 
 class SurveyResponded(_SurveyStep):

@@ -44,3 +44,10 @@ def test_scored_event_carries_every_scale_and_no_text():
     )
     assert set(scored.scores.model_dump()) == set(SCALES)
     assert "answers" not in SurveyScored.model_fields and "items" not in SurveyScored.model_fields
+
+
+def test_an_empty_response_is_refused():
+    assert (("items",), "value_error") in errors(QlqC30Response, {"items": {}})
+    assert (("items",), "value_error") in errors(QlqC30Response, {"items": {"3": None}})
+    assert (("answers",), "value_error") in errors(ExperienceResponse, {"answers": {"q1": None}})
+    assert (("answers", "q1"), "string_too_short") in errors(ExperienceResponse, {"answers": {"q1": "   "}})
