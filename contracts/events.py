@@ -88,6 +88,36 @@ def parse_client_event(data: Any, received_at: datetime | None = None) -> Login 
     return client_event_adapter.validate_python(data)
 
 
+client_batch_adapter: TypeAdapter[Any] = TypeAdapter(list[ClientEvent])
+
+
+def client_event_errors(body: bytes, items: list[Any], is_array: bool) -> dict[int, list[dict]]:
+    """Validate a request body of client events in one pass; the errors of each invalid index.
+
+    Strict JSON validation: wrong types are refused, not coerced ("5400" is not a step count), so
+    a valid item's JSON is exactly the typed event and can be stored as sent (plus received_at).
+    `items` is the same body already decoded (for the server-only field check)."""
+    errors: dict[int, list[dict]] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and "received_at" in item:
+            errors[index] = [{"loc": ("received_at",), "msg": "received_at is set by the server, not by clients",
+                              "type": "server_only"}]
+    try:
+        if is_array:
+            client_batch_adapter.validate_json(body, strict=True)
+        else:
+            client_event_adapter.validate_json(body, strict=True)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            loc = error["loc"]
+            if is_array and loc and isinstance(loc[0], int):
+                errors.setdefault(loc[0], []).append({**error, "loc": loc[1:]})
+            else:  # the body as a whole (or a single object) is invalid
+                for index in range(len(items)) if is_array else (0,):
+                    errors.setdefault(index, []).append(error)
+    return errors
+
+
 def parse_recorded_event(raw: bytes | str) -> Login | Post | Checkin | MeditationPlay:
     """Validate one record read back from `engagement.events`."""
     return client_event_adapter.validate_json(raw)

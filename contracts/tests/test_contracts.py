@@ -108,3 +108,20 @@ def test_arbitrary_objects_never_crash_validation(data):
 def test_clock_tick_requires_an_aware_time():
     with pytest.raises(ValidationError):
         ClockTick(event_id=uuid4(), now=datetime(2026, 1, 1))
+
+
+def test_batch_errors_are_grouped_by_index_and_types_are_strict():
+    import orjson
+
+    from contracts.events import client_event_errors
+
+    items = [event(), event(payload={"task": "meal", "steps": "5400"}), event(received_at="2026-11-02T08:15:00Z"),
+             event(payload={"task": "meal", "steps": 5400.0})]
+    body = orjson.dumps(items)
+    errors = client_event_errors(body, items, is_array=True)
+    assert sorted(errors) == [1, 2, 3]
+    assert errors[1][0]["loc"] == ("checkin", "payload", "steps") and errors[1][0]["type"] == "int_type"
+    assert errors[2][0]["type"] == "server_only"
+    single = event(type="nope")
+    assert client_event_errors(orjson.dumps(single), [single], is_array=False)[0][0]["type"] == "union_tag_invalid"
+    assert client_event_errors(orjson.dumps(items[0]), [items[0]], is_array=False) == {}

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from contracts.events import ClientEvent, parse_client_event
+from contracts.events import ClientEvent, client_event_errors
 from contracts.ingest import IngestResult, RejectedEvent
 from contracts.topics import ENGAGEMENT_EVENTS
 from services.common.auth import Principal
@@ -43,15 +43,17 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_batch(body: bytes, max_batch: int) -> list[Any]:
+def parse_batch(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
+    """The decoded items and whether the body was an array."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}") from None
-    items = data if isinstance(data, list) else [data]
+    is_array = isinstance(data, list)
+    items = data if is_array else [data]
     if not 1 <= len(items) <= max_batch:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"send 1 to {max_batch} events")
-    return items
+    return items, is_array
 
 
 def check_members(principal: Principal, items: list[Any]) -> None:
@@ -79,29 +81,25 @@ async def post_events(
     settings: Annotated[IngestSettings, Depends(get_app_settings)],
     publisher: Annotated[Publisher, Depends(get_publisher)],
 ) -> IngestResult:
-    items = parse_batch(await read_limited_body(request, settings.max_body_bytes), settings.max_batch)
+    body = await read_limited_body(request, settings.max_body_bytes)
+    items, is_array = parse_batch(body, settings.max_batch)
     check_members(principal, items)
-    received_at = datetime.now(timezone.utc)
-    valid, rejected = [], []
-    for index, item in enumerate(items):
-        try:
-            valid.append(parse_client_event(item, received_at))
-        except ValidationError as exc:
-            errors = validation_errors(exc.errors())
-            rejected.append(RejectedEvent(index=index, errors=errors))
-            REJECTED.labels(errors[0]["type"] if errors else "invalid").inc()
+    errors = client_event_errors(body, items, is_array)
+    rejected = [RejectedEvent(index=i, errors=validation_errors(errors[i])) for i in sorted(errors)]
+    for event_errors in errors.values():
+        REJECTED.labels(event_errors[0]["type"]).inc()
+    valid = [item for index, item in enumerate(items) if index not in errors]
     if not valid:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[r.model_dump() for r in rejected],
-        )
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[r.model_dump() for r in rejected])
+    # A valid item's JSON is exactly the typed event (strict validation): store it as sent, stamped.
+    received_at = datetime.now(timezone.utc).isoformat()
     records = [
-        Record(ENGAGEMENT_EVENTS.name, e.member_id.encode(), e.model_dump_json(exclude_none=True).encode())
-        for e in valid
+        Record(ENGAGEMENT_EVENTS.name, item["member_id"].encode(), orjson.dumps({**item, "received_at": received_at}))
+        for item in valid
     ]
     started = time.perf_counter()
     await publisher.publish(records)
     PRODUCE_SECONDS.observe(time.perf_counter() - started)
-    for event_type, count in Counter(e.type for e in valid).items():
+    for event_type, count in Counter(item["type"] for item in valid).items():
         ACCEPTED.labels(event_type).inc(count)
     return IngestResult(accepted=len(valid), rejected=rejected)
