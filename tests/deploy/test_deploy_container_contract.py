@@ -48,7 +48,8 @@ def _healthcheck(dockerfile: Path) -> list[str]:
 
 @pytest.mark.broker
 @pytest.mark.parametrize("name", LANDED)
-def test_service_runs_with_its_deployment_env_and_answers_its_probes(name, broker, jwt_secret, tmp_path):
+def test_service_runs_with_its_deployment_env_and_answers_its_probes(name, own_broker, jwt_secret, tmp_path):
+    _, broker = own_broker  # a fresh log: start-up replays the service's topics, the shared broker holds many
     resources = render(ROOT / "deploy" / "k8s" / "overlays" / "prod")
     deployment = next(r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == name)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -71,7 +72,7 @@ def test_service_runs_with_its_deployment_env_and_answers_its_probes(name, broke
     try:
         base = f"http://127.0.0.1:{port}"
         readiness = container["readinessProbe"]["httpGet"]["path"]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # generous: the startupProbe allows 300 s
         status = None
         while time.monotonic() < deadline and process.poll() is None:
             try:
