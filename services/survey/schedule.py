@@ -92,3 +92,15 @@ def due_steps(scheduled: SurveyScheduled, status: Status, reminders_sent: int, n
     due = [k for k, at in enumerate(scheduled.reminders_at, 1)
            if now >= at and k > reminders_sent and (invited_at is None or at > invited_at)]
     return [Step("remind", max(due))] if due else []
+
+
+def next_step_at(scheduled: SurveyScheduled, status: Status, reminders_sent: int,
+                 invited_at: datetime | None = None) -> datetime | None:
+    """The earliest `now` at which `due_steps` returns something (None once the invitation is closed)."""
+    if status == "scheduled":
+        return scheduled.due_at
+    if status != "invited":
+        return None
+    later = [at for k, at in enumerate(scheduled.reminders_at, 1)
+             if k > reminders_sent and (invited_at is None or at > invited_at)]
+    return min([*later, scheduled.expires_at])

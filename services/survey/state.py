@@ -9,6 +9,7 @@ never depends on faust changelog recovery (tansu's ListOffsets bug; see the READ
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from contracts.surveys import (
     SurveyScored,
 )
 
-from .schedule import OPEN, Status, due_steps, schedule, step_event_id
+from .schedule import OPEN, Status, due_steps, next_step_at, schedule, step_event_id
 
 SurveyStepEvent = (SurveyScheduled | SurveyInvited | SurveyReminded | SurveyExpired | SurveyCancelled
                    | SurveyResponded | SurveyScored)
@@ -58,6 +59,18 @@ class SurveyBook:
     open_ids: set[UUID] = field(default_factory=set)
     seen: set[UUID] = field(default_factory=set)
     now: datetime | None = None  # latest clock.tick seen
+    # Per partition, a heap of (time of the invitation's next step, id): a tick pops only what is
+    # due instead of scanning every open invitation (entries go stale lazily; `_queued` is the truth).
+    _heaps: dict[int | None, list[tuple[datetime, UUID]]] = field(default_factory=dict)
+    _queued: dict[UUID, datetime] = field(default_factory=dict)
+
+    def _requeue(self, inv: Invitation) -> None:
+        at = next_step_at(inv.scheduled, inv.status, inv.reminders_sent, inv.invited_at)
+        if at is None:
+            self._queued.pop(inv.id, None)
+        elif self._queued.get(inv.id) != at:
+            self._queued[inv.id] = at
+            heapq.heappush(self._heaps.setdefault(inv.partition, []), (at, inv.id))
 
     # --- the fold ------------------------------------------------------------------------------
 
@@ -68,15 +81,17 @@ class SurveyBook:
         self.seen.add(event.event_id)
         if isinstance(event, SurveyScheduled):
             if event.invitation_id not in self.invitations:
-                self.invitations[event.invitation_id] = Invitation(event, partition)
+                inv = self.invitations[event.invitation_id] = Invitation(event, partition)
                 self.by_member.setdefault(event.member_id, []).append(event.invitation_id)
                 self.open_ids.add(event.invitation_id)
+                self._requeue(inv)
             return True
         inv = self.invitations.get(event.invitation_id)
         if inv is None:  # a step of an invitation never scheduled: nothing to fold it into
             return True
-        if inv.partition is None:
+        if inv.partition is None and partition is not None:
             inv.partition = partition
+            self._queued.pop(inv.id, None)  # re-file it under its partition
         if isinstance(event, SurveyInvited) and inv.status == "scheduled":
             inv.status, inv.invited_at = "invited", event.occurred_at
         elif isinstance(event, SurveyReminded):
@@ -92,6 +107,7 @@ class SurveyBook:
             inv.scored = event
         if inv.status not in OPEN:
             self.open_ids.discard(inv.id)
+        self._requeue(inv)
         return True
 
     def apply_all(self, events: Iterable[SurveyStepEvent], partition: int | None = None) -> list[SurveyStepEvent]:
@@ -126,7 +142,17 @@ class SurveyBook:
         if self.now is None or now > self.now:
             self.now = now
         events: list[SurveyStepEvent] = []
-        due = [self.invitations[i] for i in self.open_ids]
+        due: list[Invitation] = []
+        for key in ([partition, None] if partition is not None else list(self._heaps)):
+            heap = self._heaps.get(key, [])
+            while heap and heap[0][0] <= now:
+                at, inv_id = heapq.heappop(heap)
+                if self._queued.get(inv_id) != at:
+                    continue  # stale entry: the invitation moved on or was re-filed
+                del self._queued[inv_id]
+                due.append(self.invitations[inv_id])
+        for inv in due:
+            self._requeue(inv)  # until its events are folded in, it stays due
         for inv in sorted(due, key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)):
             if partition is not None and inv.partition is not None and inv.partition != partition:
                 continue

@@ -4,6 +4,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings, strategies as st
+
 from contracts.members import MemberEnrolled, MemberWithdrawn
 from contracts.surveys import SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded
 from services.survey.schedule import Step, due_steps, local_moment, schedule
@@ -152,3 +154,38 @@ def test_invitations_and_reminders_become_push_requests_with_stable_dedup_keys()
     assert [n.kind for n in notes] == ["survey_invitation", "survey_reminder"]
     assert notes[0].recipient == "m-ny" and notes[0].data["invitation_id"] == str(inv)
     assert notification_for(events[0]) == notes[0]  # same event → same request (same event_id)
+
+
+def reference_tick(book, now):
+    """The rules applied by brute force: every open invitation checked against due_steps."""
+    out = []
+    for inv in sorted((book.invitations[i] for i in book.open_ids), key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)):
+        out += [(inv.id, step) for step in due_steps(inv.scheduled, inv.status, inv.reminders_sent, now, inv.invited_at)]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zones=st.lists(st.sampled_from(["Asia/Shanghai", "America/New_York", "Europe/Berlin", "Pacific/Auckland"]),
+                   min_size=1, max_size=4),
+    hops=st.lists(st.integers(min_value=1, max_value=60 * 24 * 9), min_size=1, max_size=40),
+    answer_every=st.integers(min_value=2, max_value=7),
+)
+def test_the_due_index_decides_like_a_full_scan(zones, hops, answer_every):
+    book = SurveyBook()
+    for n, zone in enumerate(zones):
+        book.on_enrolled(enrolled(f"m-{n}", zone, date(2026, 10, 20) + timedelta(days=n)), partition=n % 2)
+    now = datetime(2026, 10, 19, tzinfo=UTC)
+    for k, minutes in enumerate(hops):
+        now += timedelta(minutes=minutes)
+        expected = reference_tick(book, now)
+        got = [e for p in (0, 1) for e in book.on_tick(now, p)]
+        kinds = {"survey.invited": "invite", "survey.reminded": "remind", "survey.expired": "expire"}
+        assert sorted((e.invitation_id, kinds[e.type], getattr(e, "reminder", 0)) for e in got) == sorted(
+            (i, s.kind, s.number) for i, s in expected)
+        if k % answer_every == 0:
+            for inv in list(book.invitations.values()):
+                if inv.status == "invited":
+                    book.apply(SurveyResponded(event_id=uuid4(), response_id=uuid4(), items={"1": 1},
+                                               occurred_at=now, **inv.header()))
+                    break
