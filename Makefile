@@ -35,6 +35,7 @@ schemas: venv  ## regenerate contracts/schemas from the models
 
 bench: venv  ## throughput and latency figures (prints and writes bench/results.md)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.survey --broker
 
 up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus, Grafana, all services)
 	docker compose up --build --detach
