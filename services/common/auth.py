@@ -75,7 +75,7 @@ def _decode(token: str, secret: str) -> tuple[Principal, float]:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Dependency: the caller, from `Authorization: Bearer <jwt>`. The app's settings carry the secret."""
@@ -86,9 +86,11 @@ def current_principal(
 
 
 def require_role(*roles: Role):
-    """Dependency factory: 403 unless the caller has one of `roles`."""
+    """Dependency factory: 403 unless the caller has one of `roles`.
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    Dependencies here are `async def`: FastAPI runs plain `def` dependencies in a thread pool."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires role {' or '.join(roles)}")
         return principal

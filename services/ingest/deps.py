@@ -12,15 +12,15 @@ from services.common.kafka import Publisher
 from .settings import IngestSettings
 
 
-def get_app_settings(request: Request) -> IngestSettings:
+async def get_app_settings(request: Request) -> IngestSettings:
     return request.app.state.settings
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
-def event_sender(
+async def event_sender(
     request: Request, principal: Annotated[Principal, Depends(require_role("member", "admin"))]
 ) -> Principal:
     """Members and admins may send events; members within their rate limit (429 otherwise)."""
