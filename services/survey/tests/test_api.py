@@ -178,3 +178,15 @@ def test_probes_metrics_and_openapi(client, driver):
     refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", json.dumps(spec)))
     assert refs and refs <= set(spec["components"]["schemas"]) and "QlqC30Items" in refs
     assert client.get("/docs").status_code == 200
+
+
+def test_bad_or_foreign_stream_records_are_skipped_not_fatal(driver):
+    runtime, portal = driver.runtime, driver.client.portal
+    assert portal.call(runtime.on_member_record, 0, b"{not json") == []
+    assert portal.call(runtime.on_member_record, 0, b'{"type": "member.enrolled", "member_id": "x"}') == []
+    assert portal.call(runtime.on_member_record, 0, json.dumps({
+        "type": "cohort.configured", "event_id": str(uuid4()), "cohort": "c-1", "settings": {},
+        "occurred_at": "2026-11-01T00:00:00+00:00"}).encode()) == []
+    assert portal.call(runtime.on_tick_record, 0, b'{"type": "clock.tick", "now": "yesterday"}') == []
+    member = unique("m")
+    assert [s.type for s in invited(driver, member, unique("c"))] == ["survey.invited"]  # still working
