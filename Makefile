@@ -10,7 +10,7 @@ export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv schemas bench clean up down manifests
+.PHONY: run test venv schemas bench loadtest clean up down manifests
 
 venv: $(STAMP)
 
@@ -49,6 +49,14 @@ manifests: venv  ## regenerate KafkaTopics/PrometheusRule and the image constrai
 	$(BIN)/python -m deploy.lock
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/prod > /dev/null
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/dev > /dev/null
+
+USERS ?= 200
+DURATION ?= 60s
+loadtest: venv  ## locust, headless, against `make run`'s stack; CSV + HTML reports in loadtests/reports/
+	@mkdir -p loadtests/reports
+	$(BIN)/locust -f loadtests/locustfile.py --headless -u $(USERS) -r 50 -t $(DURATION) \
+		--host http://127.0.0.1:8001 --csv loadtests/reports/loadtest --html loadtests/reports/loadtest.html \
+		--only-summary
 
 clean:
 	rm -rf $(VENV) .pytest_cache
