@@ -121,7 +121,7 @@ class SurveyRuntime:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         reported_end = await consumer.end_offsets(tps)
-        last_new = time.monotonic()
+        last_new, past_end_since = time.monotonic(), None
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
@@ -132,7 +132,13 @@ class SurveyRuntime:
             if not self.rebuilt.is_set():
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 past_end = all(positions[tp] >= reported_end[tp] for tp in tps)
-                if past_end and time.monotonic() - last_new >= self.settings.rebuild_idle_s:
+                if past_end and past_end_since is None:
+                    past_end_since = time.monotonic()
+                # Quiet for rebuild_idle_s once past the reported end — the rest of tansu's last batch
+                # has arrived by then. Under steady traffic the log is never quiet: then 10 idle
+                # periods past the reported end are enough (fetches return whole batches).
+                quiet = time.monotonic() - last_new >= self.settings.rebuild_idle_s
+                if past_end and (quiet or time.monotonic() - past_end_since >= 10 * self.settings.rebuild_idle_s):
                     self.rebuild_seconds = time.monotonic() - started
                     telemetry.OPEN.set(len(self.book.open_ids))
                     log.info("survey_book_rebuilt", invitations=len(self.book.invitations),
