@@ -117,6 +117,8 @@ class SurveyRuntime:
         started = time.monotonic()
         await consumer.topics()
         partitions = sorted(consumer.partitions_for_topic(SURVEYS.name) or ())
+        if not partitions:  # not created yet (ENSURE_TOPICS=false and no KafkaTopic): retry, never "ready"
+            raise RuntimeError(f"topic {SURVEYS.name} does not exist")
         tps = [TopicPartition(SURVEYS.name, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
