@@ -21,7 +21,8 @@ from .runtime import NotifierRuntime
 
 
 def build_faust_app(runtime: NotifierRuntime) -> faust.App:
-    app = make_faust_app(runtime.settings.group_id, runtime.settings, topic_allow_declare=False)
+    app = make_faust_app(runtime.settings.group_id, runtime.settings, topic_allow_declare=False,
+                         broker_commit_interval=runtime.settings.commit_interval_s)
     rule_topics = app.topic(MEMBERS.name, ENGAGEMENT_EVENTS.name, CLOCK_TICKS.name, key_type=bytes,
                             value_type=bytes, key_serializer="raw", value_serializer="raw")
     outbound = app.topic(NOTIFICATIONS_OUTBOUND.name, key_type=bytes, value_type=bytes, key_serializer="raw",

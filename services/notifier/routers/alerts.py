@@ -106,6 +106,15 @@ async def resolve(alert_id: UUID, principal: Staff, runtime: RuntimeDep,
                       lambda v, now: AlertResolved(**_common(v, now), reason="manual", by=principal.subject))
 
 
+@router.get("/members/{member_id}/engagement", summary="A member's last activity and recent days (staff)")
+async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDep) -> dict:
+    member = runtime.members.get(member_id)
+    if member is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown member {member_id}")
+    require_cohort(principal, member.cohort)
+    return {"member_id": member_id, "cohort": member.cohort} | runtime.engagement_of(member_id)
+
+
 @router.get("/notifier/status", summary="Processing status (admin)")
 async def processing_status(_: Admin, request: Request) -> dict:
     runtime: NotifierRuntime = request.app.state.runtime
@@ -116,4 +125,5 @@ async def processing_status(_: Admin, request: Request) -> dict:
         "unresolved": len(runtime.queue.unresolved_by_member),
         "delivered": sum(v == "delivered" for v in runtime.done.values()),
         "failed": sum(v == "failed" for v in runtime.done.values()),
+        "pending_deliveries": len(runtime.requested - runtime.done.keys()),
     }
