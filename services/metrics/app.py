@@ -1,0 +1,89 @@
+"""The metrics FastAPI application. Its lifespan owns ClickHouse (one process: chDB locks its
+directory), runs the ClickHouse sink and, unless disabled, the faust member-day agents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.common.kafka import broker_reachable, ensure_topics
+from services.common.logging import configure_logging, log
+from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+
+from .clickhouse import ClickHouseError, connect
+from .routers import api
+from .rows import CONVERTERS
+from .schema import TABLE_SCHEMAS, migrate
+from .settings import MetricsSettings, get_settings
+from .sink import Sink
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: MetricsSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging("metrics", settings.log_level)
+    for noisy in ("faust", "mode", "aiokafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.ensure_topics:
+            await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
+        ch = await asyncio.to_thread(connect, settings.clickhouse_url)
+        applied = await asyncio.to_thread(migrate, ch)
+        app.state.ch = ch
+        sink = Sink(ch, settings.kafka_bootstrap, CONVERTERS, TABLE_SCHEMAS, settings.sink_batch_max,
+                    settings.sink_poll_ms, settings.sink_retry_max_s)
+        app.state.sink = sink
+        try:
+            async with AsyncExitStack() as stack:
+                if settings.run_sink:
+                    await sink.start()
+                    stack.push_async_callback(sink.stop)
+                if settings.run_stream:
+                    from services.common.stream import faust_app_running
+
+                    from .stream import build_faust_app
+                    faust_app = build_faust_app(settings)
+                    app.state.faust = faust_app
+                    await stack.enter_async_context(faust_app_running(faust_app))
+                log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=settings.clickhouse_url,
+                         migrations_applied=applied)
+                yield
+        finally:
+            await asyncio.to_thread(ch.close)
+
+    app = FastAPI(title="CareCircle metrics", version="1.0",
+                  description="Daily feasibility metrics (login, participation, completion) from the event log.",
+                  lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, "metrics")
+
+    @app.exception_handler(ClickHouseError)
+    async def _clickhouse_down(_: Request, exc: ClickHouseError):
+        from fastapi.responses import JSONResponse
+        log.warning("clickhouse_error", error=str(exc)[:500])
+        return JSONResponse({"detail": "metrics store unavailable, retry later"}, 503, headers={"Retry-After": "5"})
+
+    async def ready(request: Request) -> bool:
+        sink = getattr(request.app.state, "sink", None)
+        return bool(sink and sink.caught_up.is_set()) and await broker_reachable(settings.kafka_bootstrap)
+
+    app.include_router(health_router(ready))
+    app.include_router(api.router)
+    mount_metrics(app)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,194 @@
+"""The published numbers, computed INSIDE ClickHouse from the de-duplicated raw events.
+
+One SQL building block, `member_days`, lists every follow-up member-day of a cohort with what the
+member did that day; the weekly / daily / member / day-type figures aggregate it.
+
+* De-duplication: raw events are grouped by `event_id` before anything is counted (a duplicate
+  delivery or a replayed batch never counts twice, merged or not); members/cohorts are read `FINAL`.
+* Local days: ClickHouse's `toDate(ts, tz)` needs a constant zone, so the query carries one
+  `multiIf` branch per zone present in the cohort (each branch a constant zone).
+* Follow-up days (contracts.engagement.in_follow_up): enrolment day … min(today, withdrawn_on − 1,
+  cohort ends_on), where "today" is the latest `clock.tick` seen, as a local day in the member's zone.
+* Day rules: logged in = at least one event; participated = hasAny(tasks done, cohort tasks);
+  completed = hasAll; working day = Mon–Fri and not a cohort holiday; actions = check-ins + plays.
+  The per-event task/actions columns were computed by `contracts.engagement` at sink time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from contracts.engagement import is_active, stage
+from contracts.members import CohortSettings
+from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
+
+from .clickhouse import ClickHouse
+
+_ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
+FAR_FUTURE = date(2149, 6, 6)  # the largest ClickHouse Date
+
+
+def cohort_settings(ch: ClickHouse, cohort: str) -> CohortSettings:
+    rows = ch.query("SELECT settings FROM cohorts FINAL WHERE cohort = {c:String}", {"c": cohort})
+    return CohortSettings.model_validate_json(rows[0]["settings"]) if rows else CohortSettings()
+
+
+def cohort_exists(ch: ClickHouse, cohort: str) -> bool:
+    rows = ch.query("SELECT (SELECT count() FROM enrolments WHERE cohort = {c:String}) + "
+                    "(SELECT count() FROM cohorts WHERE cohort = {c:String}) AS n", {"c": cohort})
+    return rows[0]["n"] > 0
+
+
+def _local_date(expr: str, zones: list[str]) -> str:
+    """`expr` (a DateTime64) as a local Date in the row's `timezone`, one constant zone per branch."""
+    if not zones:
+        return f"toDate({expr}, 'UTC')"
+    branches = []
+    for zone in zones:
+        if not _ZONE.match(zone):
+            raise ValueError(f"unexpected zone name {zone!r}")
+        branches += [f"timezone = '{zone}'", f"toDate({expr}, '{zone}')"]
+    return f"multiIf({', '.join(branches)}, toDate({expr}, 'UTC'))"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a cohort query needs besides SQL: settings and zones, read from ClickHouse first."""
+
+    cohort: str
+    settings: CohortSettings
+    zones: list[str]
+
+    def params(self) -> dict[str, Any]:
+        s = self.settings
+        return {"cohort": self.cohort, "tasks": list(s.tasks), "holidays": [d.isoformat() for d in s.holidays],
+                "ends_on": (s.ends_on or FAR_FUTURE).isoformat()}
+
+
+def scope(ch: ClickHouse, cohort: str) -> Scope:
+    zones = [r["timezone"] for r in ch.query(
+        "SELECT DISTINCT timezone FROM enrolments FINAL WHERE cohort = {cohort:String} ORDER BY timezone",
+        {"cohort": cohort})]
+    return Scope(cohort, cohort_settings(ch, cohort), zones)
+
+
+def member_days_sql(sc: Scope) -> str:
+    """One row per follow-up member-day: member_id, day, day_number, logged_in, participated,
+    completed, actions, working."""
+    today = _local_date("now_ts", sc.zones)
+    event_day = _local_date("occurred_at", sc.zones)
+    return f"""
+    WITH (SELECT max(now) FROM clock_ticks) AS now_ts
+    SELECT md.member_id AS member_id, md.day AS day, md.day_number AS day_number,
+           ed.member_id != '' AS logged_in,
+           hasAny(ed.tasks, {{tasks:Array(String)}}) AS participated,
+           hasAll(ed.tasks, {{tasks:Array(String)}}) AS completed,
+           ed.actions AS actions,
+           toDayOfWeek(md.day) <= 5 AND NOT has({{holidays:Array(Date)}}, md.day) AS working
+    FROM (
+        SELECT member_id, arrayJoin(range(toUInt32(greatest(0, dateDiff('day', enrolled_on, last_day) + 1)))) AS i,
+               enrolled_on + i AS day, toUInt32(i + 1) AS day_number
+        FROM (
+            SELECT en.member_id AS member_id, en.enrolled_on AS enrolled_on,
+                   least({today},
+                         if(wd.member_id = '', toDate('{FAR_FUTURE.isoformat()}'), wd.withdrawn_on - 1),
+                         toDate({{ends_on:String}})) AS last_day
+            FROM (SELECT member_id, enrolled_on, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS en
+            LEFT JOIN (SELECT member_id, withdrawn_on FROM withdrawals FINAL WHERE cohort = {{cohort:String}}) AS wd
+                ON en.member_id = wd.member_id
+        )
+    ) AS md
+    LEFT JOIN (
+        SELECT ev.ev_member AS member_id, {event_day} AS day,
+               arrayDistinct(arrayFlatten(groupArray(ev.ev_tasks))) AS tasks, toUInt64(sum(ev.ev_action)) AS actions
+        FROM (
+            SELECT event_id, any(member_id) AS ev_member, any(occurred_at) AS occurred_at,
+                   any(tasks) AS ev_tasks, any(action) AS ev_action
+            FROM events
+            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {{cohort:String}})
+            GROUP BY event_id
+        ) AS ev
+        INNER JOIN (SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS z
+            ON ev.ev_member = z.member_id
+        GROUP BY member_id, day
+    ) AS ed ON md.member_id = ed.member_id AND md.day = ed.day
+    """
+
+
+_COUNTS = """count() AS member_days, toUInt64(sum(logged_in)) AS logged_in_days,
+    toUInt64(sum(participated)) AS participated_days, toUInt64(sum(completed)) AS completed_days,
+    if(member_days = 0, 0., 100 * logged_in_days / member_days) AS login_rate,
+    if(member_days = 0, 0., 100 * participated_days / member_days) AS participation_rate,
+    if(member_days = 0, 0., 100 * completed_days / member_days) AS completion_rate"""
+
+
+def weekly(ch: ClickHouse, cohort: str) -> list[WeekRates]:
+    sc = scope(ch, cohort)
+    rows = ch.query(f"SELECT intDiv(day_number - 1, 7) + 1 AS week, {_COUNTS} FROM ({member_days_sql(sc)}) "
+                    "GROUP BY week ORDER BY week", sc.params())
+    return [WeekRates(**r, stage=stage(r["week"], sc.settings.intervention_weeks)) for r in rows]
+
+
+def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None) -> list[DayRates]:
+    sc = scope(ch, cohort)
+    params = sc.params() | {"start": (start or date(1970, 1, 1)).isoformat(),
+                            "end": (end or FAR_FUTURE).isoformat()}
+    rows = ch.query(f"SELECT day, {_COUNTS} FROM ({member_days_sql(sc)}) "
+                    "WHERE day BETWEEN toDate({start:String}) AND toDate({end:String}) GROUP BY day ORDER BY day",
+                    params)
+    return [DayRates(**r) for r in rows]
+
+
+def members(ch: ClickHouse, cohort: str) -> list[MemberSummary]:
+    sc = scope(ch, cohort)
+    window = 28
+    counts = {r["member_id"]: r for r in ch.query(
+        f"""SELECT member_id, count() AS follow_up_days, countIf(day_number <= {window}) AS window_days,
+                   toUInt64(sumIf(logged_in, day_number <= {window})) AS logged_in_days,
+                   toUInt64(sumIf(participated, day_number <= {window})) AS participated_days,
+                   toUInt64(sumIf(completed, day_number <= {window})) AS completed_days
+            FROM ({member_days_sql(sc)}) GROUP BY member_id""", sc.params())}
+    people = ch.query(
+        """SELECT en.member_id AS member_id, en.timezone AS timezone, en.enrolled_on AS enrolled_on,
+                  if(wd.member_id = '', NULL, wd.withdrawn_on) AS withdrawn_on
+           FROM (SELECT * FROM enrolments FINAL WHERE cohort = {cohort:String}) AS en
+           LEFT JOIN (SELECT * FROM withdrawals FINAL WHERE cohort = {cohort:String}) AS wd
+             ON en.member_id = wd.member_id ORDER BY member_id""", {"cohort": cohort})
+    out = []
+    for p in people:
+        c = counts.get(p["member_id"], {})
+        n, logged = c.get("window_days", 0), c.get("logged_in_days", 0)
+        part, comp = c.get("participated_days", 0), c.get("completed_days", 0)
+        out.append(MemberSummary(
+            member_id=p["member_id"], timezone=p["timezone"], enrolled_on=p["enrolled_on"],
+            withdrawn_on=p["withdrawn_on"], follow_up_days=c.get("follow_up_days", 0), window_days=n,
+            logged_in_days=logged, participated_days=part, completed_days=comp,
+            login_rate=100 * logged / n if n else 0.0, participation_rate=100 * part / n if n else 0.0,
+            completion_rate=100 * comp / n if n else 0.0,
+            active=is_active(logged, n, sc.settings.active_login_threshold)))
+    return out
+
+
+def sample_sd(n: int, total: int, total_sq: int) -> float | None:
+    """Sample SD (ddof=1) from integer sums, exact until the final square root."""
+    if n < 2:
+        return None
+    return math.sqrt(Fraction(n * total_sq - total * total, n * (n - 1)))
+
+
+def daytypes(ch: ClickHouse, cohort: str) -> list[DayTypeRates]:
+    sc = scope(ch, cohort)
+    rows = ch.query(f"""SELECT if(working, 'working', 'non-working') AS day_type, {_COUNTS},
+                               toUInt64(sum(actions)) AS actions_total, toUInt64(sum(actions * actions)) AS actions_sq
+                        FROM ({member_days_sql(sc)}) GROUP BY day_type ORDER BY day_type DESC""", sc.params())
+    out = []
+    for r in rows:
+        sq, r["actions"] = r.pop("actions_sq"), r.pop("actions_total")
+        out.append(DayTypeRates(**r, actions_mean=r["actions"] / r["member_days"] if r["member_days"] else 0.0,
+                                actions_sd=sample_sd(r["member_days"], r["actions"], sq)))
+    return out

@@ -1,0 +1,89 @@
+"""Kafka record → ClickHouse rows, per catalogue topic (the topic-specific half of the sink).
+
+Rules (which tasks an event marks, whether it is an action) come from `contracts.engagement`.
+A converter returns `(table, row)` pairs; a record it cannot read raises `InvalidRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.clock import ClockTick
+from contracts.engagement import is_action, tasks_marked
+from contracts.events import parse_recorded_event
+from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
+from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS
+
+Row = dict[str, Any]
+Converter = Callable[[bytes, int, int], Iterable[tuple[str, Row]]]
+
+
+class InvalidRecord(ValueError):
+    pass
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    try:
+        event = parse_recorded_event(value)
+    except ValidationError as exc:
+        raise InvalidRecord(str(exc)) from None
+    return [("events", {
+        "event_id": str(event.event_id), "member_id": event.member_id, "type": event.type,
+        "occurred_at": _utc(event.occurred_at),
+        "received_at": _utc(event.received_at or event.occurred_at),
+        "tasks": sorted(tasks_marked(event)), "action": int(is_action(event)),
+        "payload": event.payload.model_dump_json(), "kafka_partition": partition, "kafka_offset": offset,
+    })]
+
+
+def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    try:
+        kind = json.loads(value).get("type")
+        kafka = {"kafka_partition": partition, "kafka_offset": offset}
+        if kind == "member.enrolled":
+            e = MemberEnrolled.model_validate_json(value)
+            return [("enrolments", {"member_id": e.member_id, "cohort": e.cohort, "timezone": e.timezone,
+                                    "enrolled_on": e.enrolled_on, "occurred_at": _utc(e.occurred_at),
+                                    "event_id": str(e.event_id), **kafka})]
+        if kind == "member.withdrawn":
+            w = MemberWithdrawn.model_validate_json(value)
+            return [("withdrawals", {"member_id": w.member_id, "cohort": w.cohort, "withdrawn_on": w.withdrawn_on,
+                                     "reason": w.reason, "occurred_at": _utc(w.occurred_at),
+                                     "event_id": str(w.event_id), **kafka})]
+        if kind == "cohort.configured":
+            c = CohortConfigured.model_validate_json(value)
+            s = c.settings
+            return [("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
+                                 "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
+                                 "holidays": list(s.holidays), "settings": s.model_dump_json(),
+                                 "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
+    except (ValidationError, ValueError, AttributeError) as exc:
+        raise InvalidRecord(str(exc)) from None
+    raise InvalidRecord(f"unknown members record type {kind!r}")
+
+
+def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    try:
+        tick = ClockTick.model_validate_json(value)
+    except ValidationError as exc:
+        raise InvalidRecord(str(exc)) from None
+    return [("clock_ticks", {"event_id": str(tick.event_id), "now": _utc(tick.now),
+                             "kafka_partition": partition, "kafka_offset": offset})]
+
+
+# topic → converter. The survey (`surveys`: survey.scored) and notifier (`alerts`) sinks plug in here
+# with their own converter and table (schema.MIGRATIONS + schema.TABLE_SCHEMAS).
+CONVERTERS: dict[str, Converter] = {
+    ENGAGEMENT_EVENTS.name: engagement_event_rows,
+    MEMBERS.name: member_rows,
+    CLOCK_TICKS.name: clock_rows,
+}

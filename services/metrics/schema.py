@@ -1,0 +1,133 @@
+"""The versioned ClickHouse schema: migrations applied idempotently at start-up.
+
+Every table is a ReplacingMergeTree: a record written twice (at-least-once sink, replays, rebuilds)
+collapses to one row on merge, and every published query also de-duplicates at read time
+(`FINAL` or `GROUP BY event_id`), so duplicates never count even before a merge.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .clickhouse import ClickHouse
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "raw events, members, cohorts, clock, sink offsets", [
+        """CREATE TABLE IF NOT EXISTS events (
+            event_id String,
+            member_id String,
+            type LowCardinality(String),
+            occurred_at DateTime64(3, 'UTC'),
+            received_at DateTime64(3, 'UTC'),
+            tasks Array(LowCardinality(String)) COMMENT 'contracts.engagement.tasks_marked',
+            action UInt8 COMMENT 'contracts.engagement.is_action',
+            payload String,
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree ORDER BY (member_id, event_id)""",
+        """CREATE TABLE IF NOT EXISTS enrolments (
+            member_id String,
+            cohort String,
+            timezone LowCardinality(String),
+            enrolled_on Date,
+            occurred_at DateTime64(3, 'UTC'),
+            event_id String,
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY member_id""",
+        """CREATE TABLE IF NOT EXISTS withdrawals (
+            member_id String,
+            cohort String,
+            withdrawn_on Date,
+            reason LowCardinality(String),
+            occurred_at DateTime64(3, 'UTC'),
+            event_id String,
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY member_id""",
+        """CREATE TABLE IF NOT EXISTS cohorts (
+            cohort String,
+            tasks Array(String),
+            intervention_weeks UInt16,
+            active_login_threshold Float64,
+            ends_on Nullable(Date),
+            holidays Array(Date),
+            settings String,
+            occurred_at DateTime64(3, 'UTC'),
+            event_id String,
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY cohort""",
+        """CREATE TABLE IF NOT EXISTS clock_ticks (
+            event_id String,
+            now DateTime64(3, 'UTC'),
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree ORDER BY (event_id, kafka_partition)""",
+        """CREATE TABLE IF NOT EXISTS sink_offsets (
+            topic String,
+            partition UInt16,
+            next_offset UInt64,
+            written_at DateTime64(3, 'UTC')
+        ) ENGINE = ReplacingMergeTree(next_offset) ORDER BY (topic, partition)""",
+    ]),
+]
+
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32, description String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree ORDER BY version"""
+
+
+def migrate(ch: ClickHouse) -> list[int]:
+    """Apply the migrations not applied yet (each statement is idempotent); the versions applied."""
+    ch.command(MIGRATIONS_TABLE)
+    done = {row["version"] for row in ch.query("SELECT version FROM schema_migrations FINAL")}
+    applied = []
+    for version, description, statements in MIGRATIONS:
+        if version in done:
+            continue
+        for statement in statements:
+            ch.command(statement)
+        ch.command("INSERT INTO schema_migrations (version, description) VALUES ({v:UInt32}, {d:String})",
+                   {"v": version, "d": description})
+        applied.append(version)
+    return applied
+
+
+def data_tables() -> list[str]:
+    """Tables filled from Kafka (what the rebuild command empties and refills)."""
+    return list(TABLE_SCHEMAS)
+
+
+_KAFKA = [pa.field("kafka_partition", pa.uint16()), pa.field("kafka_offset", pa.uint64())]
+_TS = pa.timestamp("ms", tz="UTC")
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "events": pa.schema([
+        pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
+        pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),
+        pa.field("action", pa.uint8()), pa.field("payload", pa.string()), *_KAFKA,
+    ]),
+    "enrolments": pa.schema([
+        pa.field("member_id", pa.string()), pa.field("cohort", pa.string()), pa.field("timezone", pa.string()),
+        pa.field("enrolled_on", pa.date32()), pa.field("occurred_at", _TS), pa.field("event_id", pa.string()),
+        *_KAFKA,
+    ]),
+    "withdrawals": pa.schema([
+        pa.field("member_id", pa.string()), pa.field("cohort", pa.string()), pa.field("withdrawn_on", pa.date32()),
+        pa.field("reason", pa.string()), pa.field("occurred_at", _TS), pa.field("event_id", pa.string()), *_KAFKA,
+    ]),
+    "cohorts": pa.schema([
+        pa.field("cohort", pa.string()), pa.field("tasks", pa.list_(pa.string())),
+        pa.field("intervention_weeks", pa.uint16()), pa.field("active_login_threshold", pa.float64()),
+        pa.field("ends_on", pa.date32()), pa.field("holidays", pa.list_(pa.date32())),
+        pa.field("settings", pa.string()), pa.field("occurred_at", _TS), pa.field("event_id", pa.string()),
+        *_KAFKA,
+    ]),
+    "clock_ticks": pa.schema([pa.field("event_id", pa.string()), pa.field("now", _TS), *_KAFKA]),
+}
+
+OFFSETS_SCHEMA = pa.schema([
+    pa.field("topic", pa.string()), pa.field("partition", pa.uint16()), pa.field("next_offset", pa.uint64()),
+    pa.field("written_at", _TS),
+])

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class MetricsSettings(CommonSettings):
+    model_config = SettingsConfigDict(populate_by_name=True)
+
+    # Prefixed: process runners (honcho) set a generic PORT for every process.
+    host: str = Field(default="127.0.0.1", validation_alias="METRICS_HOST")
+    port: int = Field(default=8002, validation_alias="METRICS_PORT")
+    clickhouse_url: str = Field(
+        default=f"chdb://{REPO / 'var' / 'chdb'}", validation_alias="CLICKHOUSE_URL",
+        description="chdb:///path (embedded, one process) or clickhouse://host:9000/db (clickhouse-driver)",
+    )
+    sink_batch_max: int = Field(default=20_000, ge=1, validation_alias="METRICS_SINK_BATCH_MAX",
+                                description="Most records written to ClickHouse in one batch")
+    sink_poll_ms: int = Field(default=200, ge=10, validation_alias="METRICS_SINK_POLL_MS")
+    sink_retry_max_s: float = Field(default=10.0, gt=0, validation_alias="METRICS_SINK_RETRY_MAX_S",
+                                    description="Longest back-off between ClickHouse write retries")
+    run_sink: bool = Field(default=True, validation_alias="METRICS_RUN_SINK")
+    run_stream: bool = Field(default=False, validation_alias="METRICS_RUN_STREAM")
+    group_id: str = Field(default="carecircle-metrics", validation_alias="METRICS_GROUP_ID",
+                          description="faust app id (consumer group) of the member-day agents")
+
+
+@lru_cache
+def get_settings() -> MetricsSettings:
+    return MetricsSettings()
