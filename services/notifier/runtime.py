@@ -389,15 +389,20 @@ class NotifierRuntime:
             telemetry.ALERT_EVENTS.labels(event.type).inc()
         return self.queue.alerts[event.alert_id]
 
-    def engagement_of(self, member_id: str, days_back: int = 7) -> dict:
+    def engagement_of(self, member_id: str, days_back: int = 7, through: date | None = None) -> dict:
+        """Last activity and the recent days up to the member's "today" per the latest tick (a replica
+        that saw no tick yet: up to the day after `through` or the last day with activity)."""
         member = self.members.get(member_id)
         last = self.last_activity.get(member_id)
         out = {"last_activity": last.isoformat() if last else None, "recent_days": []}
         if member is None:
             return out
         cohort = self.settings_of(member.cohort)
-        today = local_day(self.now(), member.timezone)
         days = self.days.get(member_id, {})
+        if self.latest_tick is not None:
+            today = local_day(self.latest_tick, member.timezone)
+        else:
+            today = max([*days, *([through + timedelta(days=1)] if through else [])], default=member.enrolled_on)
         for back in range(days_back, -1, -1):
             day = today - timedelta(days=back)
             if day < member.enrolled_on:

@@ -36,7 +36,7 @@ RuntimeDep = Annotated[NotifierRuntime, Depends(runtime_of)]
 
 
 def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
-    return view.public() | {"member": runtime.engagement_of(view.member_id)}
+    return view.public() | {"member": runtime.engagement_of(view.member_id, through=view.through)}
 
 
 def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
