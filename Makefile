@@ -24,6 +24,7 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	@echo "CareCircle (dev secret; mint tokens with: $(BIN)/python -m services.ingest.tokens --admin ops)"
 	@echo "  ingest API   http://127.0.0.1:8001   docs http://127.0.0.1:8001/docs"
 	@echo "  metrics      http://127.0.0.1:8002   dashboard http://127.0.0.1:8002/?token=<nurse/admin token>  docs http://127.0.0.1:8002/docs"
+	@echo "  notifier     http://127.0.0.1:8003   nurse console http://127.0.0.1:8003/?token=<nurse/admin token>  docs http://127.0.0.1:8003/docs"
 	@echo "  survey API   http://127.0.0.1:8004   docs http://127.0.0.1:8004/docs"
 	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
