@@ -99,15 +99,21 @@ def generate(seed: int = 7, members: int = 54, weeks: int = 15, start: date = da
             day += timedelta(days=1)
             number += 1
 
-    # Delivery order: by occurrence, 10 % delayed by up to 3 days, 5 % delivered twice.
+    deliveries = [e for _, e in delivery_schedule(rng, events, late_share, duplicate_share)]
+    return GeneratedCohort(cohort, settings, enrolments, withdrawals, deliveries, now, plan)
+
+
+def delivery_schedule(rng: random.Random, events: list[dict], late_share: float = 0.1,
+                      duplicate_share: float = 0.05) -> list[tuple[datetime, dict]]:
+    """(delivered at, event) in delivery order: by occurrence, `late_share` delayed by 1-72 h (phone
+    offline), `duplicate_share` delivered a second time up to 48 h later (same event_id)."""
     def delivered_at(event: dict) -> datetime:
         at = datetime.fromisoformat(event["occurred_at"])
         return at + timedelta(hours=rng.uniform(1, 72)) if rng.random() < late_share else at
 
     keyed = [(delivered_at(e), i, e) for i, e in enumerate(events)]
     keyed += [(k + timedelta(hours=rng.uniform(0, 48)), i, e) for k, i, e in keyed if rng.random() < duplicate_share]
-    deliveries = [e for _, _, e in sorted(keyed, key=lambda x: (x[0], x[1]))]
-    return GeneratedCohort(cohort, settings, enrolments, withdrawals, deliveries, now, plan)
+    return [(at, e) for at, _, e in sorted(keyed, key=lambda x: (x[0], x[1]))]
 
 
 def _realise(rng: random.Random, member_id: str, zone: str, day: date, logged: bool, tasks: set[str]) -> list[dict]:
