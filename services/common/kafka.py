@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaProducer
@@ -120,9 +120,14 @@ class Publisher:
     """acks=all, idempotent kafka-python producer. `publish` returns only after the broker has
     acknowledged every record, or raises BrokerUnavailable."""
 
-    def __init__(self, bootstrap: str, delivery_timeout_ms: int = 5_000, client_id: str = "carecircle") -> None:
+    def __init__(self, bootstrap: str, delivery_timeout_ms: int = 5_000, client_id: str = "carecircle",
+                 prepare: Callable[[], object] | None = None) -> None:
         self.delivery_timeout_s = delivery_timeout_ms / 1000
-        self._producer = KafkaProducer(**producer_config(bootstrap, delivery_timeout_ms, client_id))
+        self._config = producer_config(bootstrap, delivery_timeout_ms, client_id)
+        self._prepare = prepare  # run before a replacement producer starts (e.g. create topics on a dev broker)
+        self._producer = KafkaProducer(**self._config)
+        self._failed_at: float | None = None
+        self._replace_lock = asyncio.Lock()
 
     def _send_all(self, records: Sequence[Record], countdown: _Countdown) -> None:
         for sent, record in enumerate(records):
@@ -137,6 +142,8 @@ class Publisher:
     async def publish(self, records: Sequence[Record]) -> None:
         if not records:
             return
+        if self._failed_at is not None:
+            await self._replace_producer()
         countdown = _Countdown(asyncio.get_running_loop(), len(records))
         if self._metadata_known(records):
             # send() only appends to the accumulator: cheaper inline than a thread hop.
@@ -147,7 +154,33 @@ class Publisher:
         try:
             await asyncio.wait_for(countdown.future, self.delivery_timeout_s + 2)
         except asyncio.TimeoutError:
+            self._failed_at = time.monotonic()
             raise BrokerUnavailable("no acknowledgement within the delivery timeout") from None
+        except BrokerUnavailable:
+            self._failed_at = time.monotonic()
+            raise
+
+    async def _replace_producer(self) -> None:
+        """After a failed delivery the idempotent producer's id/epoch may be unknown to the broker (a
+        restarted broker answers UnknownProducerId for ever): start a new producer, at most once a second."""
+        async with self._replace_lock:
+            if self._failed_at is None:  # another request replaced it meanwhile
+                return
+            if time.monotonic() - self._failed_at < 1.0:
+                raise BrokerUnavailable("broker recently unavailable; retrying shortly")
+            await asyncio.to_thread(self._replace)
+
+    def _replace(self) -> None:
+        try:
+            if self._prepare is not None:
+                self._prepare()
+            fresh = KafkaProducer(**self._config)
+        except KafkaError as exc:
+            self._failed_at = time.monotonic()
+            raise BrokerUnavailable(f"broker still unavailable: {exc}") from None
+        old, self._producer, self._failed_at = self._producer, fresh, None
+        old.close(timeout=0)
+        log.info("producer_replaced")
 
     def _metadata_known(self, records: Sequence[Record]) -> bool:
         cluster = self._producer._metadata  # kafka-python keeps no public non-blocking accessor

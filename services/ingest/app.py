@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -26,8 +27,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if settings.ensure_topics:
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
+        prepare = partial(ensure_topics, settings.kafka_bootstrap, timeout_s=2) if settings.ensure_topics else None
         app.state.publisher = await asyncio.to_thread(
-            Publisher, settings.kafka_bootstrap, settings.delivery_timeout_ms, "ingest"
+            Publisher, settings.kafka_bootstrap, settings.delivery_timeout_ms, "ingest", prepare
         )
         log.info("ingest_started", kafka=settings.kafka_bootstrap)
         yield
