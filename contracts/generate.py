@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from . import clock, events, members, notifications, topics
 from . import surveys
 from . import alerts
+from . import daily
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -45,6 +46,8 @@ SCHEMAS: dict[str, Any] = {
     "call.logged": alerts.CallLogged,
     "alert.resolved": alerts.AlertResolved,
     "call-request": alerts.CallRequest,
+    "engagement.day": daily.EngagementDay,
+    "engagement.dead_letter": daily.EventDeadLetter,
 }
 
 

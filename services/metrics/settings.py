@@ -27,7 +27,7 @@ class MetricsSettings(CommonSettings):
     sink_retry_max_s: float = Field(default=10.0, gt=0, validation_alias="METRICS_SINK_RETRY_MAX_S",
                                     description="Longest back-off between ClickHouse write retries")
     run_sink: bool = Field(default=True, validation_alias="METRICS_RUN_SINK")
-    run_stream: bool = Field(default=False, validation_alias="METRICS_RUN_STREAM")
+    run_stream: bool = Field(default=True, validation_alias="METRICS_RUN_STREAM")
     group_id: str = Field(default="carecircle-metrics", validation_alias="METRICS_GROUP_ID",
                           description="faust app id (consumer group) of the member-day agents")
 

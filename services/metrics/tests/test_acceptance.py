@@ -4,7 +4,14 @@ real ingest API and the real broker into chDB; every published number equals the
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+
 import pytest
+
+from contracts.daily import EngagementDay
+from services.common.testing import read_topic
+from services.metrics import queries
 
 from services.metrics.testing.cohort import generate, truth_daily, truth_daytypes, truth_members, truth_weekly
 
@@ -22,7 +29,7 @@ def test_published_numbers_equal_the_independent_count(own_broker, jwt_secret, m
     assert len(g.deliveries) > g.unique_events  # duplicates really are delivered
     nurse = {"Authorization": f"Bearer {mint('nurse-1', 'nurse', (g.cohort,))}"}
     with ingest_client(bootstrap, jwt_secret) as ingest, \
-            metrics_client(bootstrap, jwt_secret, tmp_path / "chdb", run_stream=False) as metrics:
+            metrics_client(bootstrap, jwt_secret, tmp_path / "chdb") as metrics:
         send_cohort(ingest, admin_token, g)
         wait_until_sunk(metrics.app.state.ch, g, prefix)
 
@@ -49,3 +56,29 @@ def test_published_numbers_equal_the_independent_count(own_broker, jwt_secret, m
             [{k: v for k, v in d.items() if k != "actions_sd"} for d in truth]
         for got, want in zip(daytypes, truth):
             assert got["actions_sd"] == pytest.approx(want["actions_sd"], rel=1e-12)
+
+        # The faust member-day state (real time) agrees with ClickHouse (the published numbers) ...
+        book = metrics.app.state.faust.book
+        deadline = time.monotonic() + 90
+        while sum(len(v) for (m, _), v in list(book.days.items()) if m.startswith(prefix)) < g.unique_events:
+            assert time.monotonic() < deadline, "faust did not apply every event"
+            time.sleep(0.2)
+        ch = metrics.app.state.ch
+        sc = queries.scope(ch, g.cohort)
+        rows = ch.query(queries.member_days_sql(sc), sc.params())
+        assert len(rows) == len(g.plan)
+        stream_days = {}
+        for row in rows:
+            d = book.day(row["member_id"], row["day"])
+            assert d.in_follow_up and d.day_number == row["day_number"]
+            assert (d.logged_in, d.participated, d.completed, d.actions) == \
+                (bool(row["logged_in"]), bool(row["participated"]), bool(row["completed"]), row["actions"])
+            stream_days[(row["member_id"], row["day"])] = d
+        # ... and so does what it published on engagement.daily (last value per member|day key).
+        published = {}
+        for record in read_topic(bootstrap, "engagement.daily", expect_at_least=len(stream_days) // 2, timeout_s=60):
+            d = EngagementDay.model_validate_json(record.value)
+            assert record.key.decode() == f"{d.member_id}|{d.day.isoformat()}"
+            published[(d.member_id, d.day)] = d
+        logged = {k: v for k, v in stream_days.items() if v.logged_in}
+        assert {k: published.get(k) for k in logged} == logged

@@ -1,0 +1,105 @@
+"""Real-time member-day state (pure: no I/O). The faust agents in `stream.py` feed it records and
+publish what it returns.
+
+Idempotent by construction (faust is at-least-once and the state is rebuilt by replaying the log):
+a member-day holds its events BY event_id, so a duplicate or replayed event changes nothing; the
+enrolment, withdrawal and cohort settings are last-write-wins values. Every rule comes from
+`contracts.engagement`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from contracts.daily import EngagementDay, EventDeadLetter
+from contracts.engagement import (
+    AnyClientEvent, follow_up_day, in_follow_up, is_action, local_day, summarize_day,
+)
+from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
+
+
+@dataclass
+class Member:
+    cohort: str
+    timezone: str
+    enrolled_on: date
+    withdrawn_on: date | None = None
+
+
+@dataclass
+class MemberDayBook:
+    members: dict[str, Member] = field(default_factory=dict)
+    cohorts: dict[str, CohortSettings] = field(default_factory=dict)
+    # (member_id, local day) → {event_id: event}
+    days: dict[tuple[str, date], dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
+    # member_id → {event_id: event} waiting for the member's enrolment
+    pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
+    dead_lettered: set[str] = field(default_factory=set)
+
+    def settings(self, cohort: str) -> CohortSettings:
+        return self.cohorts.get(cohort) or CohortSettings()
+
+    def day(self, member_id: str, day: date) -> EngagementDay:
+        m = self.members[member_id]
+        s = self.settings(m.cohort)
+        summary = summarize_day(self.days.get((member_id, day), {}).values())
+        return EngagementDay(
+            member_id=member_id, cohort=m.cohort, day=day, day_number=follow_up_day(day, m.enrolled_on),
+            in_follow_up=in_follow_up(day, m.enrolled_on, m.withdrawn_on, s.ends_on),
+            logged_in=summary.logged_in, tasks_done=tuple(sorted(summary.tasks_done)),
+            participated=summary.participated(s.tasks), completed=summary.completed(s.tasks),
+            actions=summary.actions, events=len(self.days.get((member_id, day), {})),
+        )
+
+    def apply_event(self, event: AnyClientEvent) -> list[EngagementDay]:
+        """The member-day this event changed (empty when a duplicate or the member is unknown yet)."""
+        member = self.members.get(event.member_id)
+        event_id = str(event.event_id)
+        if member is None:
+            self.pending[event.member_id][event_id] = event
+            return []
+        key = (event.member_id, local_day(event.occurred_at, member.timezone))
+        if event_id in self.days[key]:
+            return []
+        self.days[key][event_id] = event
+        return [self.day(*key)]
+
+    def enrol(self, e: MemberEnrolled) -> list[EngagementDay]:
+        """Record the enrolment; re-apply the member's waiting events and re-state known days."""
+        self.members[e.member_id] = Member(e.cohort, e.timezone, e.enrolled_on,
+                                           getattr(self.members.get(e.member_id), "withdrawn_on", None))
+        changed = {}
+        for event in self.pending.pop(e.member_id, {}).values():
+            for d in self.apply_event(event):
+                changed[d.day] = d
+        for (member_id, day) in list(self.days):
+            if member_id == e.member_id:
+                changed[day] = self.day(member_id, day)
+        return list(changed.values())
+
+    def withdraw(self, w: MemberWithdrawn) -> list[EngagementDay]:
+        member = self.members.get(w.member_id)
+        if member is None:
+            return []
+        member.withdrawn_on = w.withdrawn_on
+        return [self.day(m, d) for (m, d) in list(self.days) if m == w.member_id and d >= w.withdrawn_on]
+
+    def configure(self, c: CohortConfigured) -> list[EngagementDay]:
+        self.cohorts[c.cohort] = c.settings
+        return [self.day(m, d) for (m, d) in list(self.days) if self.members[m].cohort == c.cohort]
+
+    def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
+        """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""
+        out = []
+        for member_id, waiting in self.pending.items():
+            for event_id, event in waiting.items():
+                if event_id in self.dead_lettered:
+                    continue
+                self.dead_lettered.add(event_id)
+                out.append(EventDeadLetter(
+                    event_id=event.event_id, member_id=member_id, reason="unknown_member",
+                    detail=f"no enrolment of member {member_id!r} seen; re-applied if it arrives",
+                    event=event.model_dump(mode="json"), dead_lettered_at=now or datetime.now(timezone.utc)))
+        return out

@@ -1,0 +1,97 @@
+"""faust agents: engagement.events + members + clock.ticks → member-day state (`state.py`),
+published to `engagement.daily` (compacted, key member|day) and `engagement.events.dlq`.
+
+Recovery: the state is REBUILT BY REPLAYING THE SOURCE TOPICS from offset 0 at every start (each start
+joins under a fresh consumer group). faust changelog recovery trusts end offsets, which tansu reports
+one batch short, and faust is at-least-once anyway; replaying into idempotent state (events by id,
+last-write-wins members) gives exactly the same state, and re-published `engagement.daily` values are
+identical for the same key. The published NUMBERS come from ClickHouse, not from this state; a test
+cross-checks the two.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import faust
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from contracts.clock import ClockTick
+from contracts.daily import EngagementDay, EventDeadLetter
+from contracts.events import parse_recorded_event
+from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
+from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
+from services.common.logging import log
+from services.common.stream import catalogue_topic, make_faust_app
+
+from .settings import MetricsSettings
+from .state import MemberDayBook
+
+STREAM_EVENTS = Counter("metrics_stream_records_total", "Records applied to the member-day state", ["topic"])
+DAYS_PUBLISHED = Counter("metrics_engagement_daily_published_total", "engagement.day records published")
+DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettered", ["reason"])
+for _t in (ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name):
+    STREAM_EVENTS.labels(_t)
+DEAD_LETTERS.labels("unknown_member")
+
+
+def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
+    app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings)
+    app.book = book or MemberDayBook()
+    daily = catalogue_topic(app, ENGAGEMENT_DAILY)
+    dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
+
+    async def publish(days: list[EngagementDay]) -> None:
+        for d in days:
+            await daily.send(key=f"{d.member_id}|{d.day.isoformat()}".encode(), value=d.model_dump_json().encode())
+        DAYS_PUBLISHED.inc(len(days))
+
+    async def dead_letter(letters: list[EventDeadLetter]) -> None:
+        for letter in letters:
+            await dlq.send(key=letter.member_id.encode(), value=letter.model_dump_json().encode())
+            DEAD_LETTERS.labels(letter.reason).inc()
+
+    @app.agent(catalogue_topic(app, ENGAGEMENT_EVENTS))
+    async def events(stream):
+        async for value in stream:
+            try:
+                event = parse_recorded_event(value)
+            except ValidationError as exc:
+                log.warning("stream_invalid_event", error=str(exc)[:300])
+                continue
+            STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc()
+            await publish(app.book.apply_event(event))
+
+    @app.agent(catalogue_topic(app, MEMBERS))
+    async def members(stream):
+        async for value in stream:
+            try:
+                kind = json.loads(value).get("type")
+                if kind == "member.enrolled":
+                    changed = app.book.enrol(MemberEnrolled.model_validate_json(value))
+                elif kind == "member.withdrawn":
+                    changed = app.book.withdraw(MemberWithdrawn.model_validate_json(value))
+                elif kind == "cohort.configured":
+                    changed = app.book.configure(CohortConfigured.model_validate_json(value))
+                else:
+                    continue
+            except (ValidationError, ValueError, AttributeError) as exc:
+                log.warning("stream_invalid_member_record", error=str(exc)[:300])
+                continue
+            STREAM_EVENTS.labels(MEMBERS.name).inc()
+            await publish(changed)
+
+    @app.agent(catalogue_topic(app, CLOCK_TICKS))
+    async def ticks(stream):
+        async for value in stream:
+            try:
+                tick = ClockTick.model_validate_json(value)
+            except ValidationError:
+                continue
+            STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
+            await dead_letter(app.book.dead_letters(tick.now.astimezone(timezone.utc)))
+
+    return app

@@ -1,0 +1,54 @@
+"""faust member-day state on the real broker: dead-lettering events of unknown members and
+re-applying them when the enrolment arrives; duplicates change nothing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+
+from contracts.daily import EngagementDay, EventDeadLetter
+from services.common.testing import read_topic
+
+from .conftest import ingest_client, metrics_client, unique_prefix
+
+
+def _wait(predicate, what: str, timeout_s: float = 60.0):
+    deadline = time.monotonic() + timeout_s
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+    return result
+
+
+def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admin_token, tmp_path):
+    member = unique_prefix() + "-late"
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    checkin = {"event_id": str(uuid.uuid4()), "type": "checkin", "member_id": member,
+               "occurred_at": "2026-09-01T23:30:00+08:00", "payload": {"task": "meal"}}
+    with ingest_client(broker, jwt_secret) as ingest, \
+            metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
+        book = metrics.app.state.faust.book
+        for _ in range(2):  # a duplicate delivery
+            assert ingest.post("/v1/events", json=checkin, headers=admin).status_code == 202
+        _wait(lambda: checkin["event_id"] in book.pending.get(member, {}), "event not pending")
+        now = datetime.now(timezone.utc).isoformat()
+        assert ingest.post("/v1/admin/clock", json={"now": now}, headers=admin).status_code == 202
+
+        def letters():
+            return [EventDeadLetter.model_validate_json(r.value)
+                    for r in read_topic(broker, "engagement.events.dlq", timeout_s=5) if r.key == member.encode()]
+        letter = _wait(letters, "no dead letter")
+        assert len(letter) == 1 and letter[0].reason == "unknown_member"
+        assert str(letter[0].event_id) == checkin["event_id"] and letter[0].event["payload"]["task"] == "meal"
+
+        body = {"member_id": member, "cohort": "late-cohort", "timezone": "Asia/Shanghai", "enrolled_on": "2026-08-30"}
+        assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
+
+        def published():
+            return [EngagementDay.model_validate_json(r.value)
+                    for r in read_topic(broker, "engagement.daily", timeout_s=5) if r.key == f"{member}|2026-09-01".encode()]
+        days = _wait(published, "re-applied day not published")
+        assert days[-1].logged_in and days[-1].tasks_done == ("meal",) and days[-1].actions == 1
+        assert days[-1].day_number == 3 and days[-1].in_follow_up and days[-1].events == 1
+        assert not book.pending.get(member)
