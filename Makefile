@@ -10,7 +10,7 @@ export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv schemas bench loadtest clean up down manifests
+.PHONY: run test test-faults venv schemas bench loadtest clean up down manifests
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 
 test: venv  ## the whole suite, against the real broker and the real ClickHouse engine
 	$(BIN)/python -m pytest
+
+test-faults: venv  ## crash, outage, hostile-input and access-control suite with its scoreboard (also part of `make test`)
+	$(BIN)/python -m pytest tests/faults
 
 schemas: venv  ## regenerate contracts/schemas from the models
 	$(BIN)/python -m contracts.generate

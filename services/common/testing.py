@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+
+import httpx
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -41,3 +46,44 @@ def read_topic(bootstrap: str, topic: str, expect_at_least: int = 0, timeout_s: 
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
+
+
+class ServiceProcess:
+    """`python -m services.<name>` as a real process (for crash tests: SIGKILL and restart)."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int, log_path: str | None = None) -> None:
+        self.name, self.env, self.port, self.log_path = name, env, port, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, ready_timeout_s: float = 90.0) -> "ServiceProcess":
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + ready_timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode} during start-up")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} not ready after {ready_timeout_s} s")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commits."""
+        process = self.process  # may be called from a timer thread while a restart is under way
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
