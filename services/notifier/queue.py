@@ -73,12 +73,12 @@ class CallQueue:
         self.alerts: dict[UUID, AlertView] = {}
         self.unresolved_by_member: dict[str, UUID] = {}
         self._seen: set[UUID] = set()
+        self._load: dict[str, Counter] = {}  # cohort → unresolved alerts per assigned nurse
 
     # --- queries ---------------------------------------------------------------------------------
 
     def unresolved_counts(self, cohort: str) -> Counter:
-        return Counter(self.alerts[a].assigned_to for a in self.unresolved_by_member.values()
-                       if self.alerts[a].cohort == cohort and self.alerts[a].assigned_to)
+        return +self._load.get(cohort, Counter())
 
     def unresolved(self) -> list[AlertView]:
         return [self.alerts[a] for a in self.unresolved_by_member.values()]
@@ -119,6 +119,8 @@ class CallQueue:
                 event.alert_id, event.member_id, event.cohort, event.rule, event.since, event.through,
                 event.missed_days, event.window_days, event.last_login_on, event.assigned_to, event.occurred_at)
             self.unresolved_by_member[event.member_id] = event.alert_id
+            if event.assigned_to:
+                self._load.setdefault(event.cohort, Counter())[event.assigned_to] += 1
             return True
         view = self.alerts[event.alert_id]
         if isinstance(event, AlertEscalated):
@@ -134,4 +136,6 @@ class CallQueue:
             view.resolved_by, view.resolved_reason = event.by, event.reason
             if self.unresolved_by_member.get(view.member_id) == view.alert_id:
                 del self.unresolved_by_member[view.member_id]
+            if view.assigned_to:
+                self._load[view.cohort][view.assigned_to] -= 1
         return True

@@ -18,7 +18,7 @@ import httpx
 from services.common.broker import free_port, wait_for_port
 from services.common.testing import read_topic
 
-from .conftest import unique, wait_until
+from .conftest import World, unique, wait_until
 from .receivers import HttpReceiver, SmtpServer
 
 
@@ -67,7 +67,11 @@ class Service:
             self.process.wait(20)
 
 
-def test_simulated_week_with_a_worker_killed_half_way(broker, world, mint, jwt_secret, tmp_path):
+def test_simulated_week_with_a_worker_killed_half_way(own_broker, mint, jwt_secret, tmp_path):
+    # A broker of its own: a new consumer group reads clock.ticks from the start, and other tests' ticks
+    # (other simulated dates) on the shared broker would move this test's time.
+    _, broker = own_broker
+    world = World(broker)
     push, smtp = HttpReceiver(free_port()), SmtpServer(free_port())
     cohort = unique("c")
     m = {k: unique(f"m-{k}") for k in ("sh", "ny", "be", "rm", "wd")}
@@ -146,6 +150,7 @@ def test_simulated_week_with_a_worker_killed_half_way(broker, world, mint, jwt_s
         wait_until(quiet, what="deliveries settle")
     finally:
         service.stop()
+        world.close()
         push.stop()
         smtp.stop()
 
