@@ -16,8 +16,10 @@ Definitions (README "Notifier"):
 * One alert per (member, rule, episode start): its id is a uuid5 of those, so the same episode never
   raises twice (not after a restart, not after a nurse resolved it while the member stayed away),
   and the queue allows one open alert per member at a time.
-* **Active again** (auto-resolve): a login on any day after the judged day (today included), or the
-  rule no longer holding on the judged day because late events arrived. Withdrawn members' alerts
+* **Active again** (auto-resolve): intervention — a login on any day after the judged day (today
+  included); open-ended — the 7-day login rate of the latest complete day back at or above the
+  threshold (so the low-rate episode has ended); both — the rule no longer holding on the judged day
+  because late events arrived. Withdrawn members' alerts
   resolve as `withdrawn`, alerts of members whose follow-up ended as `follow_up_ended`; withdrawn
   members never alert.
 * **Escalation**: an alert still open (not acknowledged, no call logged) 24 h after it was raised is
@@ -156,16 +158,23 @@ def evaluate(member: Member, settings: CohortSettings, days: Days, now: datetime
 
 def resolution(rule: AlertRule, through: date, member: Member, settings: CohortSettings, days: Days,
                now: datetime) -> ResolveReason | None:
-    """Why an unresolved alert judged on `through` should resolve itself now, or None."""
+    """Why an unresolved alert judged on `through` should resolve itself now, or None.
+
+    Intervention: any login after `through` (today included). Open-ended: the 7-day login rate of the
+    latest complete day is back at or above the threshold (one login does not end a low-rate episode).
+    Both: late events showing the rule did not hold on `through` after all."""
     if member.withdrawn_on is not None:
         return "withdrawn"
     today = local_day(now, member.timezone)
     if settings.ends_on is not None and today > settings.ends_on:
         return "follow_up_ended"
-    if any(e.logged_in and through < d <= today for d, e in days.items()):
-        return "active_again"
     if not holds(rule, member, settings, days, through):
         return "active_again"  # late events: the member was not inactive after all
+    if rule == "intervention_inactive":
+        if any(e.logged_in and through < d <= today for d, e in days.items()):
+            return "active_again"
+    elif today - timedelta(days=1) > through and not holds(rule, member, settings, days, today - timedelta(days=1)):
+        return "active_again"
     return None
 
 

@@ -73,6 +73,17 @@ def test_open_ended_stage_uses_the_seven_day_login_rate():
     assert finding.since == rules.evaluate(MEMBER, DEFAULT, sparse, at(day(37), 1)).since
 
 
+def test_open_ended_alert_resolves_when_the_rate_recovers_not_on_one_login():
+    days = logins(*range(1, 30), 32)  # through day 34: days 28-34 → 3/7
+    f = rules.evaluate(MEMBER, DEFAULT, days, at(day(35), 1))
+    assert (f.rule, f.since) == ("open_ended_low_login_rate", day(34))
+    once = logins(*range(1, 30), 32, 36)
+    assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, once, at(day(37), 1)) is None
+    back = logins(*range(1, 30), 32, 36, 37, 38)
+    assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, back, at(day(38), 12)) is None  # days 31-37: 3/7
+    assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, back, at(day(39), 0)) == "active_again"  # 32-38: 4/7
+
+
 def test_withdrawn_members_and_ended_cohorts_never_alert():
     withdrawn = Member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(10))
     assert rules.evaluate(withdrawn, DEFAULT, {}, at(day(5), 1)) is None
