@@ -1,8 +1,8 @@
-"""The container contract, run for real without Docker: start a service exactly as its Kubernetes Deployment
-configures it (env from the Deployment and its ConfigMaps, a writable working directory like the image's
-WORKDIR, code on PYTHONPATH like the image), against the real broker; then the manifest's readiness and
-liveness probe paths and /metrics must answer, and the Dockerfile's HEALTHCHECK command must pass while the
-service runs and fail once it is gone."""
+"""The container contract, run for real without Docker: start every service exactly as its Kubernetes
+Deployment configures it (env from the Deployment, its ConfigMaps and the dev Secrets, a writable working
+directory like the image's WORKDIR, code on PYTHONPATH like the image), all at once against a fresh real
+broker; then each manifest's readiness and liveness probe paths and /metrics must answer, and the
+Dockerfile's HEALTHCHECK command must pass while the service runs and fail once it is gone."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ import httpx
 import pytest
 
 from deploy.kustomize import render
-from services.common.broker import free_port
+from services.common.broker import free_port, start_broker
+from services.common.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
-LANDED = ["ingest", "notifier", "survey"]  # services whose `python -m services.<name>` exists; add the others as they land
+SERVICES = ["ingest", "metrics", "notifier", "survey"]
+pytestmark = pytest.mark.broker
 
 
 def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) -> dict[str, str]:
@@ -39,57 +41,81 @@ def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) ->
     return env
 
 
-def _healthcheck(dockerfile: Path) -> list[str]:
-    text = dockerfile.read_text().replace("\\\n", " ")
+def _healthcheck(name: str) -> list[str]:
+    text = (ROOT / "services" / name / "Dockerfile").read_text().replace("\\\n", " ")
     match = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     assert match, "no exec-form HEALTHCHECK CMD"
-    return json.loads(match.group(1))
+    command = json.loads(match.group(1))
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]]
 
 
-@pytest.mark.broker
-@pytest.mark.parametrize("name", LANDED)
-def test_service_runs_with_its_deployment_env_and_answers_its_probes(name, own_broker, jwt_secret, tmp_path):
-    _, broker = own_broker  # a fresh log: start-up replays the service's topics, the shared broker holds many
+@pytest.fixture(scope="module")
+def running(jwt_secret, tmp_path_factory):
+    """Every service started from its prod Deployment's env, concurrently (start-up is mostly waiting)."""
+    broker_process, bootstrap = start_broker()  # a fresh log: start-up replays the service's topics
+    ensure_topics(bootstrap)  # Strimzi's job in the cluster (ENSURE_TOPICS=false in the ConfigMap)
     resources = render(ROOT / "deploy" / "k8s" / "overlays" / "prod")
-    deployment = next(r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == name)
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    port = free_port()  # the manifest's port is fixed; tests share the machine
     dev_secrets = {k: v for r in render(ROOT / "deploy" / "k8s" / "overlays" / "dev") if r["kind"] == "Secret"
                    for k, v in r["stringData"].items()}
-    env = _container_env(resources, name, {**dev_secrets, "JWT_SECRET": jwt_secret})
-    assert env[f"{name.upper()}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
-    env.update({
-        "KAFKA_BOOTSTRAP": broker, f"{name.upper()}_PORT": str(port), "FAUST_DATADIR": str(tmp_path / "faust"),
-        "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
-    })
-    workdir = tmp_path / "workdir"
-    workdir.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=workdir, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    healthcheck = _healthcheck(ROOT / "services" / name / "Dockerfile")
-    assert healthcheck[0] == "python"
-    healthcheck[0] = sys.executable
+    started = {}
     try:
-        base = f"http://127.0.0.1:{port}"
-        readiness = container["readinessProbe"]["httpGet"]["path"]
-        deadline = time.monotonic() + 60  # generous: the startupProbe allows 300 s
-        status = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                status = httpx.get(base + readiness, timeout=2).status_code
-                if status == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        assert status == 200, f"{readiness} never answered 200 (last {status}, exit {process.poll()})"
-        assert httpx.get(base + container["livenessProbe"]["httpGet"]["path"], timeout=2).status_code == 200
-        metrics = httpx.get(base + "/metrics", timeout=2)
-        assert metrics.status_code == 200 and "http_requests_in_flight" in metrics.text
-        check = subprocess.run(healthcheck, env=env, capture_output=True, timeout=10)
-        assert check.returncode == 0, check.stderr
+        for name in SERVICES:
+            tmp = tmp_path_factory.mktemp(name)
+            env = _container_env(resources, name, {**dev_secrets, "JWT_SECRET": jwt_secret})
+            assert env[f"{name.upper()}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
+            port = free_port()  # the manifest's port is fixed; tests share the machine
+            env.update({
+                "KAFKA_BOOTSTRAP": bootstrap, f"{name.upper()}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
+                "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+            })
+            if "CLICKHOUSE_URL" in env:  # no ClickHouse server here: the same client interface on embedded chDB
+                assert env["CLICKHOUSE_URL"].startswith("clickhouse://")
+                env["CLICKHOUSE_URL"] = f"chdb://{tmp / 'chdb'}"
+            workdir = tmp / "workdir"
+            workdir.mkdir()
+            process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=workdir, env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            deployment = next(r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == name)
+            started[name] = {"process": process, "port": port, "env": env,
+                             "container": deployment["spec"]["template"]["spec"]["containers"][0]}
+        yield started
     finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0].decode(errors="replace")
-    assert subprocess.run(healthcheck, env=env, capture_output=True, timeout=10).returncode != 0
+        for service in started.values():
+            if service["process"].poll() is None:
+                service["process"].terminate()
+                service["process"].communicate(timeout=20)
+        broker_process.terminate()
+        broker_process.wait(10)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_answers_its_probes_and_healthcheck(running, name):
+    service = running[name]
+    base = f"http://127.0.0.1:{service['port']}"
+    readiness = service["container"]["readinessProbe"]["httpGet"]["path"]
+    deadline = time.monotonic() + 60  # generous: the startupProbe allows 300 s
+    status = None
+    while time.monotonic() < deadline and service["process"].poll() is None:
+        try:
+            status = httpx.get(base + readiness, timeout=2).status_code
+            if status == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    assert status == 200, f"{readiness} never answered 200 (last {status}, exit {service['process'].poll()})"
+    assert httpx.get(base + service["container"]["livenessProbe"]["httpGet"]["path"], timeout=2).status_code == 200
+    metrics = httpx.get(base + "/metrics", timeout=2)
+    assert metrics.status_code == 200 and "http_requests_in_flight" in metrics.text
+    check = subprocess.run(_healthcheck(name), env=service["env"], capture_output=True, timeout=10)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_healthcheck_fails_once_the_service_is_gone_and_it_stopped_cleanly(running, name):
+    service = running[name]
+    service["process"].terminate()  # SIGTERM, what Kubernetes sends first
+    output = service["process"].communicate(timeout=20)[0].decode(errors="replace")
+    assert subprocess.run(_healthcheck(name), env=service["env"], capture_output=True, timeout=10).returncode != 0
     assert "Traceback" not in output, output[-2000:]

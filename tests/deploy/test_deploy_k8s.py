@@ -340,7 +340,7 @@ def test_required_settings_are_read_from_the_settings_classes(prod):
     assert "JWT_SECRET" not in policy.deployment_env(prod, "ingest")
 
 
-@pytest.mark.parametrize("name", ["ingest", "notifier", "survey"])  # the services whose settings have landed
+@pytest.mark.parametrize("name", list(policy.SERVICES))
 def test_service_variables_set_by_the_deployments_are_read_by_the_service(rendered, name):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert policy.unknown_service_env(name, compose["services"][name]["environment"]) == []
