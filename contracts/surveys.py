@@ -19,7 +19,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, create_model, field_validator
+from pydantic import Field, StringConstraints, create_model, field_validator, model_validator
 
 from .common import CohortId, EventId, MemberId, StrictModel, Timestamp
 from .members import TimeZoneName
@@ -220,8 +220,18 @@ class ExperienceRow(StrictModel):
 class SurveyPlan(StrictModel):
     """When questionnaires are due (service settings; one plan per deployment for now)."""
 
-    qlq_c30_days: dict[Timepoint, int] = Field(default={"T0": 1, "T1": 14, "T2": 28})
+    qlq_c30_days: dict[Literal["T0", "T1", "T2"], Annotated[int, Field(ge=1, le=400)]] = Field(
+        default={"T0": 1, "T1": 14, "T2": 28}, min_length=1)
     experience_day: int = Field(default=29, ge=1, le=400)
     invite_time: time = Field(default=time(9, 0), description="Local time of the member's day for invitations")
-    reminder_after_days: tuple[int, ...] = Field(default=(1, 3), max_length=5)
+    reminder_after_days: tuple[Annotated[int, Field(ge=1, le=59)], ...] = Field(default=(1, 3), max_length=5)
     expire_after_days: int = Field(default=7, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _reminders_before_expiry(self) -> "SurveyPlan":
+        days = self.reminder_after_days
+        if list(days) != sorted(set(days)):
+            raise ValueError("reminder_after_days must be strictly increasing")
+        if days and days[-1] >= self.expire_after_days:
+            raise ValueError("every reminder must come before the expiry (reminder_after_days < expire_after_days)")
+        return self

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.surveys import (
-    SCALES, ExperienceResponse, QlqC30Response, ScaleScores, SurveyScored, item_answers,
+    SCALES, ExperienceResponse, QlqC30Response, ScaleScores, SurveyPlan, SurveyScored, item_answers,
 )
 
 
@@ -51,3 +51,12 @@ def test_an_empty_response_is_refused():
     assert (("items",), "value_error") in errors(QlqC30Response, {"items": {"3": None}})
     assert (("answers",), "value_error") in errors(ExperienceResponse, {"answers": {"q1": None}})
     assert (("answers", "q1"), "string_too_short") in errors(ExperienceResponse, {"answers": {"q1": "   "}})
+
+
+@pytest.mark.parametrize("plan", [
+    {"qlq_c30_days": {"T0": 0}}, {"qlq_c30_days": {"T9": 3}}, {"qlq_c30_days": {}},
+    {"reminder_after_days": [3, 1]}, {"reminder_after_days": [1, 7]}, {"expire_after_days": 0},
+])
+def test_a_plan_the_rules_cannot_follow_is_refused(plan):
+    with pytest.raises(ValidationError):
+        SurveyPlan.model_validate(plan)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import time
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from contracts.surveys import SurveyPlan, Timepoint
+from contracts.surveys import SurveyPlan
 from services.common.settings import CommonSettings
 
 
@@ -17,8 +18,8 @@ class SurveySettings(CommonSettings):
     host: str = Field(default="127.0.0.1", validation_alias="SURVEY_HOST")
     port: int = Field(default=8004, validation_alias="SURVEY_PORT")
     # The questionnaire plan (DESIGN §1; one plan per deployment — see README "Survey service").
-    qlq_c30_days: dict[Timepoint, int] = Field(default={"T0": 1, "T1": 14, "T2": 28},
-                                               validation_alias="SURVEY_QLQ_C30_DAYS")
+    qlq_c30_days: dict[Literal["T0", "T1", "T2"], int] = Field(default={"T0": 1, "T1": 14, "T2": 28},
+                                                               validation_alias="SURVEY_QLQ_C30_DAYS")
     experience_day: int = Field(default=29, ge=1, validation_alias="SURVEY_EXPERIENCE_DAY")
     invite_time: time = Field(default=time(9, 0), validation_alias="SURVEY_INVITE_TIME")
     reminder_after_days: tuple[int, ...] = Field(default=(1, 3), validation_alias="SURVEY_REMINDER_AFTER_DAYS")
@@ -30,6 +31,11 @@ class SurveySettings(CommonSettings):
     rebuild_idle_s: float = Field(default=0.5, gt=0, validation_alias="SURVEY_REBUILD_IDLE_S",
                                   description="Quiet time after the reported end offsets before the book counts as rebuilt")
     max_body_bytes: int = Field(default=64 * 1024, validation_alias="SURVEY_MAX_BODY_BYTES")
+
+    @model_validator(mode="after")
+    def _valid_plan(self) -> "SurveySettings":
+        self.plan()  # refuse to start with a plan the rules cannot follow
+        return self
 
     def plan(self) -> SurveyPlan:
         return SurveyPlan(qlq_c30_days=self.qlq_c30_days, experience_day=self.experience_day,
