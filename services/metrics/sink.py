@@ -111,31 +111,47 @@ class Sink:
     async def _consume(self) -> None:
         consumer = await self._assign()
         while True:
-            batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_max)
-            if not batches:
+            if not await self.step(consumer):
                 self.caught_up.set()
-                continue
-            tables: dict[str, list[dict]] = defaultdict(list)
-            ends: dict[tuple[str, int], int] = {}
-            for tp, records in batches.items():
-                convert = self.converters[tp.topic]
-                for record in records:
-                    try:
-                        for table, row in convert(record.value, tp.partition, record.offset):
-                            tables[table].append(row)
-                    except InvalidRecord as exc:
-                        SINK_INVALID.labels(tp.topic).inc()
-                        log.warning("sink_invalid_record", topic=tp.topic, partition=tp.partition,
-                                    offset=record.offset, error=str(exc)[:500])
-                if records:
-                    ends[(tp.topic, tp.partition)] = records[-1].offset + 1
-            await self._write_with_retry(tables, ends)
-            self.positions.update(ends)
-            self.batches += 1
-            SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
-            SINK_LAST_WRITE.set_to_current_time()
-            self.written.set()
-            self.written = asyncio.Event()
+
+    async def run_until_idle(self, idle_s: float = 2.0, on_batch=None) -> None:
+        """Consume until nothing new arrives for `idle_s` (the rebuild command; end offsets are not trusted)."""
+        consumer = await self._assign()
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while loop.time() - last < idle_s:
+            if await self.step(consumer):
+                last = loop.time()
+                if on_batch:
+                    on_batch(self)
+
+    async def step(self, consumer: AIOKafkaConsumer) -> bool:
+        """Fetch one batch, write it (retrying until ClickHouse takes it), then store the positions."""
+        batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_max)
+        if not any(batches.values()):
+            return False
+        tables: dict[str, list[dict]] = defaultdict(list)
+        ends: dict[tuple[str, int], int] = {}
+        for tp, records in batches.items():
+            convert = self.converters[tp.topic]
+            for record in records:
+                try:
+                    for table, row in convert(record.value, tp.partition, record.offset):
+                        tables[table].append(row)
+                except InvalidRecord as exc:
+                    SINK_INVALID.labels(tp.topic).inc()
+                    log.warning("sink_invalid_record", topic=tp.topic, partition=tp.partition,
+                                offset=record.offset, error=str(exc)[:500])
+            if records:
+                ends[(tp.topic, tp.partition)] = records[-1].offset + 1
+        await self._write_with_retry(tables, ends)
+        self.positions.update(ends)
+        self.batches += 1
+        SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
+        SINK_LAST_WRITE.set_to_current_time()
+        self.written.set()
+        self.written = asyncio.Event()
+        return True
 
     async def _write_with_retry(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int]) -> None:
         delay = 0.1
