@@ -47,6 +47,13 @@ DEFAULT_SETTINGS = CohortSettings()
 TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name)
 
 
+def _why(exc: Exception) -> str:
+    """An error for the logs without the offending input (a call note is staff free text)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))[:300]
+    return type(exc).__name__
+
+
 class NotifierRuntime:
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
@@ -146,7 +153,7 @@ class NotifierRuntime:
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
-            log.warning("notifier_record_invalid", topic=topic, partition=partition, error=str(exc)[:300])
+            log.warning("notifier_record_invalid", topic=topic, partition=partition, error=_why(exc))
 
     def fold_member(self, partition: int, value: bytes) -> None:
         data = orjson.loads(value)
@@ -330,7 +337,7 @@ class NotifierRuntime:
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("clock_tick_invalid", partition=partition, error=_why(exc))
             return
         notes, events = self.decide(partition, tick.now)
         await self.commit(notes, events)
@@ -350,7 +357,7 @@ class NotifierRuntime:
                 return "folded"
             note = NotificationRequested.model_validate(data)
         except (orjson.JSONDecodeError, ValidationError) as exc:
-            log.warning("notification_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
         self.requested.add(note.dedup_key)
         if note.dedup_key in self.done:

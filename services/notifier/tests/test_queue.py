@@ -1,5 +1,6 @@
 """The call-queue reducer: transitions, conflicts and idempotent replay."""
 
+import json
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
@@ -47,3 +48,18 @@ def test_a_call_acknowledges_and_counts_track_unresolved_alerts_per_nurse():
     q.apply(step(AlertResolved, b, reason="manual", by="n-a"))
     assert q.unresolved_counts("c") == {"n-a": 1}
     assert q.conflict(step(AlertAcknowledged, raised("m-3"), by="n-a")) == "unknown alert"
+
+
+def test_an_invalid_record_is_logged_without_its_content(capsys):
+    from services.common.logging import configure_logging
+    from services.notifier.runtime import NotifierRuntime
+    from services.notifier.settings import NotifierSettings
+
+    configure_logging("notifier-test")
+    runtime = NotifierRuntime(NotifierSettings(jwt_secret="x" * 40))
+    secret = "patient said she feels hopeless"
+    runtime.fold("alerts", 0, json.dumps({"type": "call.logged", "event_id": str(uuid4()), "alert_id": str(uuid4()),
+                                          "member_id": "m-1", "cohort": "c", "occurred_at": NOW.isoformat(),
+                                          "by": "n-a", "outcome": "shouted", "note": secret}).encode())
+    out = capsys.readouterr().out
+    assert "notifier_record_invalid" in out and "outcome" in out and secret not in out
