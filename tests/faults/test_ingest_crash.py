@@ -63,6 +63,7 @@ def test_ingest_killed_mid_stream_loses_nothing_acknowledged(broker, jwt_secret,
     # At-least-once: a batch cut off after the broker stored it is stored again on retry; the
     # event_id dedup downstream (metrics) keeps numbers exact.
     log_duplicates = len(stored_ids) - len(set(stored_ids))
-    fault_report.add("ingest SIGKILL", faults_injected=KILLS, inputs_tried=attempts, events_lost=len(lost))
+    fault_report.add("ingest SIGKILL", faults_injected=KILLS, inputs_tried=attempts,
+                     requests_refused_correctly=refused, events_lost=len(lost))
     print(f"ingest crash: {KILLS} kills, {attempts} requests, {refused} refused while down, "
           f"{log_duplicates} re-sent records on the log (deduplicated by event_id downstream)")
