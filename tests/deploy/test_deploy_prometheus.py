@@ -142,3 +142,35 @@ def test_service_series_used_by_the_rules_are_exposed_by_the_services():
         checked += 1
     assert checked >= 2  # ingest and notifier today
     assert _exposed_series("services.no_such_service.telemetry") is None
+
+
+def test_service_health_dashboard_queries_are_valid_promql(promtool, tmp_path):
+    """Grafana can't run here; promtool parses every panel's query (as a recording rule) instead."""
+    import json
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "carecircle-service-health.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 10 and all(p["datasource"]["uid"] == "prometheus" for p in dashboard["panels"])
+
+    def check(expressions: list[str]) -> subprocess.CompletedProcess:
+        rules = [{"record": f"dashboard:panel{i}", "expr": e} for i, e in enumerate(expressions)]
+        (tmp_path / "panels.yml").write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+        return _run(promtool, "check", "rules", "panels.yml", cwd=tmp_path)
+
+    run = check(exprs)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert check([*exprs, "sum by (type) (rate(ingest_events_accepted_total[5m])"]).returncode != 0
+
+
+def test_service_health_dashboard_reads_series_the_services_expose():
+    import json
+    import re
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "carecircle-service-health.json").read_text())
+    used = {n for p in dashboard["panels"] for t in p["targets"] for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", t["expr"])}
+    for service in ("ingest", "metrics", "notifier", "survey"):
+        wanted = {n.removesuffix("_bucket") for n in used if n.startswith(f"{service}_")}
+        exposed = _exposed_series(f"services.{service}.telemetry", f"services.{service}.sink")
+        if exposed is not None:
+            exposed |= {n.removesuffix("_bucket") for n in exposed}
+            assert wanted <= exposed, f"{service} does not expose {sorted(wanted - exposed)}"
