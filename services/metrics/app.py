@@ -17,6 +17,8 @@ from services.common.logging import configure_logging, log
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .clickhouse import ClickHouseError, connect
+from . import telemetry  # noqa: F401  (registers the stream series)
+from .rollup import Rollup
 from .routers import api
 from .rows import CONVERTERS
 from .schema import TABLE_SCHEMAS, migrate
@@ -47,6 +49,9 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 if settings.run_sink:
                     await sink.start()
                     stack.push_async_callback(sink.stop)
+                    rollup = Rollup(ch, sink, settings.rollup_interval_s)
+                    await rollup.start()
+                    stack.push_async_callback(rollup.stop)
                 if settings.run_stream:
                     from services.common.stream import faust_app_running
 

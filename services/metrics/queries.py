@@ -192,3 +192,20 @@ def daytypes(ch: ClickHouse, cohort: str) -> list[DayTypeRates]:
         out.append(DayTypeRates(**r, actions_mean=r["actions"] / r["member_days"] if r["member_days"] else 0.0,
                                 actions_sd=sample_sd(r["member_days"], r["actions"], sq)))
     return out
+
+
+def cohorts(ch: ClickHouse) -> list[str]:
+    return [r["cohort"] for r in ch.query("SELECT DISTINCT cohort FROM enrolments ORDER BY cohort")]
+
+
+def refresh_rollup(ch: ClickHouse, cohort: str, version: int) -> None:
+    """Write the cohort's member-days (the same SQL the API answers from) as generation `version`
+    of the `member_days` rollup (Grafana reads `member_days_current`), then drop older generations."""
+    sc = scope(ch, cohort)
+    ch.command(f"""INSERT INTO member_days (cohort, member_id, day, day_number, week, logged_in, participated,
+                                            completed, actions, working, version)
+                   SELECT {{cohort:String}}, member_id, day, day_number, intDiv(day_number - 1, 7) + 1,
+                          logged_in, participated, completed, actions, working, {{version:UInt64}}
+                   FROM ({member_days_sql(sc)})""", sc.params() | {"version": version})
+    ch.command("DELETE FROM member_days WHERE cohort = {cohort:String} AND version < {version:UInt64}",
+               {"cohort": cohort, "version": version})

@@ -71,6 +71,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             written_at DateTime64(3, 'UTC')
         ) ENGINE = ReplacingMergeTree(next_offset) ORDER BY (topic, partition)""",
     ]),
+    (2, "member-day rollup for dashboards (refreshed from the raw events by the service)", [
+        """CREATE TABLE IF NOT EXISTS member_days (
+            cohort String,
+            member_id String,
+            day Date,
+            day_number UInt32,
+            week UInt32,
+            logged_in UInt8,
+            participated UInt8,
+            completed UInt8,
+            actions UInt64,
+            working UInt8,
+            version UInt64 COMMENT 'refresh generation; only the newest of a cohort is current'
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY (cohort, member_id, day)""",
+        """CREATE VIEW IF NOT EXISTS member_days_current AS
+            SELECT * FROM member_days
+            WHERE (cohort, version) IN (SELECT cohort, max(version) FROM member_days GROUP BY cohort)""",
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -16,7 +16,6 @@ import uuid
 from datetime import datetime, timezone
 
 import faust
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from contracts.clock import ClockTick
@@ -29,13 +28,8 @@ from services.common.stream import catalogue_topic, make_faust_app
 
 from .settings import MetricsSettings
 from .state import MemberDayBook
+from .telemetry import DAYS_PUBLISHED, DEAD_LETTERS, STREAM_EVENTS
 
-STREAM_EVENTS = Counter("metrics_stream_records_total", "Records applied to the member-day state", ["topic"])
-DAYS_PUBLISHED = Counter("metrics_engagement_daily_published_total", "engagement.day records published")
-DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettered", ["reason"])
-for _t in (ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name):
-    STREAM_EVENTS.labels(_t)
-DEAD_LETTERS.labels("unknown_member")
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
