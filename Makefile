@@ -27,6 +27,7 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	@echo "  notifier     http://127.0.0.1:8003   nurse console http://127.0.0.1:8003/?token=<nurse/admin token>  docs http://127.0.0.1:8003/docs"
 	@echo "  survey API   http://127.0.0.1:8004   docs http://127.0.0.1:8004/docs"
 	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
+	@echo "  demo         a 60-member cohort replayed live (one simulated day / 3 s; its dashboard link is in the log); DEMO=0 make run turns it off"
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
 
 test: venv  ## the whole suite, against the real broker and the real ClickHouse engine
