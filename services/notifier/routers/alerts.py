@@ -50,16 +50,20 @@ def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> Al
 @router.get("/alerts", summary="The call queue, oldest first")
 async def list_alerts(
     principal: Staff, runtime: RuntimeDep,
-    status_: Annotated[Literal["open", "acknowledged", "resolved"] | None,
-                       Query(alias="status", description="Only alerts in this state (escalated alerts are open)")] = None,
+    status_: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
+                       Query(alias="status", description="Only alerts in this state (escalated alerts are open; "
+                                                         "unresolved = open or acknowledged)")] = None,
     cohort: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most this many, oldest first")] = 1000,
 ) -> list[dict]:
     if cohort is not None:
         require_cohort(principal, cohort)
+    wanted = {"unresolved": {"open", "acknowledged"}}.get(status_ or "", {status_} if status_ else None)
     views = [v for v in runtime.queue.alerts.values()
-             if principal.may_see_cohort(v.cohort) and (status_ is None or v.status == status_)
+             if principal.may_see_cohort(v.cohort) and (wanted is None or v.status in wanted)
              and (cohort is None or v.cohort == cohort)]
-    return [view_out(runtime, v) for v in sorted(views, key=lambda v: (v.raised_at, str(v.alert_id)))]
+    views.sort(key=lambda v: (v.raised_at, str(v.alert_id)))
+    return [view_out(runtime, v) for v in views[:limit]]
 
 
 @router.get("/alerts/{alert_id}", summary="One alert")

@@ -96,7 +96,10 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
         assert client.post(f"/v1/alerts/{ny_id}/ack", headers=nurse_b).status_code == 409
         assert client.post(f"/v1/alerts/{ny_id}/calls", headers=nurse_b, json={"outcome": "reached"}).status_code == 409
         tick(local(NY, 7, 1, 0))  # New York is still away, but this episode was closed by a nurse: no new alert
-        assert queue(status="open") == {} and len(queue(headers=admin, cohort=cohort)) == 2
+        assert queue(status="open") == {} and queue(status="unresolved") == {}
+        assert len(queue(headers=admin, cohort=cohort)) == 2 and len(queue(headers=admin, cohort=cohort, limit=1)) == 1
+        assert client.get("/v1/alerts", headers=nurse_a, params={"status": "closed"}).status_code == 422
+        assert client.get("/v1/alerts", headers=nurse_a, params={"cohort": other}).status_code == 403
         final = {a: v for a, v in queue().items()}
         metrics = client.get("/metrics").text
         assert f'notifier_alerts_open{{cohort="{cohort}"}} 0.0' in metrics
