@@ -348,7 +348,7 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
     tag = datetime.now().strftime("%Y%m%d-%H%M%S")
     # ingest refuses events from the future (> 10 min): a demo replays the weeks that just ended
     first_day = date.fromisoformat(start) if start else (
-        date.today() - timedelta(days=7 * weeks + 7) if demo else date(2026, 3, 2))
+        date.today() - timedelta(days=7 * weeks + 8) if demo else date(2026, 3, 2))
     if study:
         sim = study_cohort(start=first_day, cohort=cohort or (f"study-{tag}" if demo else "study"),
                            prefix=f"st{tag[-6:]}" if demo else "st", seed=seed,
@@ -371,8 +371,9 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
             platform.wait_ready()
         nurse = mint_token(jwt_secret, "demo-nurse", "nurse", (sim.cohort.cohort,), ttl=timedelta(days=7))
         console.print(f"demo cohort [bold]{sim.cohort.cohort}[/]: {len(sim.cohort.enrolments)} members, "
-                      f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s\n"
-                      f"  dashboard {metrics_url}/?token={nurse}")
+                      f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s")
+        console.print(f"  dashboard {metrics_url}/?token={nurse}", soft_wrap=True)
+        console.print(f"  nurse console (notifier) ?token={nurse}", soft_wrap=True)
         day_seconds = day_seconds or 3.0
         tick_hours = min(tick_hours, 6.0)
     g = sim.cohort

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,19 +69,27 @@ class Stack:
                 process.wait(5)
 
 
-@pytest.fixture(scope="module")
-def stack(jwt_secret, tmp_path_factory):
-    """Ingest + metrics (chDB in a fresh directory) against a broker of this test module alone."""
-    tmp = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running(jwt_secret: str, tmp: Path, services: dict[str, dict[str, str]]):
+    """A broker of its own plus `services` ({name: extra env}) as subprocesses, ready."""
     broker, bootstrap = start_broker()
     ensure_topics(bootstrap)
     s = Stack(bootstrap, jwt_secret, tmp=tmp)
-    s.start("ingest")
-    s.start("metrics", CLICKHOUSE_URL=f"chdb://{tmp / 'chdb'}", METRICS_SINK_POLL_MS="50")
     try:
+        for name, env in services.items():
+            s.start(name, **env)
         s.wait_ready()
         yield s
     finally:
         s.stop()
         broker.terminate()
         broker.wait(10)
+
+
+@pytest.fixture(scope="module")
+def stack(jwt_secret, tmp_path_factory):
+    """Ingest + metrics (chDB in a fresh directory) against a broker of this test module alone."""
+    tmp = tmp_path_factory.mktemp("stack")
+    with running(jwt_secret, tmp, {"ingest": {},
+                                   "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp / 'chdb'}", "METRICS_SINK_POLL_MS": "50"}}) as s:
+        yield s
