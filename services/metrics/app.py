@@ -55,9 +55,10 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 if settings.run_stream:
                     from services.common.stream import faust_app_running
 
-                    from .stream import build_faust_app
+                    from .stream import build_faust_app, close_publisher
                     faust_app = build_faust_app(settings)
                     app.state.faust = faust_app
+                    stack.push_async_callback(close_publisher, faust_app)
                     await stack.enter_async_context(faust_app_running(faust_app))
                 log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=settings.clickhouse_url,
                          migrations_applied=applied)

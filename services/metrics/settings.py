@@ -26,7 +26,7 @@ class MetricsSettings(CommonSettings):
     sink_poll_ms: int = Field(default=200, ge=10, validation_alias="METRICS_SINK_POLL_MS")
     sink_retry_max_s: float = Field(default=10.0, gt=0, validation_alias="METRICS_SINK_RETRY_MAX_S",
                                     description="Longest back-off between ClickHouse write retries")
-    rollup_interval_s: float = Field(default=5.0, ge=0, validation_alias="METRICS_ROLLUP_INTERVAL_S",
+    rollup_interval_s: float = Field(default=30.0, ge=0, validation_alias="METRICS_ROLLUP_INTERVAL_S",
                                      description="How often the member_days rollup (Grafana) is refreshed; 0 = never")
     run_sink: bool = Field(default=True, validation_alias="METRICS_RUN_SINK")
     run_stream: bool = Field(default=True, validation_alias="METRICS_RUN_STREAM")

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 
 from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.engagement import (
-    AnyClientEvent, follow_up_day, in_follow_up, is_action, local_day, summarize_day,
+    AnyClientEvent, DayEngagement, counts_as_login, follow_up_day, in_follow_up, is_action, local_day, tasks_marked,
 )
 from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
 
@@ -29,11 +29,39 @@ class Member:
 
 
 @dataclass
+class DayState:
+    """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`),
+    guarded by the set of event ids so that a duplicate never folds twice."""
+
+    event_ids: set[str] = field(default_factory=set)
+    logged_in: bool = False
+    tasks: set[str] = field(default_factory=set)
+    actions: int = 0
+
+    def add(self, event_id: str, event: AnyClientEvent) -> bool:
+        if event_id in self.event_ids:
+            return False
+        self.event_ids.add(event_id)
+        self.logged_in = self.logged_in or counts_as_login(event)
+        self.tasks |= tasks_marked(event)
+        self.actions += is_action(event)
+        return True
+
+    def summary(self) -> DayEngagement:
+        return DayEngagement(self.logged_in, frozenset(self.tasks), self.actions)
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+
+_EMPTY = DayState()
+
+
+@dataclass
 class MemberDayBook:
     members: dict[str, Member] = field(default_factory=dict)
     cohorts: dict[str, CohortSettings] = field(default_factory=dict)
-    # (member_id, local day) → {event_id: event}
-    days: dict[tuple[str, date], dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
+    days: dict[tuple[str, date], DayState] = field(default_factory=lambda: defaultdict(DayState))
     # member_id → {event_id: event} waiting for the member's enrolment
     pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
     dead_lettered: set[str] = field(default_factory=set)
@@ -44,27 +72,34 @@ class MemberDayBook:
     def day(self, member_id: str, day: date) -> EngagementDay:
         m = self.members[member_id]
         s = self.settings(m.cohort)
-        summary = summarize_day(self.days.get((member_id, day), {}).values())
+        state = self.days.get((member_id, day), _EMPTY)
+        summary = state.summary()
         return EngagementDay(
             member_id=member_id, cohort=m.cohort, day=day, day_number=follow_up_day(day, m.enrolled_on),
             in_follow_up=in_follow_up(day, m.enrolled_on, m.withdrawn_on, s.ends_on),
             logged_in=summary.logged_in, tasks_done=tuple(sorted(summary.tasks_done)),
             participated=summary.participated(s.tasks), completed=summary.completed(s.tasks),
-            actions=summary.actions, events=len(self.days.get((member_id, day), {})),
+            actions=summary.actions, events=len(state),
         )
 
     def apply_event(self, event: AnyClientEvent) -> list[EngagementDay]:
         """The member-day this event changed (empty when a duplicate or the member is unknown yet)."""
+        key = self._fold(event)
+        return [self.day(*key)] if key else []
+
+    def apply_events(self, events: list[AnyClientEvent]) -> list[EngagementDay]:
+        """Fold a batch; each changed member-day once, in its latest state."""
+        changed = dict.fromkeys(key for key in map(self._fold, events) if key)
+        return [self.day(*key) for key in changed]
+
+    def _fold(self, event: AnyClientEvent) -> tuple[str, date] | None:
         member = self.members.get(event.member_id)
         event_id = str(event.event_id)
         if member is None:
             self.pending[event.member_id][event_id] = event
-            return []
+            return None
         key = (event.member_id, local_day(event.occurred_at, member.timezone))
-        if event_id in self.days[key]:
-            return []
-        self.days[key][event_id] = event
-        return [self.day(*key)]
+        return key if self.days[key].add(event_id, event) else None
 
     def enrol(self, e: MemberEnrolled) -> list[EngagementDay]:
         """Record the enrolment; re-apply the member's waiting events and re-state known days."""
