@@ -15,4 +15,5 @@ class CommonSettings(BaseSettings):
     jwt_secret: SecretStr = Field(description="HS256 key that signs member, nurse and admin tokens", min_length=32)
     log_level: str = "INFO"
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
+    topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")

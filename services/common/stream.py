@@ -38,7 +38,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         autodiscover=False,
         web_enabled=False,  # the service's FastAPI app is its web server
         topic_partitions=MEMBER_PARTITIONS,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         # Defaults (60 s) leave a killed worker's partitions unprocessed for a minute.

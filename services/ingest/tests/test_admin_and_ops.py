@@ -65,6 +65,7 @@ def test_probes_metrics_and_docs(client, mint):
     metrics = client.get("/metrics").text
     assert 'ingest_events_accepted_total{type="login"}' in metrics
     assert "ingest_produce_seconds_bucket" in metrics and "http_requests_in_flight" in metrics
+    assert 'http_requests_total{service="ingest",status="202"}' in metrics
     spec = client.get("/openapi.json").json()
     assert "/v1/events" in spec["paths"] and "Checkin" in spec["components"]["schemas"]
 
