@@ -39,9 +39,8 @@ test-faults: venv  ## crash, outage, hostile-input and access-control suite with
 schemas: venv  ## regenerate contracts/schemas from the models
 	$(BIN)/python -m contracts.generate
 
-bench: venv  ## throughput and latency figures (prints and writes bench/results.md)
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.survey --broker
+bench: venv  ## every benchmark beside its target and the raw limits (prints and writes bench/results.md; < 10 min on 2 cores)
+	$(BIN)/python -m bench.run
 
 up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus, Grafana, all services)
 	docker compose up --build --detach
