@@ -178,10 +178,12 @@ class SurveyRuntime:
         if not events:
             return []
         await self._publish(records_for(events), retry=True)
-        applied = self.book.apply_all(events, partition)
-        count_steps(applied)
+        # The log tail may fold an acknowledged event before this line does (apply is idempotent);
+        # either way this process published it, so it counts and is returned.
+        self.book.apply_all(events, partition)
+        count_steps(events)
         telemetry.OPEN.set(len(self.book.open_ids))
-        return applied
+        return list(events)
 
     # --- stream handlers (called by the faust agents, one record at a time) ---------------------
 
@@ -232,6 +234,6 @@ class SurveyRuntime:
     async def record_response(self, responded: SurveyResponded, scored: SurveyScored | None) -> None:
         events: list[SurveyStepEvent] = [responded] + ([scored] if scored else [])
         await self._publish(records_for(events), retry=False)
-        applied = self.book.apply_all(events)
-        count_steps(applied)
+        self.book.apply_all(events)
+        count_steps(events)
         telemetry.OPEN.set(len(self.book.open_ids))

@@ -142,7 +142,9 @@ def test_a_restarted_service_rebuilds_its_book_from_the_log(broker, jwt_secret, 
         # T0 was due 2026-11-01 09:00 EST (14:00Z), so the T0_DUE tick (11-02 01:00Z) invited late;
         # reminder 1 is due the next day at 09:00 EST, after that late invitation: it goes out.
         steps = driver.tick(datetime(2026, 11, 2, 14, tzinfo=UTC))
-        assert [(s.type, s.timepoint) for s in steps if s.member_id == member] == [("survey.reminded", "T0")]
+        book = first.app.state.runtime.book
+        state = [(i.scheduled.timepoint, i.status, i.reminders_sent) for i in book.member_invitations(member)]
+        assert [(s.type, s.timepoint) for s in steps if s.member_id == member] == [("survey.reminded", "T0")], state
         (t0,) = first.get("/v1/surveys/pending", headers=bearer(mint(member))).json()
         url = f"/v1/surveys/{t0['invitation_id']}/responses"
         answer = {"items": {"29": 7, "30": 7}}
@@ -158,8 +160,10 @@ def test_a_restarted_service_rebuilds_its_book_from_the_log(broker, jwt_secret, 
         assert second.post(url, headers=bearer(mint(member)), json={"items": {"29": 1}}).status_code == 409
         assert [s for s in driver.tick(datetime(2026, 11, 2, 15, tzinfo=UTC)) if s.member_id == member] == []
         assert [s for s in driver.tick(datetime(2026, 11, 4, 14, tzinfo=UTC)) if s.member_id == member] == []  # answered
+        book = second.app.state.runtime.book
         t1 = [s for s in driver.tick(datetime(2026, 11, 14, 14, tzinfo=UTC)) if s.member_id == member]
-        assert [(s.type, s.timepoint) for s in t1] == [("survey.invited", "T1")]
+        state = [(i.scheduled.timepoint, i.status, i.reminders_sent) for i in book.member_invitations(member)]
+        assert [(s.type, s.timepoint) for s in t1] == [("survey.invited", "T1")], state
 
 
 def test_probes_metrics_and_openapi(client, driver):
