@@ -35,7 +35,8 @@ from .telemetry import DAYS_PUBLISHED, DEAD_LETTERS, STREAM_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
-    app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings)
+    app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings,
+                         stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
     app.book = book or MemberDayBook()
     app.publisher = None  # services.common.kafka.Publisher, opened on first use; close_publisher() at stop
     dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
