@@ -38,7 +38,15 @@ def test_summary_reads_every_figure_with_its_target_and_limit():
     assert faust[1] == "2,656" and faust[2] == "≥ 10,000" and faust[4] == "1% of consume"
     assert text["query /weekly at 10,000,000 events (from raw events)"][1] == "median 351.9 ms · p95 1,088.1 ms"
     assert text["query /members at 10,000,000 events (from raw events)"][1] == "median n/a · p95 n/a"  # missing → n/a
-    assert "p95 0.50 s" in text["event → API freshness (ingest → Kafka → sink → chDB → /weekly)"][1]
+    assert "p95 0.50 s" in text["event → API freshness under load (POST → counted by /weekly, whole platform)"][1]
+    assert text["event → API freshness, idle (202 → counted by /daily; bench.metrics_freshness)"][1] == "p50 n/a · p95 n/a"
+
+
+def test_summary_reads_the_idle_freshness_line():
+    md = "# metrics freshness\n\n* accepted → visible in API over 100 probes: p50 207 ms, p95 297 ms, max 926 ms\n"
+    rows = summary_rows({"metrics_freshness": StepResult("metrics_freshness", 1.0, True, md, {})}, {}, {}, {})
+    row = next(r for r in rows if r[0].startswith("event → API freshness, idle"))
+    assert row[1] == "p50 207 ms · p95 297 ms"
 
 
 def test_rss_sampler_sees_this_process():
