@@ -28,6 +28,9 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	@echo "  survey API   http://127.0.0.1:8004   docs http://127.0.0.1:8004/docs"
 	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
 	@echo "  demo         a 60-member cohort replayed live (one simulated day / 3 s; its dashboard link is in the log); DEMO=0 make run turns it off"
+	@# The broker keeps its log in memory, so ClickHouse starts empty too: the metrics sink stores its
+	@# Kafka positions in ClickHouse, and positions from an earlier run would point past the new log.
+	rm -rf var/chdb
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
 
 test: venv  ## the whole suite, against the real broker and the real ClickHouse engine

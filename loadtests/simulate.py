@@ -247,6 +247,7 @@ def report(sim: Simulation, answer: dict, diffs: list[Difference]) -> Table:
         table.add_column(f"{label}\nplat / truth" + (" / paper" if study else ""), justify="right")
     table.add_column("", justify="center")
     bad_weeks = {d.row for d in diffs if d.endpoint == "weekly"}
+    off_paper = {(week, rate) for week, rate, _, _ in paper_differences(sim, answer.get("weekly") or [])} if study else set()
     for want in truth["weekly"]:
         have = got.get(want["week"], {})
         cells = []
@@ -254,7 +255,7 @@ def report(sim: Simulation, answer: dict, diffs: list[Difference]) -> Table:
             cell = f"{_pct(have.get(rate))} / {_pct(want[rate])}"
             if study and want["week"] in sim.paper:
                 paper = sim.paper[want["week"]][i]
-                mark = "" if have.get(rate) is not None and f"{have[rate]:.1f}" == paper else "*"
+                mark = "*" if not have or (want["week"], rate) in off_paper else ""
                 cell += f" / {paper}{mark}"
             cells.append(cell)
         ok = str(want["week"]) not in bad_weeks
@@ -372,8 +373,9 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
         nurse = mint_token(jwt_secret, "demo-nurse", "nurse", (sim.cohort.cohort,), ttl=timedelta(days=7))
         console.print(f"demo cohort [bold]{sim.cohort.cohort}[/]: {len(sim.cohort.enrolments)} members, "
                       f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s")
-        console.print(f"  dashboard {metrics_url}/?token={nurse}", soft_wrap=True)
-        console.print(f"  nurse console (notifier) ?token={nurse}", soft_wrap=True)
+        notifier_url = os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003")
+        console.print(f"  dashboard     {metrics_url}/?token={nurse}&cohort={sim.cohort.cohort}&refresh=3", soft_wrap=True)
+        console.print(f"  nurse console {notifier_url}/?token={nurse}", soft_wrap=True)
         day_seconds = day_seconds or 3.0
         tick_hours = min(tick_hours, 6.0)
     g = sim.cohort
