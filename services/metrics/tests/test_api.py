@@ -7,7 +7,8 @@ from services.metrics.testing.cohort import generate, truth_weekly
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 
 
-def test_access_errors_and_today(broker, jwt_secret, mint, admin_token, tmp_path):
+def test_access_errors_and_today(own_broker, jwt_secret, mint, admin_token, tmp_path):
+    _, broker = own_broker  # its own clock.ticks: the test rewrites the latest tick
     prefix = unique_prefix()
     g = generate(seed=3, members=6, weeks=3, cohort=f"api-{prefix}", prefix=prefix)
     path = f"/v1/cohorts/{g.cohort}"
