@@ -13,10 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import clock, events, members, notifications, topics
-from . import surveys
-from . import alerts
-from . import daily
+from . import alerts, clock, daily, events, members, notifications, surveys, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 

@@ -19,7 +19,7 @@ from services.common.web import health_router, install_error_handlers, install_i
 from .clickhouse import ClickHouseError, connect
 from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
-from .routers import api
+from .routers import api, qol
 from .rows import CONVERTERS
 from .schema import TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -85,6 +85,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
 
     app.include_router(health_router(ready))
     app.include_router(api.router)
+    app.include_router(qol.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)

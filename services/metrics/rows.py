@@ -17,7 +17,8 @@ from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
-from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS
+from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from services.survey.sink import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
 Converter = Callable[[bytes, int, int], Iterable[tuple[str, Row]]]
@@ -80,10 +81,20 @@ def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
                              "kafka_partition": partition, "kafka_offset": offset})]
 
 
-# topic → converter. The survey (`surveys`: survey.scored) and notifier (`alerts`) sinks plug in here
-# with their own converter and table (schema.MIGRATIONS + schema.TABLE_SCHEMAS).
+def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`survey.scored` → `survey_scores` (the survey service defines the row; other survey.* records,
+    including the experience survey's free text, are skipped)."""
+    try:
+        return survey_score_rows(value, partition, offset)
+    except InvalidSurveyRecord as exc:
+        raise InvalidRecord(str(exc)) from None
+
+
+# topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS). The notifier's
+# `alerts` would plug in the same way (its call notes are free text: a converter must drop them).
 CONVERTERS: dict[str, Converter] = {
     ENGAGEMENT_EVENTS.name: engagement_event_rows,
     MEMBERS.name: member_rows,
     CLOCK_TICKS.name: clock_rows,
+    SURVEYS.name: survey_rows,
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from services.survey.sink import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+
 from .clickhouse import ClickHouse
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -89,6 +91,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             SELECT * FROM member_days
             WHERE (cohort, version) IN (SELECT cohort, max(version) FROM member_days GROUP BY cohort)""",
     ]),
+    (3, "QLQ-C30 scores from survey.scored (numbers only: free text never leaves the survey service)", [
+        SURVEY_SCORES_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -121,6 +126,7 @@ _KAFKA = [pa.field("kafka_partition", pa.uint16()), pa.field("kafka_offset", pa.
 _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "survey_scores": SURVEY_SCORES_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),

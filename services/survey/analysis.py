@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pydantic import BaseModel, Field
 from scipy import stats
 
+from contracts.qol import GroupChange, PairedChange, ScaleComparison, TTest
 from contracts.surveys import SCALES
 
 ANALYSED: tuple[str, ...] = (*SCALES, "summary")
@@ -36,35 +37,6 @@ class QolMemberRow(BaseModel):
     active: bool
     t0: Mapping[str, float | None] = Field(description="scale code (or 'summary') → T0 score")
     t2: Mapping[str, float | None] = Field(description="scale code (or 'summary') → T2 score")
-
-
-class GroupChange(BaseModel):
-    n: int
-    mean: float | None
-    sd: float | None
-
-
-class TTest(BaseModel):
-    t: float
-    df: int
-    p: float
-
-
-class PairedChange(BaseModel):
-    n: int
-    t0_mean: float | None
-    t0_sd: float | None
-    t2_mean: float | None
-    t2_sd: float | None
-    test: TTest | None
-
-
-class ScaleComparison(BaseModel):
-    scale: str
-    active: GroupChange
-    inactive: GroupChange
-    active_vs_inactive: TTest | None = Field(description="Student t-test (equal variances) on the changes")
-    active_t0_vs_t2: PairedChange = Field(description="Paired t-test T2 vs T0 of active members")
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:

@@ -25,7 +25,7 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("PUT", "/v1/cohorts/{cohort}/settings"): {"admin"},
         ("POST", "/v1/admin/clock"): {"admin"},
     },
-    "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A for view in ("weekly", "daily", "members", "daytypes")},
+    "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A for view in ("weekly", "daily", "members", "daytypes", "qol")},
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,

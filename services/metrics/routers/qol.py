@@ -1,0 +1,35 @@
+"""`GET /v1/cohorts/{cohort}/qol` — QLQ-C30 change T0 → T2 of active vs inactive members (Tables 4/5).
+
+Scores come from ClickHouse (`survey_scores`, sunk from `survey.scored`); the active flag is the
+metrics service's own `/members` answer (login rate over the first 28 follow-up days); the
+statistics are the survey service's pure `qol_change`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from contracts.qol import ScaleComparison
+from services.common.auth import Principal, require_role
+from services.survey.analysis import qol_change
+from services.survey.sink import QOL_SCORES_SQL, qol_rows
+
+from .. import queries
+from .api import _404, CohortPath, _run
+
+router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
+Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
+
+
+def qol(ch, cohort: str) -> list[ScaleComparison]:
+    active = {m.member_id: m.active for m in queries.members(ch, cohort)}
+    scores = ch.query(QOL_SCORES_SQL, {"cohort": cohort})
+    return qol_change(qol_rows(scores, active))
+
+
+@router.get("/qol", response_model=list[ScaleComparison], responses=_404,
+            summary="QLQ-C30 change T0→T2, active vs inactive (Student t) and active T0 vs T2 (paired t)")
+async def qol_endpoint(cohort: CohortPath, principal: Staff, request: Request) -> list[ScaleComparison]:
+    return await _run(request, principal, cohort, qol)
