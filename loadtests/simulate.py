@@ -33,7 +33,7 @@ from services.common.auth import mint_token
 from services.common.settings import DEV_JWT_SECRET
 from services.metrics.testing.cohort import ZONES, truth_daytypes, truth_members, truth_weekly
 
-from .scenario import Simulation, linear_profile, rates_cohort, study_cohort
+from .scenario import Simulation, rates_cohort, study_cohort
 from .study import HALF_STEP, read_rates_csv
 
 console = Console(stderr=False)

@@ -18,7 +18,6 @@ round to the published ones. Not every D works (32.9 % of 13 × 7 = 91 member-da
 
 from __future__ import annotations
 
-import bisect
 import csv
 from dataclasses import dataclass
 from fractions import Fraction

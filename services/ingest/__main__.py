@@ -1,16 +1,13 @@
-"""`python -m services.ingest` — serve the ingest API with uvicorn (uvloop + httptools)."""
+"""`python -m services.ingest` — serve the ingest API."""
 
-import uvicorn
+from services.common.web import serve
 
 from .settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(
-        "services.ingest.app:create_app", factory=True, host=settings.host, port=settings.port,
-        loop="uvloop", http="httptools", log_config=None, access_log=False,
-    )
+    serve("services.ingest.app:create_app", settings.host, settings.port)
 
 
 if __name__ == "__main__":

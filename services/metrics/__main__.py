@@ -1,17 +1,14 @@
-"""`python -m services.metrics` — the metrics API + dashboard (uvicorn, uvloop + httptools), the
+"""`python -m services.metrics` — the metrics API + dashboard, the
 ClickHouse sink and the faust member-day agents, in ONE process (the one that owns ClickHouse)."""
 
-import uvicorn
+from services.common.web import serve
 
 from .settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(
-        "services.metrics.app:create_app", factory=True, host=settings.host, port=settings.port,
-        loop="uvloop", http="httptools", log_config=None, access_log=False,
-    )
+    serve("services.metrics.app:create_app", settings.host, settings.port)
 
 
 if __name__ == "__main__":

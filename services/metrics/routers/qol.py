@@ -6,7 +6,6 @@ statistics are the survey service's pure `qol_change`."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request

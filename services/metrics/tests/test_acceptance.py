@@ -5,7 +5,6 @@ real ingest API and the real broker into chDB; every published number equals the
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 import pytest
 

@@ -6,7 +6,7 @@ import json
 import struct
 import threading
 import zlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from uuid import uuid4
 
 import uvicorn
