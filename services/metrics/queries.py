@@ -12,6 +12,10 @@ member did that day; the weekly / daily / member / day-type figures aggregate it
 * Day rules: logged in = at least one event; participated = hasAny(tasks done, cohort tasks);
   completed = hasAll; working day = Mon–Fri and not a cohort holiday; actions = check-ins + plays.
   The per-event task/actions columns were computed by `contracts.engagement` at sink time.
+* Speed: what members did per local day is read from `member_day_events`, aggregate states (sets of
+  tasks, distinct action event ids) ClickHouse maintains at insert time, whenever a per-request check
+  proves it describes exactly the cohort's raw events (`aggregate_current`); otherwise from the raw
+  events themselves. Both give identical numbers (tests/test_aggregate.py, bench/metrics_query.py).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from contracts.members import CohortSettings
 from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
 
 from .clickhouse import ClickHouse
+from .schema import MEMBER_DAY_EVENTS_SELECT
 
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 FAR_FUTURE = date(2149, 6, 6)  # the largest ClickHouse Date
@@ -63,6 +68,7 @@ class Scope:
     cohort: str
     settings: CohortSettings
     zones: list[str]
+    aggregate_current: bool = False
 
     def params(self) -> dict[str, Any]:
         s = self.settings
@@ -74,14 +80,14 @@ def scope(ch: ClickHouse, cohort: str) -> Scope:
     zones = [r["timezone"] for r in ch.query(
         "SELECT DISTINCT timezone FROM enrolments FINAL WHERE cohort = {cohort:String} ORDER BY timezone",
         {"cohort": cohort})]
-    return Scope(cohort, cohort_settings(ch, cohort), zones)
+    return Scope(cohort, cohort_settings(ch, cohort), zones, aggregate_current(ch, cohort))
 
 
 def member_days_sql(sc: Scope) -> str:
     """One row per follow-up member-day: member_id, day, day_number, logged_in, participated,
     completed, actions, working."""
     today = _local_date("now_ts", sc.zones)
-    event_day = _local_date("occurred_at", sc.zones)
+    engagement = AGGREGATE_DAYS_SQL if sc.aggregate_current else raw_days_sql(sc)
     return f"""
     WITH (SELECT max(now) FROM clock_ticks) AS now_ts
     SELECT md.member_id AS member_id, md.day AS day, md.day_number AS day_number,
@@ -103,7 +109,15 @@ def member_days_sql(sc: Scope) -> str:
                 ON en.member_id = wd.member_id
         )
     ) AS md
-    LEFT JOIN (
+    LEFT JOIN ({engagement}
+    ) AS ed ON md.member_id = ed.member_id AND md.day = ed.day
+    """
+
+
+def raw_days_sql(sc: Scope) -> str:
+    """Per member-day engagement computed from the de-duplicated raw events (the definition)."""
+    event_day = _local_date("occurred_at", sc.zones)
+    return f"""
         SELECT ev.ev_member AS member_id, {event_day} AS day,
                arrayDistinct(arrayFlatten(groupArray(ev.ev_tasks))) AS tasks, toUInt64(sum(ev.ev_action)) AS actions
         FROM (
@@ -115,9 +129,55 @@ def member_days_sql(sc: Scope) -> str:
         ) AS ev
         INNER JOIN (SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS z
             ON ev.ev_member = z.member_id
-        GROUP BY member_id, day
-    ) AS ed ON md.member_id = ed.member_id AND md.day = ed.day
-    """
+        GROUP BY member_id, day"""
+
+
+# The same per member-day engagement from `member_day_events` (schema migration 4), which ClickHouse
+# maintains at insert time: valid only when `aggregate_current` holds for the cohort (see `scope`).
+AGGREGATE_DAYS_SQL = """
+        SELECT member_id, day, groupUniqArrayArrayMerge(tasks) AS tasks, toUInt64(uniqExactIfMerge(actions)) AS actions
+        FROM member_day_events
+        WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})
+        GROUP BY member_id, day"""
+
+# Whether `member_day_events` describes exactly the cohort's de-duplicated raw events. Its materialized
+# view adds every row ever inserted into `events` to the aggregate, and a second one adds the row's
+# (member, event id) key to `aggregated_events`. Rows only ever LEAVE `events` otherwise (deletions,
+# truncation before a rebuild), so when `events` still holds as many distinct keys as the aggregate has
+# seen (both counted `FINAL`: de-duplicated, whether merged or not), it holds exactly those events.
+# Further every aggregate row must have been bucketed in the member's CURRENT time zone (not before
+# the enrolment arrived, not in a zone since changed). Otherwise the cohort is answered from the raw
+# events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`).
+AGGREGATE_CHECK_SQL = """
+    SELECT (SELECT count() FROM events FINAL
+            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS raw_events,
+           (SELECT count() FROM aggregated_events FINAL
+            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS seen_events,
+           (SELECT count() FROM member_day_events
+            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})
+              AND (member_id, timezone) NOT IN (SELECT member_id, timezone FROM enrolments FINAL
+                                                WHERE cohort = {cohort:String})) AS misplaced
+"""
+
+
+def aggregate_current(ch: ClickHouse, cohort: str) -> bool:
+    r = ch.query(AGGREGATE_CHECK_SQL, {"cohort": cohort})[0]
+    return r["misplaced"] == 0 and r["raw_events"] == r["seen_events"]
+
+
+def repair_aggregate(ch: ClickHouse, cohort: str) -> None:
+    """Rewrite the cohort's `member_day_events` rows from the raw events (with the current zones).
+
+    The seen keys go first and come back last, so a request checking in between sees fewer keys than
+    `events` holds and is answered from the raw events; rows a concurrent insert adds meanwhile are
+    added again by the rewrite, which changes nothing (every state is a set)."""
+    members = "(SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})"
+    p = {"cohort": cohort}
+    ch.command(f"ALTER TABLE aggregated_events DELETE WHERE member_id IN {members} SETTINGS mutations_sync = 1", p)
+    ch.command(f"ALTER TABLE member_day_events DELETE WHERE member_id IN {members} SETTINGS mutations_sync = 1", p)
+    ch.command(f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} WHERE ev.member_id IN {members} "
+               "GROUP BY member_id, timezone, day", p)
+    ch.command(f"INSERT INTO aggregated_events SELECT member_id, event_id FROM events WHERE member_id IN {members}", p)
 
 
 _COUNTS = """count() AS member_days, toUInt64(sum(logged_in)) AS logged_in_days,
@@ -201,6 +261,8 @@ def cohorts(ch: ClickHouse) -> list[str]:
 def refresh_rollup(ch: ClickHouse, cohort: str, version: int) -> None:
     """Write the cohort's member-days (the same SQL the API answers from) as generation `version`
     of the `member_days` rollup (Grafana reads `member_days_current`), then drop older generations."""
+    if not aggregate_current(ch, cohort):
+        repair_aggregate(ch, cohort)
     sc = scope(ch, cohort)
     ch.command(f"""INSERT INTO member_days (cohort, member_id, day, day_number, week, logged_in, participated,
                                             completed, actions, working, version)

@@ -13,6 +13,17 @@ from services.survey.sink import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
 
+# Per member-day engagement of the raw events as ClickHouse aggregate states, bucketed by the member's
+# local day (time zone of the enrolment known when the event was inserted; '' when none yet). The
+# states are idempotent (distinct event ids, set of tasks), so a duplicate or replayed row changes no
+# number. `aggregated_events` keeps the (member, event id) keys the aggregate has seen, to tell whether
+# it still matches `events`: `queries.aggregate_current` decides per cohort whether it may answer.
+MEMBER_DAY_EVENTS_SELECT = """
+    SELECT ev.member_id AS member_id, z.timezone AS timezone,
+           toDate(formatDateTime(ev.occurred_at, '%F', if(z.timezone = '', 'UTC', z.timezone))) AS day,
+           groupUniqArrayArrayState(ev.tasks) AS tasks, uniqExactIfState(ev.event_id, ev.action) AS actions
+    FROM events AS ev LEFT JOIN (SELECT member_id, timezone FROM enrolments FINAL) AS z ON ev.member_id = z.member_id"""
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "raw events, members, cohorts, clock, sink offsets", [
         """CREATE TABLE IF NOT EXISTS events (
@@ -93,6 +104,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
     (3, "QLQ-C30 scores from survey.scored (numbers only: free text never leaves the survey service)", [
         SURVEY_SCORES_DDL,
+    ]),
+    (4, "member-day aggregate states maintained by ClickHouse at insert time (fast exact API queries)", [
+        """CREATE TABLE IF NOT EXISTS member_day_events (
+            member_id String,
+            timezone LowCardinality(String) COMMENT 'enrolment zone when inserted; empty: not enrolled yet',
+            day Date COMMENT 'local day in that zone',
+            tasks AggregateFunction(groupUniqArrayArray, Array(LowCardinality(String))),
+            actions AggregateFunction(uniqExactIf, String, UInt8)
+        ) ENGINE = AggregatingMergeTree ORDER BY (member_id, timezone, day)""",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS member_day_events_mv TO member_day_events AS"
+        f"{MEMBER_DAY_EVENTS_SELECT} GROUP BY member_id, timezone, day",
+        """CREATE TABLE IF NOT EXISTS aggregated_events (member_id String, event_id String)
+            ENGINE = ReplacingMergeTree ORDER BY (member_id, event_id)""",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS aggregated_events_mv TO aggregated_events AS "
+        "SELECT member_id, event_id FROM events",
+        # Events stored before this migration (an idempotent backfill: states are sets).
+        f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} GROUP BY member_id, timezone, day",
+        "INSERT INTO aggregated_events SELECT member_id, event_id FROM events",
     ]),
 ]
 
