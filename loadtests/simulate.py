@@ -371,6 +371,8 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
         with console.status("demo: waiting for ingest and metrics to be ready …"):
             platform.wait_ready()
         nurse = mint_token(jwt_secret, "demo-nurse", "nurse", (sim.cohort.cohort,), ttl=timedelta(days=7))
+        # the demo nurse is the cohort's nurse, so the queue shows alerts assigned to the person looking at it
+        sim.cohort.settings = {**sim.cohort.settings, "nurses": ["demo-nurse"], "lead_nurse": "demo-nurse"}
         console.print(f"demo cohort [bold]{sim.cohort.cohort}[/]: {len(sim.cohort.enrolments)} members, "
                       f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s")
         notifier_url = os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003")
