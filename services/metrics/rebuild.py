@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .clickhouse import ClickHouse, connect
 from .rows import CONVERTERS
-from .schema import TABLE_SCHEMAS, migrate
+from .schema import INSERT_TIME_AGGREGATES, TABLE_SCHEMAS, migrate
 from .settings import get_settings
 from .sink import Sink
 
@@ -37,7 +37,7 @@ async def _estimated_total(bootstrap: str, topics: list[str]) -> int:
 
 
 def reset(ch: ClickHouse) -> None:
-    for table in [*TABLE_SCHEMAS, "sink_offsets"]:
+    for table in [*TABLE_SCHEMAS, *INSERT_TIME_AGGREGATES, "sink_offsets"]:
         ch.command(f"TRUNCATE TABLE IF EXISTS {table}")
 
 

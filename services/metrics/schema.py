@@ -146,6 +146,10 @@ def migrate(ch: ClickHouse) -> list[int]:
     return applied
 
 
+# Filled at insert time by materialized views on `events`: emptied together with it on a rebuild.
+INSERT_TIME_AGGREGATES = ("member_day_events", "aggregated_events")
+
+
 def data_tables() -> list[str]:
     """Tables filled from Kafka (what the rebuild command empties and refills)."""
     return list(TABLE_SCHEMAS)
