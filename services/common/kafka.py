@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.partitioner.default import murmur2
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from contracts.topics import CATALOGUE, Topic
@@ -128,11 +129,19 @@ class Publisher:
         self._producer = KafkaProducer(**self._config)
         self._failed_at: float | None = None
         self._replace_lock = asyncio.Lock()
+        self._partitions: dict[tuple[str, int, bytes], int] = {}
 
     def _send_all(self, records: Sequence[Record], countdown: _Countdown) -> None:
+        partitions: dict[str, list[int] | None] = {}  # per topic, once per request
         for sent, record in enumerate(records):
+            partition = record.partition
+            if partition is None and record.key is not None:
+                if record.topic not in partitions:
+                    known = self._producer._metadata.partitions_for_topic(record.topic)
+                    partitions[record.topic] = sorted(known) if known else None
+                partition = self._partition(record.topic, record.key, partitions[record.topic])
             try:
-                future = self._producer.send(record.topic, key=record.key, value=record.value, partition=record.partition)
+                future = self._producer.send(record.topic, key=record.key, value=record.value, partition=partition)
             except KafkaError as exc:  # metadata unavailable: the broker is down
                 for _ in range(len(records) - sent):
                     countdown.failed(exc)
@@ -181,6 +190,20 @@ class Publisher:
         old, self._producer, self._failed_at = self._producer, fresh, None
         old.close(timeout=0)
         log.info("producer_replaced")
+
+    def _partition(self, topic: str, key: bytes, partitions: list[int] | None) -> int | None:
+        """Kafka's default key partitioning (murmur2, as kafka-python's DefaultPartitioner), remembered
+        per key: kafka-python recomputes it in pure Python for every record, and one member sends many.
+        None while the topic's metadata is unknown: send() then waits for it and partitions by itself."""
+        if not partitions:
+            return None
+        cache_key = (topic, len(partitions), key)
+        partition = self._partitions.get(cache_key)
+        if partition is None:
+            if len(self._partitions) > 200_000:
+                self._partitions.clear()
+            partition = self._partitions[cache_key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        return partition
 
     def _metadata_known(self, records: Sequence[Record]) -> bool:
         cluster = self._producer._metadata  # kafka-python keeps no public non-blocking accessor

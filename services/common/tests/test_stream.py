@@ -37,3 +37,26 @@ async def test_faust_app_in_fastapi_lifespan_processes_the_topic(broker, jwt_sec
         while client.get("/seen").json() < 200 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.get("/seen").json() == 200
+
+
+def test_publisher_partitions_keys_exactly_like_kafka_python(broker):
+    """Ingest caches each key's partition; it must be the default partitioner's, or one member's
+    events and the other services' records of that member would land on different partitions."""
+    from kafka.partitioner.default import DefaultPartitioner
+
+    class Cluster:
+        def topics(self):
+            return {"t"}
+
+        def partitions_for_topic(self, _):
+            return set(range(6))
+
+        available_partitions_for_topic = partitions_for_topic
+
+    publisher = Publisher(broker)
+    keys = [f"m-{i}".encode() for i in range(500)] + ["ü-ñ-😀".encode(), b"x" * 200]
+    default = DefaultPartitioner()
+    for key in keys * 2:  # second pass from the cache
+        assert publisher._partition("t", key, list(range(6))) == default.partition("t", key, key, b"", b"", Cluster())
+    assert publisher._partition("t", b"k", None) is None
+    publisher.close()
