@@ -29,7 +29,11 @@ def test_rebuild_from_the_log_gives_identical_numbers(own_broker, jwt_secret, mi
         assert before["weekly"] == truth_weekly(g)
         # Corrupt ClickHouse (a lost batch and a doubled one) — the rebuild must repair both.
         ch = metrics.app.state.ch
-        ch.command("ALTER TABLE events DELETE WHERE kafka_partition = 0 SETTINGS mutations_sync = 1")
+        # a partition that holds this cohort's events (member ids are random: partition 0 may hold none)
+        lost = ch.query("SELECT any(kafka_partition) AS p FROM events WHERE startsWith(member_id, {m:String})",
+                        {"m": f"{prefix}-"})[0]["p"]
+        ch.command("ALTER TABLE events DELETE WHERE kafka_partition = {p:UInt16} SETTINGS mutations_sync = 1",
+                   {"p": lost})
         ch.command("INSERT INTO events SELECT * FROM events")
         assert metrics.get(f"/v1/cohorts/{g.cohort}/weekly", headers=nurse).json() != before["weekly"]
 
