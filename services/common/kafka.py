@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.partitioner.default import murmur2
@@ -47,6 +48,25 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic] = CATALOGUE, timeout_s
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+async def tail_from_start(bootstrap: str, client_id: str, fold: Callable[[AIOKafkaConsumer], Awaitable[None]],
+                          stopping: Callable[[], bool]) -> None:
+    """Run `fold` on a group-less consumer (it assigns and seeks itself) until `stopping()`; when the
+    broker goes away, start over with a new consumer a second later (folds must be idempotent)."""
+    while not stopping():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", client_id=client_id)
+        try:
+            await consumer.start()
+            await fold(consumer)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("log_tail_restart", tail=client_id, error=repr(exc))
+            await asyncio.sleep(1.0)
+        finally:
+            await consumer.stop()
 
 
 async def broker_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:

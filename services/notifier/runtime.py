@@ -35,7 +35,7 @@ from contracts.notifications import (
     NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested,
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
-from services.common.kafka import BrokerUnavailable, Publisher, Record
+from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
 
 from . import rules, telemetry
@@ -98,20 +98,8 @@ class NotifierRuntime:
             await asyncio.to_thread(self.publisher.close)
 
     async def _tail_log(self) -> None:
-        while not self._stopping:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                        enable_auto_commit=False, auto_offset_reset="earliest",
-                                        client_id="notifier-log-tail")
-            try:
-                await consumer.start()
-                await self._fold_forever(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker gone: start over (every fold is idempotent)
-                log.warning("notifier_log_tail_restart", error=repr(exc))
-                await asyncio.sleep(1.0)
-            finally:
-                await consumer.stop()
+        await tail_from_start(self.settings.kafka_bootstrap, "notifier-log-tail", self._fold_forever,
+                              lambda: self._stopping)
 
     async def _fold_forever(self, consumer: AIOKafkaConsumer) -> None:
         started = time.monotonic()

@@ -28,7 +28,7 @@ from contracts.surveys import (
     SurveyEvent, SurveyExpired, SurveyInvited, SurveyReminded, SurveyResponded, SurveyScored,
 )
 from contracts.topics import NOTIFICATIONS_OUTBOUND, SURVEYS
-from services.common.kafka import BrokerUnavailable, Publisher, Record
+from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
 
 from . import telemetry
@@ -98,20 +98,8 @@ class SurveyRuntime:
 
     async def _tail_surveys(self) -> None:
         """Fold `surveys` from offset 0 forever; set `rebuilt` once past the reported end and quiet."""
-        while not self._stopping:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                        enable_auto_commit=False, auto_offset_reset="earliest",
-                                        client_id="survey-log-tail")
-            try:
-                await consumer.start()
-                await self._fold_forever(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker gone: start over (the fold is idempotent)
-                log.warning("survey_log_tail_restart", error=repr(exc))
-                await asyncio.sleep(1.0)
-            finally:
-                await consumer.stop()
+        await tail_from_start(self.settings.kafka_bootstrap, "survey-log-tail", self._fold_forever,
+                              lambda: self._stopping)
 
     async def _fold_forever(self, consumer: AIOKafkaConsumer) -> None:
         started = time.monotonic()
