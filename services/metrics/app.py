@@ -1,5 +1,10 @@
-"""The metrics FastAPI application. Its lifespan owns ClickHouse (one process: chDB locks its
-directory), runs the ClickHouse sink and, unless disabled, the faust member-day agents."""
+"""The metrics FastAPI application. Its lifespan opens ClickHouse (chDB: one process, it locks its
+directory) and, unless disabled, runs the ClickHouse sink and the faust member-day agents.
+
+With `METRICS_RUN_SINK=false` and `METRICS_RUN_STREAM=false` the process only serves the API and the
+dashboard (the scaled `metrics` Deployment): it never touches Kafka, never writes to ClickHouse (the
+schema is the writer's — the process running the sink — to migrate) and is ready once ClickHouse answers
+with every migration this code knows applied."""
 
 from __future__ import annotations
 
@@ -16,16 +21,28 @@ from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
-from .clickhouse import ClickHouseError, connect
+from .clickhouse import ClickHouse, ClickHouseError, connect
 from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
 from .routers import api, qol
 from .rows import CONVERTERS
-from .schema import TABLE_SCHEMAS, migrate
+from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
 from .sink import Sink
 
 STATIC = Path(__file__).parent / "static"
+
+
+async def schema_current(ch: ClickHouse | None, timeout_s: float = 2.0) -> bool:
+    """True when ClickHouse answers (within `timeout_s`) and holds every migration of `schema.MIGRATIONS`."""
+    if ch is None:
+        return False
+    try:
+        rows = await asyncio.wait_for(asyncio.to_thread(ch.query, "SELECT version FROM schema_migrations FINAL"),
+                                      timeout_s)
+    except (ClickHouseError, asyncio.TimeoutError):
+        return False
+    return {version for version, *_ in MIGRATIONS} <= {row["version"] for row in rows}
 
 
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
@@ -34,12 +51,14 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     for noisy in ("faust", "mode", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
+    uses_kafka = settings.run_sink or settings.run_stream
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.ensure_topics:
+        if settings.ensure_topics and uses_kafka:
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
         ch = await asyncio.to_thread(connect, settings.clickhouse_url)
-        applied = await asyncio.to_thread(migrate, ch)
+        applied = await asyncio.to_thread(migrate, ch) if settings.run_sink else []  # the writer owns the schema
         app.state.ch = ch
         sink = Sink(ch, settings.kafka_bootstrap, CONVERTERS, TABLE_SCHEMAS, settings.sink_batch_max,
                     settings.sink_poll_ms, settings.sink_retry_max_s)
@@ -80,8 +99,13 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         return JSONResponse({"detail": "metrics store unavailable, retry later"}, 503, headers={"Retry-After": "5"})
 
     async def ready(request: Request) -> bool:
-        sink = getattr(request.app.state, "sink", None)
-        return bool(sink and sink.caught_up.is_set()) and await broker_reachable(settings.kafka_bootstrap)
+        if settings.run_sink:
+            sink = getattr(request.app.state, "sink", None)
+            if not (sink and sink.caught_up.is_set()):
+                return False
+        elif not await schema_current(getattr(request.app.state, "ch", None)):
+            return False  # API only: what it reads is there once the writer has migrated
+        return not uses_kafka or await broker_reachable(settings.kafka_bootstrap)
 
     app.include_router(health_router(ready))
     app.include_router(api.router)

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from services.ingest.app import create_app as ingest_app
 from services.ingest.settings import IngestSettings
 from services.metrics.app import create_app as metrics_app
+from services.metrics.clickhouse import connect
+from services.metrics.schema import migrate
 from services.metrics.settings import MetricsSettings
 from services.notifier.app import create_app as notifier_app
 from services.notifier.settings import NotifierSettings
@@ -22,6 +24,10 @@ from services.survey.settings import SurveySettings
 def all_services(bootstrap: str, jwt_secret: str, workdir: Path):
     """{name: TestClient} for the four services; stream processing off (requests are what is tested)."""
     common = {"kafka_bootstrap": bootstrap, "jwt_secret": jwt_secret, "faust_datadir": str(workdir / "faust")}
+    # metrics runs as its API-only Deployment does: the schema is the worker's (the sink's) to migrate
+    ch = connect(f"chdb://{workdir / 'chdb'}")
+    migrate(ch)
+    ch.close()
     apps = {
         "ingest": ingest_app(IngestSettings(**common)),
         "metrics": metrics_app(MetricsSettings(**common, clickhouse_url=f"chdb://{workdir / 'chdb'}",
