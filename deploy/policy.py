@@ -5,7 +5,9 @@
 * `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against deploy/schemas/crds.yaml;
 * `check_workloads` — every service Deployment has readiness+liveness probes, resource requests AND limits,
   a non-root security context, a Service, a PodDisruptionBudget and an HPA; stream processors never scale
-  past the partition count;
+  past the partition count; a singleton (`SINGLETONS`: metrics-worker) runs exactly one replica, is replaced
+  with `Recreate`, has no HPA and a PDB that does not block its eviction, switches its once-only parts on
+  while the service's own (scaled) Deployment switches them off; no Service selects two Deployments' pods;
 * `check_topics` — every catalogue topic has exactly one KafkaTopic with the catalogue's settings, every
   KafkaTopic belongs to a Kafka cluster of the manifests and fits on its brokers.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,13 +31,34 @@ from .yamlio import load
 CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds.yaml"
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
 
-# name -> (port, scales by partitions?) — the four services of DESIGN.md §4
+# name -> (port, scales by partitions?) — the four services of DESIGN.md §4, each a Deployment of that name
 SERVICES: dict[str, tuple[int, bool]] = {
     "ingest": (8001, False),
-    "metrics": (8002, True),
+    "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; its sink and stream: metrics-worker
     "notifier": (8003, True),
     "survey": (8004, True),
 }
+
+
+@dataclass(frozen=True)
+class Singleton:
+    """A Deployment that must run as exactly ONE process, built from a service's image (same port, settings)."""
+
+    service: str
+    flags: tuple[str, ...]  # boolean settings that switch on the once-only parts: never false here, and
+    # explicitly false in the service's own Deployment (which scales)
+    why: str
+
+
+SINGLETONS: dict[str, Singleton] = {
+    "metrics-worker": Singleton(
+        "metrics", ("METRICS_RUN_SINK", "METRICS_RUN_STREAM"),
+        "the ClickHouse sink keeps its Kafka positions in ClickHouse (one writer) and the faust stream joins a "
+        "fresh consumer group at each start (replicas would not share partitions)",
+    ),
+}
+
+_FALSE = {"0", "off", "f", "false", "n", "no"}  # what pydantic reads as False
 
 
 def _name(resource: dict) -> str:
@@ -119,15 +143,82 @@ def _check_container(where: str, container: dict, port: int) -> list[str]:
     return errors
 
 
-def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]] = SERVICES) -> list[str]:
+def _env_values(resources: list[dict], container: dict) -> dict[str, str | None]:
+    """The container's variables with literal values: loaded ConfigMaps, then its own env (which wins)."""
+    maps = {r["metadata"]["name"]: r.get("data", {}) for r in resources if r.get("kind") == "ConfigMap"}
+    values: dict[str, str | None] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            values.update(maps.get(source["configMapRef"].get("name"), {}))
+    values.update({e["name"]: e.get("value") for e in container.get("env", [])})
+    return values
+
+
+def _is_false(value: object) -> bool:
+    return value is not None and str(value).strip().lower() in _FALSE
+
+
+def _check_singleton(resources: list[dict], name: str, singleton: Singleton, deployments: dict[str, dict],
+                     hpas: list[dict]) -> list[str]:
+    where = f"Deployment/{name}"
+    deployment = deployments[name]
+    errors = []
+    replicas = deployment["spec"].get("replicas", 1)
+    if replicas != 1:
+        errors.append(f"{where}: replicas {replicas}, must be exactly 1 ({singleton.why})")
+    strategy = (deployment["spec"].get("strategy") or {}).get("type", "RollingUpdate")
+    if strategy != "Recreate":
+        errors.append(f"{where}: strategy {strategy}, must be Recreate (a rolling update runs two at once)")
+    for hpa in hpas:
+        errors.append(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: scales {where}, which must run as "
+                      "exactly one process")
+    labels = deployment["spec"].get("template", {}).get("metadata", {}).get("labels", {})
+    for pdb in _by_kind(resources, "PodDisruptionBudget"):
+        spec = pdb.get("spec", {})
+        if not _selects(spec.get("selector", {}), labels):
+            continue
+        keeps_one = str(spec.get("minAvailable", 0)) not in ("0", "0%")
+        evicts_none = str(spec.get("maxUnavailable", 1)) in ("0", "0%")
+        if keeps_one or evicts_none:
+            errors.append(f"PodDisruptionBudget/{pdb['metadata']['name']}: forbids evicting the one replica of "
+                          f"{where} (blocks every node drain); use maxUnavailable: 1")
+    for container in deployment["spec"].get("template", {}).get("spec", {}).get("containers", []):
+        env = _env_values(resources, container)
+        for flag in singleton.flags:
+            if _is_false(env.get(flag)):
+                errors.append(f"{where}: {flag} is false, but this is the one process that must run it")
+    scaled = deployments.get(singleton.service)
+    for container in (scaled or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        env = _env_values(resources, container)
+        for flag in singleton.flags:
+            if not _is_false(env.get(flag)):
+                errors.append(f"Deployment/{singleton.service}: must set {flag}=false (it runs in {name} only, "
+                              f"exactly once)")
+    return errors
+
+
+def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]] = SERVICES,
+                    singletons: dict[str, Singleton] = SINGLETONS) -> list[str]:
     errors: list[str] = []
     deployments = {d["metadata"]["name"]: d for d in _by_kind(resources, "Deployment")}
     for name in services:
         if name not in deployments:
             errors.append(f"service {name}: no Deployment")
+    for name in singletons:
+        if name not in deployments:
+            errors.append(f"singleton {name}: no Deployment")
+    for service in _by_kind(resources, "Service"):
+        selector = service.get("spec", {}).get("selector") or {}
+        selected = sorted(n for n, d in deployments.items()
+                          if _selects(selector, d.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})))
+        if len(selected) > 1:
+            errors.append(f"Service/{service['metadata']['name']}: selects the pods of {len(selected)} Deployments "
+                          f"({', '.join(selected)})")
     for name, deployment in deployments.items():
         where = f"Deployment/{name}"
-        port, by_partitions = services.get(name, (None, False))
+        singleton = singletons.get(name)
+        service_name = singleton.service if singleton else name  # whose image, port and settings it runs
+        port, by_partitions = services.get(service_name, (None, False))
         pod = deployment.get("spec", {}).get("template", {})
         pod_labels = pod.get("metadata", {}).get("labels", {})
         pod_spec = pod.get("spec", {})
@@ -143,10 +234,11 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
             errors += _check_container(f"{where} container {container.get('name')}", container, port)
             if port is not None:
                 env = {e["name"]: e.get("value") for e in container.get("env", [])}
-                if env.get(f"{name.upper()}_PORT") != str(port):
-                    errors.append(f"{where}: env {name.upper()}_PORT must be {port}")
-                if env.get(f"{name.upper()}_HOST") != "0.0.0.0":
-                    errors.append(f"{where}: env {name.upper()}_HOST must be 0.0.0.0 (reachable from outside the pod)")
+                prefix = service_name.upper()
+                if env.get(f"{prefix}_PORT") != str(port):
+                    errors.append(f"{where}: env {prefix}_PORT must be {port}")
+                if env.get(f"{prefix}_HOST") != "0.0.0.0":
+                    errors.append(f"{where}: env {prefix}_HOST must be 0.0.0.0 (reachable from outside the pod)")
         if not any(_selects(s.get("spec", {}).get("selector", {}), pod_labels) for s in _by_kind(resources, "Service")):
             errors.append(f"{where}: no Service selects its pods")
         if not any(_selects(p.get("spec", {}).get("selector", {}), pod_labels)
@@ -155,6 +247,9 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
         hpas = [h for h in _by_kind(resources, "HorizontalPodAutoscaler")
                 if h["spec"].get("scaleTargetRef", {}).get("kind") == "Deployment"
                 and h["spec"]["scaleTargetRef"].get("name") == name]
+        if singleton:
+            errors += _check_singleton(resources, name, singleton, deployments, hpas)
+            continue
         if not hpas:
             errors.append(f"{where}: no HorizontalPodAutoscaler")
         for hpa in hpas:
@@ -341,7 +436,8 @@ def unknown_service_env(name: str, provided: Iterable[str]) -> list[str]:
 
 def check_compose(compose: dict) -> list[str]:
     """What `docker compose config` refuses beyond the JSON schema: references to undefined services or
-    named volumes, two services publishing the same host port, a build without its Dockerfile."""
+    named volumes, two services publishing the same host port, a build without its Dockerfile; and more
+    than one container of a service that runs a singleton's parts (the compose metrics runs sink + stream)."""
     errors = []
     services = compose.get("services", {})
     volumes = set((compose.get("volumes") or {}))
@@ -363,4 +459,16 @@ def check_compose(compose: dict) -> list[str]:
                 host_ports[published] = name
         if "build" in service and "image" not in service:
             errors.append(f"service {name}: build without an image name (make up tags images carecircle/<name>:dev)")
+    for singleton in SINGLETONS.values():
+        service = services.get(singleton.service)
+        if service is None:
+            continue
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+        running = [flag for flag in singleton.flags if not _is_false(env.get(flag))]
+        copies = max(int(service.get("scale", 1)), int((service.get("deploy") or {}).get("replicas", 1)))
+        if running and copies != 1:
+            errors.append(f"service {singleton.service}: {copies} containers running {', '.join(running)}: "
+                          f"must be exactly one ({singleton.why})")
     return errors

@@ -134,8 +134,29 @@ def test_unresolvable_compose_references_refused(compose):
     broken["services"]["metrics"]["depends_on"]["clickhous"] = {"condition": "service_healthy"}
     broken["services"]["survey"]["volumes"].append("survey-cache:/cache")
     broken["services"]["grafana"]["ports"].append("8001:3001")
+    broken["services"]["metrics"]["deploy"] = {"replicas": 2}
     assert check_compose(broken) == [
         "service metrics: depends_on undefined service clickhous",
         "service survey: volume survey-cache is not declared under top-level volumes",
         "services ingest and grafana both publish host port 8001",
+        "service metrics: 2 containers running METRICS_RUN_SINK, METRICS_RUN_STREAM: must be exactly one (the "
+        "ClickHouse sink keeps its Kafka positions in ClickHouse (one writer) and the faust stream joins a fresh "
+        "consumer group at each start (replicas would not share partitions))",
     ]
+
+
+def test_compose_runs_one_metrics_container_with_sink_and_stream(compose):
+    """One machine, one metrics process: the sink and the faust stream on (their defaults), nothing scales it."""
+    import copy
+
+    from deploy.policy import check_compose
+
+    metrics = compose["services"]["metrics"]
+    assert "scale" not in metrics and "replicas" not in (metrics.get("deploy") or {})
+    assert not {"METRICS_RUN_SINK", "METRICS_RUN_STREAM"} & set(metrics["environment"])
+    scaled = copy.deepcopy(compose)
+    scaled["services"]["metrics"]["scale"] = 3
+    assert check_compose(scaled)[-1].startswith("service metrics: 3 containers running METRICS_RUN_SINK")
+    # an API-only metrics container (both parts off) could scale: the check is about the parts, not the name
+    scaled["services"]["metrics"]["environment"].update({"METRICS_RUN_SINK": "false", "METRICS_RUN_STREAM": "false"})
+    assert check_compose(scaled) == []

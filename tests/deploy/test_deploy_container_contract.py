@@ -1,8 +1,9 @@
 """The container contract, run for real without Docker: start every service exactly as its Kubernetes
 Deployment configures it (env from the Deployment, its ConfigMaps and the dev Secrets, a writable working
 directory like the image's WORKDIR, code on PYTHONPATH like the image), all at once against a fresh real
-broker; then each manifest's readiness and liveness probe paths and /metrics must answer, and the
-Dockerfile's HEALTHCHECK command must pass while the service runs and fail once it is gone."""
+broker (the metrics API Deployment, which runs neither sink nor stream, against no broker at all); then
+each manifest's readiness and liveness probe paths and /metrics must answer, and the Dockerfile's
+HEALTHCHECK command must pass while the service runs and fail once it is gone."""
 
 from __future__ import annotations
 
@@ -22,8 +23,18 @@ from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["ingest", "metrics", "notifier", "survey"]
+# every Deployment -> the service (package, image, settings prefix) it runs
+DEPLOYMENTS = {"ingest": "ingest", "metrics": "metrics", "metrics-worker": "metrics", "notifier": "notifier",
+               "survey": "survey"}
 pytestmark = pytest.mark.broker
+
+_MIGRATE = """import sys
+from services.metrics.clickhouse import connect
+from services.metrics.schema import migrate
+ch = connect(sys.argv[1])
+migrate(ch)
+ch.close()
+"""
 
 
 def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) -> dict[str, str]:
@@ -42,7 +53,7 @@ def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) ->
 
 
 def _healthcheck(name: str) -> list[str]:
-    text = (ROOT / "services" / name / "Dockerfile").read_text().replace("\\\n", " ")
+    text = (ROOT / "services" / DEPLOYMENTS[name] / "Dockerfile").read_text().replace("\\\n", " ")
     match = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     assert match, "no exec-form HEALTHCHECK CMD"
     command = json.loads(match.group(1))
@@ -60,21 +71,27 @@ def running(jwt_secret, tmp_path_factory):
                    for k, v in r["stringData"].items()}
     started = {}
     try:
-        for name in SERVICES:
+        for name, service in DEPLOYMENTS.items():
             tmp = tmp_path_factory.mktemp(name)
             env = _container_env(resources, name, {**dev_secrets, "JWT_SECRET": jwt_secret})
-            assert env[f"{name.upper()}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
+            prefix = service.upper()
+            assert env[f"{prefix}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
             port = free_port()  # the manifest's port is fixed; tests share the machine
             env.update({
-                "KAFKA_BOOTSTRAP": bootstrap, f"{name.upper()}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
+                "KAFKA_BOOTSTRAP": bootstrap, f"{prefix}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
                 "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
             })
             if "CLICKHOUSE_URL" in env:  # no ClickHouse server here: the same client interface on embedded chDB
                 assert env["CLICKHOUSE_URL"].startswith("clickhouse://")
-                env["CLICKHOUSE_URL"] = f"chdb://{tmp / 'chdb'}"
+                env["CLICKHOUSE_URL"] = f"chdb://{tmp / 'chdb'}"  # one per process: chDB locks its directory
+                if env.get("METRICS_RUN_SINK") == "false":  # the API alone: the worker migrates the shared store
+                    subprocess.run([sys.executable, "-c", _MIGRATE, env["CLICKHOUSE_URL"]], cwd=ROOT, check=True,
+                                   timeout=120)
+            if env.get("METRICS_RUN_SINK") == env.get("METRICS_RUN_STREAM") == "false":
+                env["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{free_port()}"  # no Kafka: its egress policy allows none
             workdir = tmp / "workdir"
             workdir.mkdir()
-            process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=workdir, env=env,
+            process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=workdir, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             deployment = next(r for r in resources if r["kind"] == "Deployment" and r["metadata"]["name"] == name)
             started[name] = {"process": process, "port": port, "env": env,
@@ -89,7 +106,7 @@ def running(jwt_secret, tmp_path_factory):
         broker_process.wait(10)
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", list(DEPLOYMENTS))
 def test_service_answers_its_probes_and_healthcheck(running, name):
     service = running[name]
     base = f"http://127.0.0.1:{service['port']}"
@@ -112,7 +129,7 @@ def test_service_answers_its_probes_and_healthcheck(running, name):
     assert check.returncode == 0, check.stderr
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", list(DEPLOYMENTS))
 def test_healthcheck_fails_once_the_service_is_gone_and_it_stopped_cleanly(running, name):
     service = running[name]
     service["process"].terminate()  # SIGTERM, what Kubernetes sends first

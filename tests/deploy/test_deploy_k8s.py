@@ -4,6 +4,7 @@ schemas, the custom-resource schemas and the policy checks — and each check re
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from deploy.yamlio import dump_all, load_all
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
 SECRET_TEMPLATES = sorted((ROOT / "deploy" / "k8s" / "secrets").glob("*.template.yaml"))
+# every Deployment -> the service whose image and settings it runs
+DEPLOYMENTS = {**{name: name for name in policy.SERVICES}, **{n: s.service for n, s in policy.SINGLETONS.items()}}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +52,9 @@ def test_overlay_is_valid_on_the_newest_kubernetes_too(rendered, overlay):
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlay_holds_the_whole_platform(rendered, overlay):
     resources = rendered[overlay]
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
-        assert _count(resources, kind) == len(policy.SERVICES), kind
+    for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+        assert _count(resources, kind) == len(DEPLOYMENTS), kind
+    assert _count(resources, "HorizontalPodAutoscaler") == len(policy.SERVICES)  # none for a singleton
     for kind in ("Namespace", "Kafka", "KafkaNodePool", "ClickHouseInstallation", "ClickHouseKeeperInstallation",
                  "PrometheusRule", "ServiceMonitor", "PodMonitor"):
         assert _count(resources, kind) == 1, kind
@@ -63,10 +67,12 @@ def test_overlay_holds_the_whole_platform(rendered, overlay):
 
 def test_overlays_differ_where_they_should(rendered):
     dev, prod = rendered["dev"], rendered["prod"]
-    assert {_one(dev, "Deployment", n)["spec"]["replicas"] for n in policy.SERVICES} == {1}
+    assert {_one(dev, "Deployment", n)["spec"]["replicas"] for n in DEPLOYMENTS} == {1}
     assert _one(prod, "Deployment", "ingest")["spec"]["replicas"] == 3
     assert _one(prod, "HorizontalPodAutoscaler", "ingest")["spec"]["maxReplicas"] == 20
-    assert _one(prod, "HorizontalPodAutoscaler", "metrics")["spec"]["maxReplicas"] == MEMBER_PARTITIONS
+    # the metrics API reads ClickHouse only: not bounded by the partitions, unlike the faust services
+    assert _one(prod, "HorizontalPodAutoscaler", "metrics")["spec"]["minReplicas"] == 2
+    assert _one(prod, "HorizontalPodAutoscaler", "metrics")["spec"]["maxReplicas"] > MEMBER_PARTITIONS
     image = _one(prod, "Deployment", "survey")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "registry.example.org/carecircle/survey:0.1.0"
     assert {t["spec"]["replicas"] for t in dev if t["kind"] == "KafkaTopic"} == {1}
@@ -78,6 +84,78 @@ def test_overlays_differ_where_they_should(rendered):
     assert _one(prod, "ConfigMap", "carecircle-config")["data"]["ENSURE_TOPICS"] == "false"
     # production ships no secret values: they are created from the templates
     assert _count(prod, "Secret") == 0 and _count(dev, "Secret") == 3
+
+
+def _env(resources: list[dict], name: str) -> dict[str, str]:
+    (container,) = _one(resources, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _selected(resources: list[dict], selector: dict) -> set[str]:
+    """Deployments whose pods a label selector (matchLabels / matchExpressions In) matches."""
+    names = set()
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        if all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+                labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])):
+            names.add(deployment["metadata"]["name"])
+    return names
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_metrics_sink_and_stream_run_once_and_only_the_api_scales(rendered, overlay):
+    """The sink (the only ClickHouse writer, positions in ClickHouse) and the faust stream (a fresh group at
+    every start) run in ONE process, metrics-worker; the metrics API Deployment switches both off and scales."""
+    resources = rendered[overlay]
+    worker, api = _one(resources, "Deployment", "metrics-worker"), _one(resources, "Deployment", "metrics")
+    assert worker["spec"]["replicas"] == 1
+    assert worker["spec"]["strategy"] == {"type": "Recreate"}
+    assert [h for h in resources if h["kind"] == "HorizontalPodAutoscaler"
+            and h["spec"]["scaleTargetRef"]["name"] == "metrics-worker"] == []
+    assert _one(resources, "HorizontalPodAutoscaler", "metrics")["spec"]["scaleTargetRef"]["name"] == "metrics"
+    falsy = {"false", "0", "no", "off", "f", "n"}
+    assert _env(resources, "metrics")["METRICS_RUN_SINK"] == _env(resources, "metrics")["METRICS_RUN_STREAM"] == "false"
+    worker_env = _env(resources, "metrics-worker")
+    assert not [flag for flag in ("METRICS_RUN_SINK", "METRICS_RUN_STREAM") if str(worker_env.get(flag)).lower() in falsy]
+    # one image, two roles
+    image = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in (worker, api)}
+    assert len(image) == 1 and image.pop().split(":")[0].endswith("carecircle/metrics")
+    # its budget lets a drain evict the one pod (minAvailable 1 would block every drain)
+    pdb = _one(resources, "PodDisruptionBudget", "metrics-worker")["spec"]
+    assert "minAvailable" not in pdb and pdb["maxUnavailable"] == 1
+    assert _selected(resources, _one(resources, "PodDisruptionBudget", "metrics")["spec"]["selector"]) == {"metrics"}
+    # Service metrics (the API traffic) reaches API pods only; the worker's headless Service is for scraping
+    assert _selected(resources, {"matchLabels": _one(resources, "Service", "metrics")["spec"]["selector"]}) == {"metrics"}
+    assert _one(resources, "Service", "metrics-worker")["spec"]["clusterIP"] == "None"
+    monitored = _one(resources, "ServiceMonitor", "carecircle-services")["spec"]["selector"]["matchExpressions"][0]
+    assert {"metrics", "metrics-worker"} <= set(monitored["values"])
+
+
+def test_network_policies_give_each_metrics_workload_what_it_uses(rendered):
+    resources = rendered["prod"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in resources if p["kind"] == "NetworkPolicy"}
+    from_ingress = _selected(resources, policies["allow-api-from-ingress-controller"]["podSelector"])
+    assert "metrics" in from_ingress and "metrics-worker" not in from_ingress
+    clickhouse_clients = set().union(*(_selected(resources, peer["podSelector"])
+                                       for rule in policies["allow-clickhouse"]["ingress"] for peer in rule["from"]
+                                       if set(peer) == {"podSelector"}))
+    assert {"metrics", "metrics-worker"} <= clickhouse_clients
+
+    def egress(name: str) -> dict[str, set[int]]:
+        """{peer label: ports} of the egress policies selecting Deployment `name` (DNS under "*")."""
+        reach: dict[str, set[int]] = {}
+        for spec in policies.values():
+            if "Egress" in spec["policyTypes"] and name in _selected(resources, spec["podSelector"]):
+                for rule in spec["egress"]:
+                    peers = [",".join(sorted(p["podSelector"]["matchLabels"])) for p in rule.get("to", [])] or ["*"]
+                    for peer in peers:
+                        reach.setdefault(peer, set()).update(p["port"] for p in rule["ports"])
+        return reach
+
+    kafka, clickhouse = "strimzi.io/cluster,strimzi.io/kind", "clickhouse.altinity.com/chi"
+    assert egress("metrics") == {"*": {53}, clickhouse: {9000, 8123}}  # no Kafka
+    assert egress("metrics-worker") == {"*": {53}, kafka: {9092}, clickhouse: {9000, 8123}}
+    assert egress("notifier") == {}  # everything else keeps open egress (SMTP relay, push gateway)
 
 
 def _secret_refs(resources: list[dict]) -> set[tuple[str, str]]:
@@ -250,9 +328,68 @@ def test_stream_processor_scaled_past_partitions_refused(prod):
     _one(prod, "HorizontalPodAutoscaler", "survey")["spec"]["maxReplicas"] = MEMBER_PARTITIONS + 1
     errors = policy.check_all(prod)
     assert len(errors) == 1 and errors[0].startswith(f"HorizontalPodAutoscaler/survey: maxReplicas {MEMBER_PARTITIONS + 1}")
-    # ingest is stateless: it may scale past the partition count
+    # ingest and the metrics API are no Kafka consumers: they may scale past the partition count
     _one(prod, "HorizontalPodAutoscaler", "ingest")["spec"]["maxReplicas"] = 50
+    _one(prod, "HorizontalPodAutoscaler", "metrics")["spec"]["maxReplicas"] = 30
     assert len(policy.check_all(prod)) == 1
+
+
+def test_metrics_worker_with_two_replicas_refused(prod):
+    _one(prod, "Deployment", "metrics-worker")["spec"]["replicas"] = 2
+    errors = policy.check_all(prod)
+    assert len(errors) == 1 and errors[0].startswith("Deployment/metrics-worker: replicas 2, must be exactly 1"), errors
+
+
+def test_overlay_scaling_the_metrics_worker_refused(tmp_path):
+    """The same refusal end to end: an overlay on top of prod that patches the worker to 2 replicas."""
+    base = os.path.relpath(OVERLAYS / "prod", tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "resources": [base],
+        "patches": [{"target": {"kind": "Deployment", "name": "metrics-worker"},
+                     "patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: any\nspec:\n  replicas: 2\n"}],
+    }))
+    errors = policy.check_all(render(tmp_path))
+    assert any(e.startswith("Deployment/metrics-worker: replicas 2, must be exactly 1") for e in errors), errors
+
+
+def test_metrics_worker_rolling_update_hpa_or_blocking_budget_refused(prod):
+    worker = _one(prod, "Deployment", "metrics-worker")
+    worker["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    hpa = copy.deepcopy(_one(prod, "HorizontalPodAutoscaler", "metrics"))
+    hpa["metadata"]["name"] = hpa["spec"]["scaleTargetRef"]["name"] = "metrics-worker"
+    prod.append(hpa)
+    pdb = _one(prod, "PodDisruptionBudget", "metrics-worker")["spec"]
+    del pdb["maxUnavailable"]
+    pdb["minAvailable"] = 1
+    errors = policy.check_all(prod)
+    assert sorted(errors) == sorted([
+        "Deployment/metrics-worker: strategy RollingUpdate, must be Recreate (a rolling update runs two at once)",
+        "HorizontalPodAutoscaler/metrics-worker: scales Deployment/metrics-worker, which must run as exactly one process",
+        "PodDisruptionBudget/metrics-worker: forbids evicting the one replica of Deployment/metrics-worker "
+        "(blocks every node drain); use maxUnavailable: 1",
+    ])
+
+
+def test_sink_or_stream_switched_on_in_the_api_or_off_in_the_worker_refused(prod):
+    api = _container(prod, "metrics")
+    api["env"] = [e for e in api["env"] if e["name"] != "METRICS_RUN_STREAM"]  # default: true
+    next(e for e in api["env"] if e["name"] == "METRICS_RUN_SINK")["value"] = "true"
+    next(e for e in _container(prod, "metrics-worker")["env"] if e["name"] == "METRICS_RUN_SINK")["value"] = "0"
+    errors = policy.check_all(prod)
+    assert sorted(errors) == [
+        "Deployment/metrics-worker: METRICS_RUN_SINK is false, but this is the one process that must run it",
+        "Deployment/metrics: must set METRICS_RUN_SINK=false (it runs in metrics-worker only, exactly once)",
+        "Deployment/metrics: must set METRICS_RUN_STREAM=false (it runs in metrics-worker only, exactly once)",
+    ]
+
+
+def test_service_sending_api_traffic_to_the_worker_refused(prod):
+    # a selector on the part-of label alone would also pick the worker's pods
+    _one(prod, "Service", "metrics")["spec"]["selector"] = {"app.kubernetes.io/part-of": "carecircle"}
+    errors = policy.check_workloads(prod)
+    assert any(e.startswith("Service/metrics: selects the pods of 5 Deployments") for e in errors), errors
+    prod.remove(_one(prod, "Deployment", "metrics-worker"))
+    assert "singleton metrics-worker: no Deployment" in policy.check_workloads(prod)
 
 
 def test_service_missing_its_deployment_hpa_or_pdb_refused(prod):
@@ -318,15 +455,16 @@ def test_strategic_merge_of_builtin_lists_by_name_and_custom_lists_whole(tmp_pat
     assert deployment["metadata"]["namespace"] == custom["metadata"]["namespace"] == "n"
 
 
-@pytest.mark.parametrize("name", list(policy.SERVICES))
+@pytest.mark.parametrize("name", list(DEPLOYMENTS))
 def test_every_required_setting_is_provided_by_compose_and_kubernetes(rendered, name):
     """A setting without a default (JWT_SECRET, ...) must be set in both deployments, or the service can't start."""
-    required = policy.required_settings(name)
+    service = DEPLOYMENTS[name]
+    required = policy.required_settings(service)
     if required is None:  # the service's settings module has not landed yet: nothing to cross-check
         required = {"JWT_SECRET"}  # CommonSettings alone
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    compose_env = {k.upper() for k in compose["services"][name]["environment"]}
-    assert required <= compose_env, f"docker-compose.yml {name}: missing {sorted(required - compose_env)}"
+    compose_env = {k.upper() for k in compose["services"][service]["environment"]}
+    assert required <= compose_env, f"docker-compose.yml {service}: missing {sorted(required - compose_env)}"
     for overlay in ("dev", "prod"):
         k8s_env = policy.deployment_env(rendered[overlay], name)
         assert required <= k8s_env, f"{overlay} Deployment/{name}: missing {sorted(required - k8s_env)}"
@@ -344,5 +482,7 @@ def test_required_settings_are_read_from_the_settings_classes(prod):
 def test_service_variables_set_by_the_deployments_are_read_by_the_service(rendered, name):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert policy.unknown_service_env(name, compose["services"][name]["environment"]) == []
-    assert policy.unknown_service_env(name, policy.deployment_env(rendered["prod"], name)) == []
+    for deployment, service in DEPLOYMENTS.items():
+        if service == name:
+            assert policy.unknown_service_env(name, policy.deployment_env(rendered["prod"], deployment)) == []
     assert policy.unknown_service_env(name, ["INGEST_PORT", "SURVEY_PORT", f"{name.upper()}_PROT"]) == [f"{name.upper()}_PROT"]
