@@ -87,7 +87,7 @@ DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "carecircle-service-health.
 # (title, PromQL, legend) — service health for ops; participation dashboards (ClickHouse) are the metrics
 # service's. Every expression is syntax-checked by promtool in tests/deploy.
 HEALTH_PANELS: tuple[tuple[str, str, str], ...] = (
-    ("Services up", 'up{job=~"ingest|metrics|notifier|survey"}', "{{job}} {{instance}}"),
+    ("Services up", 'up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),
     ("Ingest: events accepted /s", "sum by (type) (rate(ingest_events_accepted_total[5m]))", "{{type}}"),
     ("Ingest: requests refused /s", "sum by (status) (rate(ingest_requests_refused_total[5m]))", "{{status}}"),
     ("Ingest: broker acknowledgement p99 (s)",
