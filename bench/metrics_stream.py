@@ -66,6 +66,7 @@ async def run(bootstrap: str, events: int) -> tuple[float, float, float]:
             first = time.perf_counter()
             while applied() < events:
                 await asyncio.sleep(0.05)
+            await app.daily.flushed()  # every changed member-day acknowledged on engagement.daily
             done = time.perf_counter()
         await close_publisher(app)
     return first - started, done - first, done - started

@@ -20,7 +20,7 @@ from contracts.engagement import (
 from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     cohort: str
     timezone: str
@@ -28,7 +28,7 @@ class Member:
     withdrawn_on: date | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class DayState:
     """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`),
     guarded by the set of event ids so that a duplicate never folds twice."""
@@ -62,6 +62,7 @@ class MemberDayBook:
     members: dict[str, Member] = field(default_factory=dict)
     cohorts: dict[str, CohortSettings] = field(default_factory=dict)
     days: dict[tuple[str, date], DayState] = field(default_factory=lambda: defaultdict(DayState))
+    days_of: dict[str, set[date]] = field(default_factory=lambda: defaultdict(set))  # member_id → its days
     # member_id → {event_id: event} waiting for the member's enrolment
     pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
     dead_lettered: set[str] = field(default_factory=set)
@@ -98,32 +99,32 @@ class MemberDayBook:
         if member is None:
             self.pending[event.member_id][event_id] = event
             return None
-        key = (event.member_id, local_day(event.occurred_at, member.timezone))
-        return key if self.days[key].add(event_id, event) else None
+        day = local_day(event.occurred_at, member.timezone)
+        key = (event.member_id, day)
+        if not self.days[key].add(event_id, event):
+            return None
+        self.days_of[event.member_id].add(day)
+        return key
 
     def enrol(self, e: MemberEnrolled) -> list[EngagementDay]:
         """Record the enrolment; re-apply the member's waiting events and re-state known days."""
         self.members[e.member_id] = Member(e.cohort, e.timezone, e.enrolled_on,
                                            getattr(self.members.get(e.member_id), "withdrawn_on", None))
-        changed = {}
         for event in self.pending.pop(e.member_id, {}).values():
-            for d in self.apply_event(event):
-                changed[d.day] = d
-        for (member_id, day) in list(self.days):
-            if member_id == e.member_id:
-                changed[day] = self.day(member_id, day)
-        return list(changed.values())
+            self._fold(event)
+        return [self.day(e.member_id, day) for day in sorted(self.days_of.get(e.member_id, ()))]
 
     def withdraw(self, w: MemberWithdrawn) -> list[EngagementDay]:
         member = self.members.get(w.member_id)
         if member is None:
             return []
         member.withdrawn_on = w.withdrawn_on
-        return [self.day(m, d) for (m, d) in list(self.days) if m == w.member_id and d >= w.withdrawn_on]
+        return [self.day(w.member_id, d) for d in sorted(self.days_of.get(w.member_id, ())) if d >= w.withdrawn_on]
 
     def configure(self, c: CohortConfigured) -> list[EngagementDay]:
         self.cohorts[c.cohort] = c.settings
-        return [self.day(m, d) for (m, d) in list(self.days) if self.members[m].cohort == c.cohort]
+        return [self.day(m, d) for m, member in self.members.items() if member.cohort == c.cohort
+                for d in sorted(self.days_of.get(m, ()))]
 
     def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
         """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""

@@ -11,10 +11,9 @@ cross-checks the two.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 
 import faust
 from pydantic import ValidationError
@@ -29,28 +28,25 @@ from services.common.logging import log
 from services.common.stream import catalogue_topic, make_faust_app
 
 from .settings import MetricsSettings
+from .publication import DailyPublication
 from .state import MemberDayBook
-from .telemetry import DAYS_PUBLISHED, DEAD_LETTERS, STREAM_EVENTS
-
+from .telemetry import DEAD_LETTERS, STREAM_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
     app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings,
                          stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
     app.book = book or MemberDayBook()
-    app.publisher = None  # services.common.kafka.Publisher, opened on first use; close_publisher() at stop
+    # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
+    # ~10x more, and awaiting the acknowledgement in the agent stalled the fold.
+    app.daily = DailyPublication(lambda: Publisher(settings.kafka_bootstrap, 10_000, "metrics"))
+    app.task(app.daily.run)
     dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
 
     async def publish(days: list[EngagementDay]) -> None:
-        # One acks=all batch per agent batch through the shared Publisher: faust's per-record send
-        # costs ~10x more (measured by bench/metrics_stream.py).
-        if days:
-            if app.publisher is None:
-                app.publisher = await asyncio.to_thread(Publisher, settings.kafka_bootstrap, 10_000, "metrics")
-            await app.publisher.publish([
-                Record(ENGAGEMENT_DAILY.name, f"{d.member_id}|{d.day.isoformat()}".encode(), d.model_dump_json().encode())
-                for d in days])
-            DAYS_PUBLISHED.inc(len(days))
+        await app.daily.put([
+            Record(ENGAGEMENT_DAILY.name, f"{d.member_id}|{d.day.isoformat()}".encode(), d.model_dump_json().encode())
+            for d in days])
 
     async def dead_letter(letters: list[EventDeadLetter]) -> None:
         for letter in letters:
@@ -104,6 +100,4 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
 
 
 async def close_publisher(app: faust.App) -> None:
-    if getattr(app, "publisher", None) is not None:
-        await asyncio.to_thread(app.publisher.close)
-        app.publisher = None
+    await app.daily.close()

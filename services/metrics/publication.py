@@ -1,0 +1,73 @@
+"""`engagement.daily` leaves the member-day state in order, without stalling the fold.
+
+The agents hand each batch of changed member-days to `DailyPublication.put`; one publishing task
+sends them, acks=all, one broker round trip at a time. The agents go on folding while a batch waits
+for its acknowledgement (awaiting it in the agent cost ~15 % of the stream rate), and a record
+never overtakes an older state of its key: batches leave in the order the state produced them, and
+batches that queued up meanwhile leave together, each key with its latest state only (the topic is
+compacted, so nothing a reader needs is dropped).
+
+A broker outage pauses publication (retried with backoff) and the agents once `max_batches` wait:
+nothing is dropped while the process lives. Records still queued at a crash are re-published by the
+replay of the source topics at the next start (stream.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from kafka.errors import KafkaError
+
+from services.common.kafka import BrokerUnavailable, Publisher, Record
+from services.common.logging import log
+
+from .telemetry import DAYS_PUBLISHED
+
+
+class DailyPublication:
+    def __init__(self, open_publisher: Callable[[], Publisher], max_batches: int = 4) -> None:
+        self._open_publisher = open_publisher
+        self._publisher: Publisher | None = None
+        self._queue: asyncio.Queue[Sequence[Record]] = asyncio.Queue(max_batches)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def put(self, records: Sequence[Record]) -> None:
+        if records:
+            self._idle.clear()
+            await self._queue.put(records)
+
+    async def flushed(self) -> None:
+        """Wait until everything put so far is acknowledged by the broker."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """The publishing task: runs until cancelled."""
+        while True:
+            latest = {(r.topic, r.key): r for r in await self._queue.get()}
+            while not self._queue.empty():
+                latest.update(((r.topic, r.key), r) for r in self._queue.get_nowait())
+            await self._send(list(latest.values()))
+            if self._queue.empty():
+                self._idle.set()
+
+    async def _send(self, records: list[Record]) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                if self._publisher is None:
+                    self._publisher = await asyncio.to_thread(self._open_publisher)
+                await self._publisher.publish(records)
+                DAYS_PUBLISHED.inc(len(records))
+                return
+            except (BrokerUnavailable, KafkaError) as exc:
+                log.warning("engagement_daily_publish_retry", records=len(records), error=str(exc)[:200],
+                            retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def close(self) -> None:
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.close)
+            self._publisher = None
