@@ -21,6 +21,7 @@ from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
+from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
@@ -60,6 +61,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         ch = await asyncio.to_thread(connect, settings.clickhouse_url)
         applied = await asyncio.to_thread(migrate, ch) if settings.run_sink else []  # the writer owns the schema
         app.state.ch = ch
+        app.state.answers = Answers(ch)
         sink = Sink(ch, settings.kafka_bootstrap, CONVERTERS, TABLE_SCHEMAS, settings.sink_batch_max,
                     settings.sink_poll_ms, settings.sink_retry_max_s)
         app.state.sink = sink

@@ -13,6 +13,7 @@ from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRat
 from services.common.auth import Principal, require_cohort, require_role
 
 from .. import queries
+from ..answers import UNKNOWN_COHORT
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
 Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
@@ -24,10 +25,10 @@ _404 = {404: {"description": "No enrolment or settings for this cohort yet"},
 
 async def _run(request: Request, principal: Principal, cohort: str, fn, *args):
     require_cohort(principal, cohort)
-    ch = request.app.state.ch
-    if not await asyncio.to_thread(queries.cohort_exists, ch, cohort):
+    answer = await asyncio.to_thread(request.app.state.answers.get, fn, cohort, *args)
+    if answer is UNKNOWN_COHORT:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown cohort {cohort!r}")
-    return await asyncio.to_thread(fn, ch, cohort, *args)
+    return answer
 
 
 @router.get("/weekly", response_model=list[WeekRates], responses=_404,
