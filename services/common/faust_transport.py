@@ -8,10 +8,10 @@ stopped and crashed events, in tasks and runs `asyncio.wait` — per record. Mea
 records reaches ~11,500 records/s with it and ~22,000 without.
 
 While flow is not suspended, this consumer awaits the delivery directly. The difference only shows
-when flow is suspended DURING a delivery that waits (a full stream buffer, a rebalance): faust
-abandons that record and fetches it again after the rebalance; here it is delivered once flow
-resumes. Both are at-least-once and every CareCircle stream state is idempotent (see stream.py);
-each CareCircle faust app joins its own consumer group, so it is never rebalanced away from a peer.
+when flow gets suspended (a rebalance) DURING a delivery that waits (a full stream buffer): faust
+abandons that record; here it reaches the stream once flow resumes, and the stream skips it because
+it carries the previous consumer generation (faust's `Stream._c_aiter` drops such records), so the
+partition's new owner fetches it again from the committed offset — the same outcome.
 """
 
 from __future__ import annotations
