@@ -5,6 +5,9 @@
   serialised by a lock; callers on the event loop go through `asyncio.to_thread`.
 * `clickhouse://host:9000/db` — a ClickHouse server over the native protocol (clickhouse-driver).
   Rows are passed as parameters (`INSERT … VALUES` + columnar data), never inlined into SQL.
+  On a replicated server cluster (`replicated=True`, setting CLICKHOUSE_REPLICATED) the database is
+  created with the `Replicated` engine, so DDL reaches every replica; `schema.migrate` then creates
+  Replicated*MergeTree tables.
 
 SQL uses ClickHouse's server-side parameter syntax `{name:Type}` for both backends (translated to
 clickhouse-driver's `%(name)s` for the server backend), and the table names are unqualified: each
@@ -48,9 +51,15 @@ def _literal(value: Any) -> str:
     return str(value)
 
 
+_ESCAPED = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+
+
 def _chdb_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """chDB takes query parameters as text: arrays in ClickHouse literal form."""
-    return {k: _literal(v) if isinstance(v, (list, tuple)) else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+    """chDB takes query parameters as text in ClickHouse's Escaped format (backslash sequences);
+    arrays in ClickHouse literal form."""
+    return {k: _literal(v) if isinstance(v, (list, tuple)) else
+            v.translate(_ESCAPED) if isinstance(v, str) else
+            (v.isoformat() if hasattr(v, "isoformat") else str(v))
             for k, v in params.items()}
 
 
@@ -95,13 +104,20 @@ class ChdbClickHouse:
 _PARAM = re.compile(r"\{(\w+):[^}]+\}")
 
 
+def create_database_sql(database: str, replicated: bool = False) -> str:
+    """The database's DDL; `Replicated`: one Keeper path per database, the server's {shard}/{replica} macros."""
+    engine = f" ENGINE = Replicated('/clickhouse/databases/{database}', '{{shard}}', '{{replica}}')" if replicated else ""
+    return f"CREATE DATABASE IF NOT EXISTS {database}{engine}"
+
+
 class DriverClickHouse:
-    def __init__(self, host: str, port: int, database: str, user: str = "default", password: str = "") -> None:
+    def __init__(self, host: str, port: int, database: str, user: str = "default", password: str = "",
+                 replicated: bool = False) -> None:
         from clickhouse_driver import Client
 
         self.database = database
         self._lock = threading.Lock()
-        Client(host=host, port=port, user=user, password=password).execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        Client(host=host, port=port, user=user, password=password).execute(create_database_sql(database, replicated))
         self._client = Client(host=host, port=port, database=database, user=user, password=password,
                               settings={"use_numpy": False})
 
@@ -129,18 +145,20 @@ class DriverClickHouse:
         self._client.disconnect()
 
 
-def connect(url: str) -> ClickHouse:
+def connect(url: str, replicated: bool = False) -> ClickHouse:
     """A client for `CLICKHOUSE_URL`; 'chdb://' paths are created when missing."""
     parsed = urlparse(url)
     if parsed.scheme == "chdb":
         path = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
         if not path:
             raise ValueError("chdb URL needs a path: chdb:///abs/path or chdb://./rel/path")
+        if replicated:
+            raise ValueError("CLICKHOUSE_REPLICATED needs a ClickHouse server cluster (clickhouse://), not chDB")
         return ChdbClickHouse(path)
     if parsed.scheme == "clickhouse":
         database = parsed.path.lstrip("/") or "carecircle"
         if not _DB_NAME.match(database):
             raise ValueError(f"invalid database name {database!r}")
         return DriverClickHouse(parsed.hostname or "127.0.0.1", parsed.port or 9000, database,
-                                parsed.username or "default", parsed.password or "")
+                                parsed.username or "default", parsed.password or "", replicated)
     raise ValueError(f"CLICKHOUSE_URL must start with chdb:// or clickhouse://, not {url!r}")

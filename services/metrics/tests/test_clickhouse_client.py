@@ -24,8 +24,8 @@ def test_parameters_keep_their_form_for_both_backends():
     assert _PARAM.sub(r"%(\1)s", "WHERE a = {a:String} AND has({t:Array(String)}, b)") == \
         "WHERE a = %(a)s AND has(%(t)s, b)"
     # chDB takes text: arrays as escaped ClickHouse literals
-    assert _chdb_params({"t": ["a", "o'k"], "d": date(2026, 1, 2), "n": 3}) == \
-        {"t": "['a', 'o\\'k']", "d": "2026-01-02", "n": "3"}
+    assert _chdb_params({"t": ["a", "o'k"], "d": date(2026, 1, 2), "n": 3, "s": "a\\b\nc"}) == \
+        {"t": "['a', 'o\\'k']", "d": "2026-01-02", "n": "3", "s": "a\\\\b\\nc"}
 
 
 def test_chdb_round_trip_and_errors(tmp_path):
@@ -41,6 +41,8 @@ def test_chdb_round_trip_and_errors(tmp_path):
         rows = ch.query("SELECT id, at, tags FROM t FINAL WHERE has({ids:Array(String)}, id) ORDER BY id",
                         {"ids": ["a", "b'; DROP TABLE t; --"]})
         assert rows == [{"id": "a", "at": at, "tags": ["x"]}]
+        awkward = "back\\slash, new\nline, tab\t, quote ' and \\n literally"
+        assert ch.query("SELECT {s:String} AS s", {"s": awkward}) == [{"s": awkward}]  # text parameters escaped
         with pytest.raises(ClickHouseError):
             ch.query("SELECT * FROM missing_table")
     finally:
