@@ -58,7 +58,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if settings.ensure_topics and uses_kafka:
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
-        ch = await asyncio.to_thread(connect, settings.clickhouse_url)
+        ch = await asyncio.to_thread(connect, settings.clickhouse_url, settings.clickhouse_replicated)
         applied = await asyncio.to_thread(migrate, ch) if settings.run_sink else []  # the writer owns the schema
         app.state.ch = ch
         app.state.answers = Answers(ch)

@@ -71,7 +71,7 @@ def main(idle: float = typer.Option(2.0, help="Seconds without new records that 
     """Rebuild every ClickHouse table of the metrics service from the Kafka log."""
     settings = get_settings()
     console = Console(stderr=True)
-    ch = connect(clickhouse_url or settings.clickhouse_url)
+    ch = connect(clickhouse_url or settings.clickhouse_url, settings.clickhouse_replicated)
     try:
         with Progress(TextColumn("[bold]rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:

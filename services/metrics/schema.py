@@ -7,6 +7,8 @@ collapses to one row on merge, and every published query also de-duplicates at r
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 
 from services.survey.sink import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
@@ -130,16 +132,33 @@ MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
 ) ENGINE = ReplacingMergeTree ORDER BY version"""
 
 
+_MERGE_TREE_ENGINE = re.compile(r"\bENGINE\s*=\s*(?!Replicated)(\w*MergeTree)\b")
+
+
+def replicated(statement: str) -> str:
+    """The statement for a `Replicated` database (a ClickHouse server cluster): its DDL reaches every
+    replica by itself, but only Replicated*MergeTree tables share their DATA, so each MergeTree-family
+    engine gets its Replicated twin. No arguments: the database's default Keeper path and replica name."""
+    return _MERGE_TREE_ENGINE.sub(r"ENGINE = Replicated\1", statement)
+
+
+def database_is_replicated(ch: ClickHouse) -> bool:
+    rows = ch.query("SELECT engine FROM system.databases WHERE name = currentDatabase()")
+    return bool(rows) and rows[0]["engine"] == "Replicated"
+
+
 def migrate(ch: ClickHouse) -> list[int]:
-    """Apply the migrations not applied yet (each statement is idempotent); the versions applied."""
-    ch.command(MIGRATIONS_TABLE)
+    """Apply the migrations not applied yet (each statement is idempotent); the versions applied.
+    In a `Replicated` database every table is created replicated (see `replicated`)."""
+    ddl = replicated if database_is_replicated(ch) else (lambda statement: statement)
+    ch.command(ddl(MIGRATIONS_TABLE))
     done = {row["version"] for row in ch.query("SELECT version FROM schema_migrations FINAL")}
     applied = []
     for version, description, statements in MIGRATIONS:
         if version in done:
             continue
         for statement in statements:
-            ch.command(statement)
+            ch.command(ddl(statement))
         ch.command("INSERT INTO schema_migrations (version, description) VALUES ({v:UInt32}, {d:String})",
                    {"v": version, "d": description})
         applied.append(version)

@@ -21,6 +21,10 @@ class MetricsSettings(CommonSettings):
         default=f"chdb://{REPO / 'var' / 'chdb'}", validation_alias="CLICKHOUSE_URL",
         description="chdb:///path (embedded, one process) or clickhouse://host:9000/db (clickhouse-driver)",
     )
+    clickhouse_replicated: bool = Field(
+        default=False, validation_alias="CLICKHOUSE_REPLICATED",
+        description="The server is a replicated cluster (Keeper): create the database with the Replicated engine",
+    )
     sink_batch_max: int = Field(default=20_000, ge=1, validation_alias="METRICS_SINK_BATCH_MAX",
                                 description="Most records written to ClickHouse in one batch")
     sink_poll_ms: int = Field(default=200, ge=10, validation_alias="METRICS_SINK_POLL_MS")
