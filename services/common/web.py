@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from .logging import log
+from .process import tune_gc
 
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
 REQUESTS = Counter("http_requests_total", "HTTP responses by status code", ["service", "status"])
@@ -96,5 +97,6 @@ def serve(factory: str, host: str, port: int) -> None:
     (the plain asyncio loop stalled requests ~44 ms under load here); logs are the service's JSON logs."""
     import uvicorn
 
+    tune_gc()
     uvicorn.run(factory, factory=True, host=host, port=port, loop="uvloop", http="httptools",
                 log_config=None, access_log=False)
