@@ -4,11 +4,15 @@ the stream buffer is full; a suspended flow still stops delivery as in stock fau
 import asyncio
 import time
 
-from contracts.topics import ENGAGEMENT_EVENTS
+from contracts.topics import Topic
 from services.common.faust_transport import DirectDeliveryConsumer
-from services.common.kafka import Publisher, Record
+from services.common.kafka import Publisher, Record, ensure_topics
 from services.common.settings import CommonSettings
 from services.common.stream import catalogue_topic, faust_app_running, make_faust_app
+
+
+# A topic of its own: the catalogue topics of the shared test broker hold only contract records.
+PROBE = Topic("test.faust-direct-delivery", "probe key", ("bytes",), "direct-delivery test records")
 
 
 def _app(broker: str, tmp_path, **overrides):
@@ -20,15 +24,16 @@ async def test_every_record_arrives_in_partition_order_through_a_full_buffer(bro
     marker = f"direct-{time.time_ns()}"
     keys = [f"{marker}-{k}".encode() for k in range(12)]
     sent = {key: [f"{key.decode()}:{i}".encode() for i in range(250)] for key in keys}
+    ensure_topics(broker, [PROBE])
     publisher = Publisher(broker)
-    await publisher.publish([Record(ENGAGEMENT_EVENTS.name, key, values[i]) for i in range(250)
+    await publisher.publish([Record(PROBE.name, key, values[i]) for i in range(250)
                              for key, values in sent.items()])
     publisher.close()
 
     app = _app(broker, tmp_path, stream_buffer_maxsize=8)  # the agent is slower than the fetcher: deliveries wait
     received: dict[bytes, list[bytes]] = {key: [] for key in keys}
 
-    @app.agent(catalogue_topic(app, ENGAGEMENT_EVENTS))
+    @app.agent(catalogue_topic(app, PROBE))
     async def collect(stream):
         async for key, value in stream.items():
             if key in received:

@@ -3,7 +3,8 @@ against the real broker, what the topic holds is the state's latest member-days.
 
 import asyncio
 
-from services.common.kafka import BrokerUnavailable, Publisher, Record
+from contracts.topics import Topic
+from services.common.kafka import BrokerUnavailable, Publisher, Record, ensure_topics
 from services.common.testing import read_topic
 from services.metrics.publication import DailyPublication
 
@@ -58,16 +59,20 @@ async def test_an_outage_delays_publication_and_loses_nothing():
 
 
 async def test_the_topic_holds_the_latest_state_of_every_key(broker):
+    # a topic of its own: the shared broker's engagement.daily holds only contract records
+    topic = Topic("test.daily-publication", "member_id|YYYY-MM-DD", ("bytes",), "publication test records", compacted=True)
+    ensure_topics(broker, [topic])
     marker = f"pub-{asyncio.get_running_loop().time()}"
     publication = DailyPublication(lambda: Publisher(broker, 10_000, "metrics-test"))
     runner = asyncio.create_task(publication.run())
     for version in range(5):
-        await publication.put([_r(f"{marker}-{m}|2026-09-01", f"v{version}") for m in range(40)])
+        await publication.put([Record(topic.name, f"{marker}-{m}|2026-09-01".encode(), f"v{version}".encode())
+                               for m in range(40)])
     await asyncio.wait_for(publication.flushed(), 30)
     runner.cancel()
     await publication.close()
     latest = {}
-    for record in read_topic(broker, "engagement.daily"):
+    for record in read_topic(broker, topic.name):
         if record.key.decode().startswith(marker):
             latest[record.key] = record.value
     assert latest == {f"{marker}-{m}|2026-09-01".encode(): b"v4" for m in range(40)}
