@@ -35,6 +35,8 @@ SINK_INVALID = Counter("metrics_sink_invalid_records_total", "Kafka records the 
 SINK_FAILURES = Counter("metrics_sink_write_failures_total", "ClickHouse writes that failed and were retried")
 SINK_BATCH_SIZE = Gauge("metrics_sink_last_batch_records", "Records in the last batch written")
 SINK_LAST_WRITE = Gauge("metrics_sink_last_write_timestamp_seconds", "When the sink last wrote a batch")
+# 1 in the one process that runs the sink, 0 in API-only replicas: alerts see a missing or a second sink.
+SINK_RUNNING = Gauge("metrics_sink_running", "1 while this process runs the ClickHouse sink")
 for _topic in ("engagement.events", "members", "clock.ticks"):
     SINK_INVALID.labels(_topic)
 
@@ -61,8 +63,10 @@ class Sink:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
+        SINK_RUNNING.set(1)
 
     async def stop(self) -> None:
+        SINK_RUNNING.set(0)
         if self._task:
             self._task.cancel()
             try:

@@ -30,6 +30,7 @@ def test_api_only_serves_the_store_without_kafka(own_broker, jwt_secret, mint, a
     with metrics_client(bootstrap, jwt_secret, chdb, run_stream=False, rollup_interval_s=0) as worker:
         wait_until_sunk(worker.app.state.ch, g, prefix)
         assert worker.get(weekly, headers=nurse).json() == truth_weekly(g)
+        assert "metrics_sink_running 1.0" in worker.get("/metrics").text  # what the missing/duplicate-sink alerts read
     holder["process"].terminate()  # no Kafka from here on
     holder["process"].wait(10)
 
@@ -43,6 +44,7 @@ def test_api_only_serves_the_store_without_kafka(own_broker, jwt_secret, mint, a
         assert api.get(weekly, headers=nurse).json() == truth_weekly(g)
         assert api.get(weekly).status_code == 401
         assert not hasattr(api.app.state, "faust") and api.app.state.sink._task is None
+        assert "metrics_sink_running 0.0" in api.get("/metrics").text
 
 
 def test_api_only_is_not_ready_until_the_writer_migrated_and_writes_nothing(jwt_secret, tmp_path):
