@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime, timezone
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from .common import EventId, StrictModel, Timestamp
+from .common import EARLIEST_TIMESTAMP, EventId, StrictModel, Timestamp
+
+# Every local day must fit ClickHouse's Date (until 2149-06-06): one tick beyond it made "today"
+# wrap around and every follow-up day vanish (found when a fuzzed tick reached the test broker).
+LATEST_CLOCK_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+def check_clock_time(value: datetime) -> datetime:
+    if not EARLIEST_TIMESTAMP <= value < LATEST_CLOCK_TIME:
+        raise ValueError("the clock must stay between 2000-01-01 and 2100-01-01 (UTC)")
+    return value
+
+
+ClockTime = Annotated[Timestamp, AfterValidator(check_clock_time)]
 
 
 class ClockTick(StrictModel):
@@ -15,10 +29,10 @@ class ClockTick(StrictModel):
 
     type: Literal["clock.tick"] = "clock.tick"
     event_id: EventId
-    now: Timestamp
+    now: ClockTime
 
 
 class ClockRequest(StrictModel):
     """Body of `POST /v1/admin/clock`."""
 
-    now: Timestamp = Field(description="The new simulated time")
+    now: ClockTime = Field(description="The new simulated time, from 2000-01-01 until 2100-01-01 (UTC)")

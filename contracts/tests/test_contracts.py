@@ -110,6 +110,19 @@ def test_clock_tick_requires_an_aware_time():
         ClockTick(event_id=uuid4(), now=datetime(2026, 1, 1))
 
 
+@pytest.mark.parametrize("now, ok", [("1999-12-31T23:59:59Z", False), ("2000-01-01T00:00:00Z", True),
+                                     ("2099-12-31T23:59:59+00:00", True), ("2100-01-01T00:00:00Z", False),
+                                     ("2150-01-01T00:00:00Z", False), ("9999-12-31T23:59:59Z", False)])
+def test_the_clock_stays_within_the_dates_every_store_can_hold(now, ok):
+    """A tick past ClickHouse's last Date made "today" wrap around and every follow-up day vanish."""
+    tick = {"type": "clock.tick", "event_id": str(uuid4()), "now": now}
+    if ok:
+        assert ClockTick.model_validate(tick).now == datetime.fromisoformat(now)
+    else:
+        with pytest.raises(ValidationError, match="between 2000-01-01 and 2100-01-01"):
+            ClockTick.model_validate(tick)
+
+
 def test_batch_errors_are_grouped_by_index_and_types_are_strict():
     import orjson
 

@@ -47,6 +47,14 @@ def test_clock_tick_reaches_every_partition(client, broker, mint):
     assert sorted(r.partition for r in ticks) == list(range(CLOCK_TICKS.partitions))
 
 
+def test_a_clock_beyond_2100_is_refused_and_not_published(client, broker, mint):
+    response = client.post("/v1/admin/clock", headers=admin(mint), json={"now": "2150-01-01T00:00:00+00:00"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "now"
+    assert "2100-01-01" in response.json()["detail"][0]["msg"]
+    assert not [r for r in read_topic(broker, CLOCK_TICKS.name) if json.loads(r.value)["now"].startswith("2150")]
+
+
 def test_cohort_settings_are_published(client, broker, mint):
     cohort = f"c-{uuid4().hex[:6]}"
     response = client.put(f"/v1/cohorts/{cohort}/settings", headers=admin(mint),
