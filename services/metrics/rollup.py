@@ -10,6 +10,7 @@ import time
 from prometheus_client import Counter, Gauge
 
 from services.common.logging import log
+from services.common.tasks import cancel_and_wait
 
 from . import queries
 from .clickhouse import ClickHouse, ClickHouseError
@@ -49,9 +50,4 @@ class Rollup:
             self._task = asyncio.create_task(self._run(), name="member-days-rollup")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)

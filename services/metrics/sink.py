@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from services.common.logging import log
+from services.common.tasks import cancel_and_wait
 
 from .clickhouse import ClickHouse, ClickHouseError
 from .rows import Converter, InvalidRecord
@@ -67,12 +68,7 @@ class Sink:
 
     async def stop(self) -> None:
         SINK_RUNNING.set(0)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         if self._consumer:
             await self._consumer.stop()
 

@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import date, datetime, timedelta, timezone
 from uuid import UUID
 
@@ -37,6 +38,7 @@ from contracts.notifications import (
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
+from services.common.tasks import cancel_and_wait
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -87,12 +89,8 @@ class NotifierRuntime:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._tail is not None:
-            self._tail.cancel()
-            try:
-                await self._tail
-            except (asyncio.CancelledError, Exception):
-                pass
+        with suppress(Exception):  # a tail that failed must not stop the shutdown
+            await cancel_and_wait(self._tail)
         await self.deliverer.close()
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.close)

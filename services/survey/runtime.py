@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from contracts.surveys import (
 from contracts.topics import NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
+from services.common.tasks import cancel_and_wait
 
 from . import telemetry
 from .settings import SurveySettings
@@ -87,12 +89,8 @@ class SurveyRuntime:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._tail is not None:
-            self._tail.cancel()
-            try:
-                await self._tail
-            except (asyncio.CancelledError, Exception):
-                pass
+        with suppress(Exception):  # a tail that failed must not stop the shutdown
+            await cancel_and_wait(self._tail)
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.close)
 
