@@ -31,6 +31,7 @@ from rich.table import Table
 
 from services.common.auth import mint_token
 from services.common.settings import DEV_JWT_SECRET
+from services.common.testing import wait_until_ready
 from services.metrics.testing.cohort import ZONES, truth_daytypes, truth_members, truth_weekly
 
 from .scenario import Simulation, rates_cohort, study_cohort
@@ -167,15 +168,7 @@ class Platform:
     def wait_ready(self, timeout_s: float = 300.0) -> None:
         deadline = time.monotonic() + timeout_s
         for url in (self.ingest_url, self.metrics_url):
-            while True:
-                try:
-                    if self.http.get(f"{url.rstrip('/')}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{url} not ready after {timeout_s:.0f} s")
-                time.sleep(0.5)
+            wait_until_ready(url, deadline, url, get=self.http.get, pause_s=0.5)
 
 
 def replay(sim: Simulation, platform: Platform, tick_hours: float = 24.0, day_seconds: float = 0.0,

@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
+from services.common.testing import wait_until_ready
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,17 +44,7 @@ class Stack:
     def wait_ready(self, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
         for name, url in self.urls.items():
-            while True:
-                if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited with {self.processes[name].returncode}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} not ready after {timeout_s} s")
-                time.sleep(0.3)
+            wait_until_ready(url, deadline, name, self.processes[name].poll)
 
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.processes.items()}

@@ -6,7 +6,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 
@@ -48,6 +50,24 @@ def read_topic(bootstrap: str, topic: str, expect_at_least: int = 0, timeout_s: 
         consumer.close()
 
 
+def wait_until_ready(url: str, deadline: float, name: str, exit_code: Callable[[], int | None] = lambda: None,
+                     get: Callable[..., httpx.Response] = partial(httpx.get, timeout=2), pause_s: float = 0.3) -> None:
+    """Poll `{url}/readyz` until it answers 200: TimeoutError once `time.monotonic()` passes `deadline`,
+    RuntimeError as soon as `exit_code()` reports that the process behind it has exited."""
+    while True:
+        code = exit_code()
+        if code is not None:
+            raise RuntimeError(f"{name} exited with {code} before it was ready")
+        try:
+            if get(f"{url.rstrip('/')}/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready in time")
+        time.sleep(pause_s)
+
+
 class ServiceProcess:
     """`python -m services.<name>` as a real process (for crash tests: SIGKILL and restart)."""
 
@@ -60,18 +80,8 @@ class ServiceProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode} during start-up")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} not ready after {ready_timeout_s} s")
-            time.sleep(0.2)
+        wait_until_ready(self.url, time.monotonic() + ready_timeout_s, self.name, self.process.poll, pause_s=0.2)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no final commits."""
