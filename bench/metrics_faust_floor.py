@@ -22,10 +22,12 @@ from rich.console import Console
 from contracts.topics import ENGAGEMENT_EVENTS
 from services.common.broker import start_broker
 from services.common.kafka import ensure_topics
+from services.common.process import tune_gc
 from services.common.stream import catalogue_topic, faust_app_running, make_faust_app
 from services.metrics.settings import MetricsSettings
 
-from .metrics_stream import OUT, produce
+from .metrics_stream import produce
+from .report import bullet_report
 
 console = Console()
 
@@ -53,6 +55,7 @@ async def rate(bootstrap: str, events: int, stock: bool) -> float:
 
 
 def main() -> None:
+    tune_gc()  # as every service process does (services.common.web.serve)
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 60_000
     process, bootstrap = start_broker()
     try:
@@ -65,10 +68,7 @@ def main() -> None:
         process.wait(10)
     lines = [f"empty faust agent, {events:,} events, faust's stock transport: {stock:,.0f} records/s",
              f"empty faust agent, {events:,} events, direct delivery (the services'): {direct:,.0f} records/s"]
-    for line in lines:
-        console.print(line)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "metrics_faust_floor.md").write_text("# faust floor\n\n" + "\n".join(f"* {l}" for l in lines) + "\n")
+    bullet_report("metrics_faust_floor", "faust floor", lines, console)
 
 
 if __name__ == "__main__":

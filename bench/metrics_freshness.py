@@ -26,8 +26,9 @@ from services.common.auth import mint_token
 from services.common.broker import free_port, start_broker, wait_for_port
 from services.common.kafka import ensure_topics
 
+from .report import bullet_report
+
 SECRET = "bench-secret-0123456789abcdef0123456789"
-OUT = Path(__file__).parent / "out"
 REPO = Path(__file__).resolve().parents[1]
 console = Console()
 MEMBERS, COHORT, START = 20, "fresh", date(2026, 6, 1)
@@ -86,9 +87,7 @@ def main() -> None:
     samples.sort()
     p50, p95 = statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
     line = f"accepted → visible in API over {probes} probes: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms"
-    console.print(line)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "metrics_freshness.md").write_text(f"# metrics freshness\n\n* {line}\n")
+    bullet_report("metrics_freshness", "metrics freshness", [line], console)
 
 
 if __name__ == "__main__":

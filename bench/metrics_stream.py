@@ -23,7 +23,6 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 from kafka import KafkaProducer
@@ -31,12 +30,14 @@ from rich.console import Console
 
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics, producer_config
+from services.common.process import tune_gc
 from services.common.stream import faust_app_running
 from services.metrics.settings import MetricsSettings
 from services.metrics.stream import build_faust_app, close_publisher
 from services.metrics.telemetry import STREAM_EVENTS
 
-OUT = Path(__file__).parent / "out"
+from .report import bullet_report
+
 console = Console()
 MEMBERS = 1000
 
@@ -128,6 +129,7 @@ def run_worker_process(bootstrap: str, events: int) -> tuple[dict[str, float], f
 
 
 def main() -> None:
+    tune_gc()  # as every service process does (services.common.web.serve)
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     process, bootstrap = start_broker()
     try:
@@ -147,10 +149,7 @@ def main() -> None:
              "whole worker process (faust + ClickHouse sink on chDB + API in one process), seconds from its start: "
              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(worker.items(), key=lambda kv: kv[1])),
              f"whole worker process, stream rate from its first /metrics answer on: {worker_rate:,.0f} events/s"]
-    for line in lines:
-        console.print(line)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "metrics_stream.md").write_text("# metrics faust throughput\n\n" + "\n".join(f"* {l}" for l in lines) + "\n")
+    bullet_report("metrics_stream", "metrics faust throughput", lines, console)
 
 
 if __name__ == "__main__":

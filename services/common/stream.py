@@ -22,7 +22,6 @@ from faust.contrib.asgi import faust_app_running, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
-from .process import tune_gc
 from .settings import CommonSettings
 
 __all__ = ["catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
@@ -52,7 +51,6 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
     config.update(overrides)
     app = faust.App(app_id, **config)
     use_direct_delivery(app)
-    tune_gc()  # also where a stream app runs without `serve` (tests, benchmarks)
     return app
 
 
