@@ -20,13 +20,11 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from rich.console import Console
 
 from contracts.topics import ENGAGEMENT_EVENTS
-from services.common.broker import start_broker
-from services.common.kafka import ensure_topics
 from services.common.process import tune_gc
 from services.common.stream import catalogue_topic, faust_app_running, make_faust_app
 from services.metrics.settings import MetricsSettings
 
-from .metrics_stream import produce
+from .metrics_stream import broker_with_events
 from .report import bullet_report
 
 console = Console()
@@ -57,15 +55,9 @@ async def rate(bootstrap: str, events: int, stock: bool) -> float:
 def main() -> None:
     tune_gc()  # as every service process does (services.common.web.serve)
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 60_000
-    process, bootstrap = start_broker()
-    try:
-        ensure_topics(bootstrap)
-        produce(bootstrap, events)
+    with broker_with_events(events) as bootstrap:
         stock = asyncio.run(rate(bootstrap, events, stock=True))
         direct = asyncio.run(rate(bootstrap, events, stock=False))
-    finally:
-        process.terminate()
-        process.wait(10)
     lines = [f"empty faust agent, {events:,} events, faust's stock transport: {stock:,.0f} records/s",
              f"empty faust agent, {events:,} events, direct delivery (the services'): {direct:,.0f} records/s"]
     bullet_report("metrics_faust_floor", "faust floor", lines, console)

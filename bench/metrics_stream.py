@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -58,6 +60,21 @@ def produce(bootstrap: str, events: int) -> None:
         producer.send("engagement.events", key=member.encode(), value=json.dumps(e).encode())
     producer.flush()
     producer.close()
+
+
+@contextmanager
+def broker_with_events(events: int) -> Iterator[str]:
+    """A fresh broker holding the enrolments and `events` events (produced before any worker starts);
+    its bootstrap address. The broker stops at exit."""
+    process, bootstrap = start_broker()
+    try:
+        ensure_topics(bootstrap)
+        console.print(f"producing {events:,} events for {MEMBERS} members …")
+        produce(bootstrap, events)
+        yield bootstrap
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def applied() -> float:
@@ -131,17 +148,10 @@ def run_worker_process(bootstrap: str, events: int) -> tuple[dict[str, float], f
 def main() -> None:
     tune_gc()  # as every service process does (services.common.web.serve)
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    process, bootstrap = start_broker()
-    try:
-        ensure_topics(bootstrap)
-        console.print(f"producing {events:,} events for {MEMBERS} members …")
-        produce(bootstrap, events)
+    with broker_with_events(events) as bootstrap:
         join_s, apply_s, total_s = asyncio.run(run(bootstrap, events))
         console.print("the whole worker process (python -m services.metrics: faust + sink + API) …")
         worker, worker_rate = run_worker_process(bootstrap, events)
-    finally:
-        process.terminate()
-        process.wait(10)
     lines = [f"events applied by one faust worker: {events:,}",
              f"group join + first event: {join_s:.1f} s",
              f"steady rate (first → last event, incl. engagement.daily publication): {events / apply_s:,.0f} events/s",
