@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Annotated, Literal
+from uuid import UUID, uuid5
 
 from pydantic import AfterValidator, Field
 
@@ -18,6 +19,16 @@ def check_clock_time(value: datetime) -> datetime:
     if not EARLIEST_TIMESTAMP <= value < LATEST_CLOCK_TIME:
         raise ValueError("the clock must stay between 2000-01-01 and 2100-01-01 (UTC)")
     return value
+
+
+# Fixed namespace: a tick's id depends only on its time, so two clock processes write the same tick
+# and every consumer drops the second copy (docs/architecture.md, "Time is an event").
+CLOCK_TICK_NAMESPACE = UUID("6c7d3f0e-2b1a-5c4d-9e8f-0a1b2c3d4e5f")
+
+
+def tick_event_id(now: datetime) -> UUID:
+    """The id of the tick for `now` (an aware datetime, already floored to the clock period)."""
+    return uuid5(CLOCK_TICK_NAMESPACE, now.astimezone(timezone.utc).isoformat())
 
 
 ClockTime = Annotated[Timestamp, AfterValidator(check_clock_time)]

@@ -23,6 +23,7 @@ SCHEMAS: dict[str, Any] = {
     "member.enrolled": members.MemberEnrolled,
     "member.withdrawn": members.MemberWithdrawn,
     "cohort.configured": members.CohortConfigured,
+    "member.timezone_changed": members.MemberTimezoneChanged,
     "clock.tick": clock.ClockTick,
     "notification.requested": notifications.NotificationRequested,
     "notification.delivered": notifications.NotificationDelivered,

@@ -1,12 +1,18 @@
-"""Server events on the `members` topic: cohort settings, enrolments and withdrawals."""
+"""Server events on the `members` topic: cohort settings, enrolments, withdrawals and zone changes.
+
+Changes take effect from a date, never backwards (docs/metrics.md): a cohort configuration carries
+`effective_on` for its date-effective settings (tasks, holidays, working_days, reminder_times), and a
+zone change carries the first local day lived in the new zone. A second `member.enrolled` for a
+withdrawn member is a re-enrolment: follow-up continues (day numbers count from the first enrolment).
+"""
 
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, TypeAdapter, model_validator
 
 from .common import CohortId, EventId, MemberId, ShortName, StrictModel, Timestamp
 
@@ -33,6 +39,9 @@ class CohortSettings(StrictModel):
     active_login_threshold: float = Field(default=0.70, gt=0, le=1)
     ends_on: date | None = Field(default=None, description="Last follow-up day of the cohort (inclusive)")
     holidays: tuple[date, ...] = Field(default=(), max_length=400, description="Non-working days besides weekends")
+    working_days: tuple[date, ...] = Field(
+        default=(), max_length=400, description="Make-up working days (e.g. a worked Saturday) that would otherwise be non-working"
+    )
     reminder_times: tuple[time, ...] = Field(default=(time(8), time(12), time(19)), min_length=1, max_length=6)
     inactive_days_intervention: int = Field(default=2, ge=1, le=28)
     open_ended_min_login_rate_7d: float = Field(default=0.5, ge=0, le=1)
@@ -46,11 +55,21 @@ class CohortSettings(StrictModel):
         return self
 
 
+# Only these settings take effect by date; every other setting uses its latest value.
+DATE_EFFECTIVE_SETTINGS = ("tasks", "holidays", "working_days", "reminder_times")
+
+
 class CohortConfigured(StrictModel):
     type: Literal["cohort.configured"] = "cohort.configured"
     event_id: EventId
     cohort: CohortId
     settings: CohortSettings
+    effective_on: date | None = Field(
+        default=None,
+        description="First day judged by this configuration's date-effective settings (tasks, holidays, "
+        "working_days, reminder_times); days before a cohort's first configuration use the first one. "
+        "Null (records written before effective dates existed) means from the beginning.",
+    )
     occurred_at: Timestamp
 
 
@@ -74,6 +93,31 @@ class MemberWithdrawn(StrictModel):
     occurred_at: Timestamp
 
 
+class MemberTimezoneChanged(StrictModel):
+    """A member moved: instants from 00:00 of `effective_on` (new zone) fall on days of the new zone;
+    earlier instants keep the old zone's date, at most `effective_on` - 1."""
+
+    type: Literal["member.timezone_changed"] = "member.timezone_changed"
+    event_id: EventId
+    member_id: MemberId
+    cohort: CohortId
+    timezone: TimeZoneName
+    effective_on: date = Field(description="First local day in the new zone")
+    occurred_at: Timestamp
+
+
+MemberRecord = Annotated[
+    Union[CohortConfigured, MemberEnrolled, MemberWithdrawn, MemberTimezoneChanged], Field(discriminator="type")
+]
+member_record_adapter: TypeAdapter[Any] = TypeAdapter(MemberRecord)
+MEMBER_RECORD_TYPES = ("cohort.configured", "member.enrolled", "member.withdrawn", "member.timezone_changed")
+
+
+def parse_member_record(raw: bytes | str) -> CohortConfigured | MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged:
+    """Validate one record of the `members` topic into its model (dispatch on `type`)."""
+    return member_record_adapter.validate_json(raw)
+
+
 class EnrollmentRequest(StrictModel):
     """Body of `POST /v1/enrollments`."""
 
@@ -90,3 +134,10 @@ class WithdrawalRequest(StrictModel):
     cohort: CohortId
     withdrawn_on: date
     reason: Literal["member_request", "clinical", "lost_to_follow_up", "other"] = "member_request"
+
+
+class TimezoneChangeRequest(StrictModel):
+    """Body of `PUT /v1/members/{member_id}/timezone`."""
+
+    timezone: TimeZoneName
+    effective_on: date = Field(description="First local day in the new zone; not before the member's current local day")

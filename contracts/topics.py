@@ -39,8 +39,8 @@ ENGAGEMENT_DAILY = Topic(
 )
 MEMBERS = Topic(
     "members", "member_id (cohort settings: cohort:<cohort>)",
-    ("cohort.configured", "member.enrolled", "member.withdrawn"),
-    "Cohort settings, enrolments and withdrawals",
+    ("cohort.configured", "member.enrolled", "member.withdrawn", "member.timezone_changed"),
+    "Cohort settings, enrolments, withdrawals and time-zone changes",
 )
 ALERTS = Topic("alerts", "member_id", ("alert.*", "call.logged"), "Nurse alert lifecycle and call outcomes")
 NOTIFICATIONS_OUTBOUND = Topic(
