@@ -15,7 +15,18 @@ def is_placeholder_secret(secret: str) -> bool:
     return secret == DEV_JWT_SECRET or any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
 
 
-class CommonSettings(BaseSettings):
+class ServerSettings(BaseSettings):
+    """What the HTTP server (services.common.web.serve) reads before any app exists."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    http_head_timeout_s: float = Field(default=10, gt=0, description="Close a connection whose request head "
+                                                                    "is not complete within this time")
+    http_max_concurrency: int = Field(default=500, ge=1, description="Connections and requests served at once; "
+                                                                     "more get 503")
+
+
+class CommonSettings(ServerSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
@@ -29,6 +40,12 @@ class CommonSettings(BaseSettings):
     jwt_audience: str = Field(default="carecircle", description="Required `aud` of tokens")
     member_token_max_hours: float = Field(default=720, gt=0, le=720, description="Longest member token lifetime")
     staff_token_max_hours: float = Field(default=12, gt=0, le=12, description="Longest staff token lifetime")
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Body cap of routes without their own")
+    rate_limit_per_address: str = Field(default="1000/second;20000/minute",
+                                        description="Requests per client address (every request)")
+    rate_limit_refused_per_address: str = Field(default="10/second;100/minute",
+                                                description="Refused tokens (401) per client address")
+    rate_limit_per_member: str = Field(default="50/second;2000/minute", description="Requests per member token")
     log_level: str = "INFO"
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")

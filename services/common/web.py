@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
+from .guard import GuardSettings, RequestGuard
 from .logging import log
 from .process import tune_gc
 
@@ -53,7 +54,14 @@ class RequestTelemetry:
             await self.app(scope, receive, counting_send)
 
 
-def install_in_flight_gauge(app: FastAPI, service: str) -> None:
+def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, int] | None = None) -> None:
+    """The request guard (rate limits, token before body, body caps: services.common.guard) inside the
+    telemetry, so refused requests are counted too. `body_bytes`: routes allowed more than the default."""
+    settings = app.state.settings
+    app.add_middleware(RequestGuard, settings=GuardSettings(
+        default_body_bytes=settings.max_request_body_bytes, body_bytes=body_bytes or {},
+        per_address=settings.rate_limit_per_address, refused_per_address=settings.rate_limit_refused_per_address,
+        per_member=settings.rate_limit_per_member))
     app.add_middleware(RequestTelemetry, service=service)
 
 
@@ -94,9 +102,16 @@ def add_components(app: FastAPI, schemas: dict[str, dict]) -> None:
 
 def serve(factory: str, host: str, port: int) -> None:
     """Run a service's app factory ("package.module:create_app") with uvicorn on uvloop + httptools
-    (the plain asyncio loop stalled requests ~44 ms under load here); logs are the service's JSON logs."""
+    (the plain asyncio loop stalled requests ~44 ms under load here); logs are the service's JSON logs.
+    A request head must be complete within HTTP_HEAD_TIMEOUT_S; beyond HTTP_MAX_CONCURRENCY connections
+    and requests at once, uvicorn answers 503."""
     import uvicorn
 
+    from .http_server import head_timeout_protocol
+    from .settings import ServerSettings
+
     tune_gc()
-    uvicorn.run(factory, factory=True, host=host, port=port, loop="uvloop", http="httptools",
-                log_config=None, access_log=False)
+    server = ServerSettings()
+    uvicorn.run(factory, factory=True, host=host, port=port, loop="uvloop",
+                http=head_timeout_protocol(server.http_head_timeout_s),
+                limit_concurrency=server.http_max_concurrency, log_config=None, access_log=False)

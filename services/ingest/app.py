@@ -44,7 +44,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)
     install_error_handlers(app)
-    install_in_flight_gauge(app, "ingest")
+    install_in_flight_gauge(app, "ingest", body_bytes={"/v1/events": settings.max_body_bytes})
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:
