@@ -17,6 +17,8 @@ from ..answers import UNKNOWN_COHORT
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
 Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
+# Researchers see cohort aggregates (rates), not member-level lists (docs/security.md, "Roles").
+Aggregates = Annotated[Principal, Depends(require_role("nurse", "researcher", "admin"))]
 CohortPath = Annotated[CohortId, Path(description="Cohort identifier")]
 
 _404 = {404: {"description": "No enrolment or settings for this cohort yet"},
@@ -33,13 +35,13 @@ async def _run(request: Request, principal: Principal, cohort: str, fn, *args):
 
 @router.get("/weekly", response_model=list[WeekRates], responses=_404,
             summary="Study-week login / participation / completion rates (the paper's Table 3)")
-async def weekly(cohort: CohortPath, principal: Staff, request: Request) -> list[WeekRates]:
+async def weekly(cohort: CohortPath, principal: Aggregates, request: Request) -> list[WeekRates]:
     return await _run(request, principal, cohort, queries.weekly)
 
 
 @router.get("/daily", response_model=list[DayRates], responses=_404,
             summary="Rates per local calendar day, optionally between from and to (inclusive)")
-async def daily(cohort: CohortPath, principal: Staff, request: Request,
+async def daily(cohort: CohortPath, principal: Aggregates, request: Request,
                 from_: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD)")] = None,
                 to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive")] = None,
                 ) -> list[DayRates]:
@@ -57,5 +59,5 @@ async def members(cohort: CohortPath, principal: Staff, request: Request) -> lis
 
 @router.get("/daytypes", response_model=list[DayTypeRates], responses=_404,
             summary="Working vs non-working days: rates and actions per member-day (mean, sample SD)")
-async def daytypes(cohort: CohortPath, principal: Staff, request: Request) -> list[DayTypeRates]:
+async def daytypes(cohort: CohortPath, principal: Aggregates, request: Request) -> list[DayTypeRates]:
     return await _run(request, principal, cohort, queries.daytypes)

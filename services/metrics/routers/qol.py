@@ -19,7 +19,7 @@ from .. import queries
 from .api import _404, CohortPath, _run
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
-Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
+Staff = Annotated[Principal, Depends(require_role("nurse", "researcher", "admin"))]  # cohort aggregates
 
 
 def qol(ch, cohort: str) -> list[ScaleComparison]:

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
 
 from contracts.alerts import AlertAcknowledged, AlertEvent, AlertResolved, CallLogged, CallRequest, ResolveRequest
-from services.common.auth import Principal, require_cohort, require_role
+from services.common.auth import Principal, require_cohort, require_role, require_visible
 from services.common.kafka import BrokerUnavailable
 
 from ..queue import AlertView
@@ -42,8 +42,8 @@ def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
 def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
     view = runtime.queue.alerts.get(alert_id)
     if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown alert {alert_id}")
-    require_cohort(principal, view.cohort)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown alert")
+    require_visible(principal, view.cohort, "alert")  # another cohort's alert: the same 404
     return view
 
 
@@ -114,8 +114,8 @@ async def resolve(alert_id: UUID, principal: Staff, runtime: RuntimeDep,
 async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDep) -> dict:
     member = runtime.members.get(member_id)
     if member is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown member {member_id}")
-    require_cohort(principal, member.cohort)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown member")
+    require_visible(principal, member.cohort, "member")  # another cohort's member: the same 404
     return {"member_id": member_id, "cohort": member.cohort} | runtime.engagement_of(member_id)
 
 
