@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.common.kafka import broker_reachable, ensure_topics
-from services.common.logging import configure_logging, log
+from services.common.logging import configure_logging, log, scrub
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .answers import Answers
@@ -81,7 +81,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     app.state.faust = faust_app
                     stack.push_async_callback(close_publisher, faust_app)
                     await stack.enter_async_context(faust_app_running(faust_app))
-                log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=settings.clickhouse_url,
+                log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=scrub(settings.clickhouse_url),
                          migrations_applied=applied)
                 yield
         finally:

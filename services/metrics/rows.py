@@ -18,6 +18,7 @@ from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from services.common.logging import error_summary
 from services.survey.sink import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
@@ -36,7 +37,7 @@ def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tup
     try:
         event = parse_recorded_event(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("events", {
         "event_id": str(event.event_id), "member_id": event.member_id, "type": event.type,
         "occurred_at": _utc(event.occurred_at),
@@ -68,7 +69,7 @@ def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
                                  "holidays": list(s.holidays), "settings": s.model_dump_json(),
                                  "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
     except (ValidationError, ValueError, AttributeError) as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     raise InvalidRecord(f"unknown members record type {kind!r}")
 
 
@@ -76,7 +77,7 @@ def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
     try:
         tick = ClockTick.model_validate_json(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("clock_ticks", {"event_id": str(tick.event_id), "now": _utc(tick.now),
                              "kafka_partition": partition, "kafka_offset": offset})]
 
@@ -87,7 +88,7 @@ def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
     try:
         return survey_score_rows(value, partition, offset)
     except InvalidSurveyRecord as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
 
 
 # topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS). The notifier's

@@ -24,7 +24,7 @@ from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 
 from .settings import MetricsSettings
@@ -62,7 +62,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 try:
                     parsed.append(parse_recorded_event(value))
                 except ValidationError as exc:
-                    log.warning("stream_invalid_event", error=str(exc)[:300])
+                    log.warning("stream_invalid_event", error=error_summary(exc))
             changed = app.book.apply_events(parsed)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
@@ -81,7 +81,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 else:
                     continue
             except (ValidationError, ValueError, AttributeError) as exc:
-                log.warning("stream_invalid_member_record", error=str(exc)[:300])
+                log.warning("stream_invalid_member_record", error=error_summary(exc))
                 continue
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)

@@ -30,7 +30,7 @@ from contracts.surveys import (
 )
 from contracts.topics import NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.tasks import cancel_and_wait
 
 from . import telemetry
@@ -185,7 +185,7 @@ class SurveyRuntime:
             else:
                 return []  # cohort.configured and future types: not the survey's business
         except (orjson.JSONDecodeError, ValidationError) as exc:
-            log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("member_record_invalid", partition=partition, error=error_summary(exc))
             return []
         async with self._deciding:
             if kind == "member.enrolled":
@@ -199,7 +199,7 @@ class SurveyRuntime:
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("clock_tick_invalid", partition=partition, error=error_summary(exc))
             return []
         async with self._deciding:
             steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)
