@@ -35,7 +35,7 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	@# The broker keeps its log in memory, so ClickHouse starts empty too: the metrics sink stores its
 	@# Kafka positions in ClickHouse, and positions from an earlier run would point past the new log.
 	rm -rf var/chdb
-	JWT_JWKS_FILE=$(abspath var/keys/jwks.json) JWT_SIGNING_KEY_FILE=$(abspath var/keys/signing-key.pem) \
+	API_DOCS=1 JWT_JWKS_FILE=$(abspath var/keys/jwks.json) JWT_SIGNING_KEY_FILE=$(abspath var/keys/signing-key.pem) \
 		PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
 
 test: venv  ## the whole suite, against the real broker and the real ClickHouse engine

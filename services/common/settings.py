@@ -46,6 +46,8 @@ class CommonSettings(ServerSettings):
     rate_limit_refused_per_address: str = Field(default="10/second;100/minute",
                                                 description="Refused tokens (401) per client address")
     rate_limit_per_member: str = Field(default="50/second;2000/minute", description="Requests per member token")
+    api_docs: bool = Field(default=False, description="Serve /docs and /redoc (API_DOCS=1, development: their "
+                                                       "pages load Swagger UI / ReDoc from a CDN)")
     log_level: str = "INFO"
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
