@@ -15,8 +15,8 @@ from playwright.sync_api import sync_playwright
 from contracts.alerts import AlertRaised
 from services.common.broker import free_port
 from services.common.kafka import Publisher, Record
-from services.common.testing import read_topic
 from services.notifier.app import create_app
+from testsupport.broker import read_topic
 
 from .conftest import notifier_settings, unique, wait_until
 

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, partition_of, unique, wait_until
 
