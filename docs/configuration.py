@@ -15,6 +15,7 @@ import importlib
 import inspect
 import json
 import sys
+import types
 import typing
 from datetime import time
 from enum import Enum
@@ -83,7 +84,7 @@ def type_name(annotation: object) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return " | ".join(json.dumps(a) for a in typing.get_args(annotation))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
         return " | ".join(type_name(a) for a in args) + (", optional" if optional else "")

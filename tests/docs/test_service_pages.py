@@ -9,8 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERIES = re.compile(r"""\b(?:Counter|Gauge|Histogram|Summary)\(\s*["']([a-z_:][a-z0-9_:]*)["']""")
 # The four services, and any later one that has its page (a new service adds its page with it).
+PAGES = ROOT / "docs" / "services"
 SERVICES = sorted({"ingest", "metrics", "notifier", "survey"}
-                  | {p.stem for p in (ROOT / "docs" / "services").glob("*.md") if (ROOT / "services" / p.stem).is_dir()})
+                  | {p.stem for p in PAGES.glob("*.md") if (ROOT / "services" / p.stem).is_dir()})
 
 
 def series_of(folder: Path) -> set[str]:
