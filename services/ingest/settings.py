@@ -13,7 +13,7 @@ class IngestSettings(CommonSettings):
     port: int = Field(default=8001, validation_alias="INGEST_PORT", description="Listen port")
     max_body_bytes: int = Field(default=1024 * 1024, description="Larger requests get 413")
     max_batch: int = Field(default=500, ge=1, le=500, description="Most events in one POST /v1/events")
-    delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
+    delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline before 503")
     member_rate_limit: str = Field(
         default="20/second;600/minute",
         description="Requests per member token (admins exempt: backfills and simulations)",

@@ -38,7 +38,8 @@ class MetricsSettings(CommonSettings):
     run_stream: bool = Field(default=True, validation_alias="METRICS_RUN_STREAM",
                              description="Run the faust member-day agents in this process")
     group_id: str = Field(default="carecircle-metrics", validation_alias="METRICS_GROUP_ID",
-                          description="faust app id (consumer group) of the member-day agents")
+                          description="Prefix of the member-day agents' faust app id "
+                                      "(a fresh suffix each start: state is replayed)")
 
 
 @lru_cache
