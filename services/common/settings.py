@@ -16,5 +16,5 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Lowest level written to the JSON logs on stdout")
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
-    ensure_topics: bool = Field(
-        default=True, description="Create missing catalogue topics at start-up (off in production: Strimzi owns topics)")
+    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
+                                                          "(off in production: Strimzi owns topics)")
