@@ -197,7 +197,7 @@ class MemberTimeline:
     cohort: str
     zones: ZoneHistory
     follow_up: FollowUp
-    enrolment: MemberEnrolled = field(compare=False)
+    enrolment: MemberEnrolled = field(compare=False)  # the record that opened the latest period
 
     def local_day(self, instant: datetime) -> date:
         return self.zones.local_day(instant)
@@ -225,7 +225,7 @@ def apply_member_record(
         zones = timeline.zones
         if record.timezone != zones.zone_on(follow_up.periods[-1][0]):
             zones = zones.changed(record.timezone, follow_up.periods[-1][0])
-        return replace(timeline, follow_up=follow_up, zones=zones)
+        return replace(timeline, follow_up=follow_up, zones=zones, enrolment=record)
     if timeline is None or record.cohort != timeline.cohort:
         return timeline
     if isinstance(record, MemberWithdrawn):
