@@ -19,6 +19,16 @@ class IngestSettings(CommonSettings):
         description="Requests per member token (admins exempt: backfills and simulations)",
     )
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with 503")
+    member_event_limit: str = Field(
+        default="5000/hour",
+        description="Events (not requests) per member token; a request that would pass it gets 429 as a whole",
+    )
+    max_event_age_days: int = Field(
+        default=30, ge=1, le=3650, description="Events whose occurred_at lies further before the latest clock tick are refused"
+    )
+    directory_idle_s: float = Field(
+        default=0.5, gt=0, le=30, description="Quiet time that proves the members/clock log was read to its end"
+    )
 
 
 @lru_cache
