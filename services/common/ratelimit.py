@@ -27,9 +27,10 @@ class CallerRateLimit:
             if not self.limiter.test(item, key):
                 self._refuse(item, key)
 
-    def check(self, key: str) -> None:
+    def check(self, key: str, cost: int = 1) -> None:
+        """Count `cost` units (one request, or the events of a batch) for `key` against every limit."""
         for item in self.items:
-            if not self.limiter.hit(item, key):
+            if not self.limiter.hit(item, key, cost=cost):
                 self._refuse(item, key)
 
     def _refuse(self, item, key: str) -> None:

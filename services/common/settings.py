@@ -48,10 +48,11 @@ class CommonSettings(ServerSettings):
     rate_limit_per_member: str = Field(default="50/second;2000/minute", description="Requests per member token")
     api_docs: bool = Field(default=False, description="Serve /docs and /redoc (API_DOCS=1, development: their "
                                                        "pages load Swagger UI / ReDoc from a CDN)")
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Lowest level written to the JSON logs on stdout")
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
-    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")
+    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
+                                                          "(off in production: Strimzi owns topics)")
 
     @model_validator(mode="after")
     def _verification_keys(self):

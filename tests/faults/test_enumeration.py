@@ -26,7 +26,7 @@ def test_staff_of_another_cohort_cannot_tell_real_ids_from_unknown_ones(broker, 
     with notifier_client(notifier_settings(broker, jwt_secret, str(tmp_path))) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: member in runtime.members, what="enrolment folded")
+        wait_until(lambda: member in runtime.state.members, what="enrolment folded")
         now = datetime.combine(ENROLLED + timedelta(days=4), time(0, 0), tzinfo=ZoneInfo("UTC"))
         tick = json.dumps({"type": "clock.tick", "event_id": "00000000-0000-4000-8000-000000000000",
                            "now": now.isoformat()}).encode()

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.common.broker import free_port
-from services.common.testing import ServiceProcess
+from testsupport.broker import ServiceProcess
 from services.survey.app import create_app as survey_app
 from services.survey.settings import SurveySettings
 

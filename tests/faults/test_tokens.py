@@ -6,6 +6,7 @@ Against the real ingest service and broker: an accepted token gets 202 for a rea
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
@@ -50,7 +51,16 @@ def ingest(broker, keys):
     """Ingest as production runs it: EdDSA keys from a JWKS file, no AUTH_DEV."""
     settings = IngestSettings(kafka_bootstrap=broker, jwt_jwks_file=keys["jwks"], auth_dev=False, jwt_secret=None)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        wait_ready(client)
         yield client
+
+
+def wait_ready(client: TestClient) -> None:
+    """Ingest answers 503 until its member directory has read the log."""
+    deadline = time.monotonic() + 30
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "ingest never became ready"
+        time.sleep(0.05)
 
 
 def eddsa(key, subject="m-tok", role="member", ttl=timedelta(hours=1), **claims_over) -> str:
@@ -149,6 +159,7 @@ def test_make_run_key_pair_and_the_tokens_cli(tmp_path, broker):
     assert too_long.returncode != 0
     settings = IngestSettings(kafka_bootstrap=broker, jwt_jwks_file=str(public), auth_dev=False, jwt_secret=None)
     with TestClient(create_app(settings)) as client:
+        wait_ready(client)
         assert client.post("/v1/events", json=[event("m-cli")],
                            headers={"Authorization": f"Bearer {token}"}).status_code == 202
 
