@@ -107,6 +107,7 @@ def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, in
     telemetry, so refused requests are counted too, and security headers on every answer.
     `body_bytes`: routes allowed more than the default."""
     settings = app.state.settings
+    app.state.service_name = service  # who writes audit records (services.common.audit)
     if not settings.api_docs:
         _without_api_docs(app)
     app.add_middleware(RequestGuard, settings=GuardSettings(

@@ -25,7 +25,7 @@ from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
-from .routers import api, qol
+from .routers import api, audit, qol
 from .rows import CONVERTERS
 from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -112,6 +112,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.include_router(health_router(ready))
     app.include_router(api.router)
     app.include_router(qol.router)
+    app.include_router(audit.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)

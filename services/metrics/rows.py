@@ -17,8 +17,9 @@ from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
-from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
 from services.common.logging import error_summary
+from services.metrics.audit_store import InvalidAuditRecord, staff_access_rows
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
@@ -91,6 +92,14 @@ def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
         raise InvalidRecord(error_summary(exc)) from None
 
 
+def audit_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`staff.access` → `staff_access` (docs/security.md, "Audit trail")."""
+    try:
+        return staff_access_rows(value, partition, offset)
+    except InvalidAuditRecord as exc:
+        raise InvalidRecord(str(exc)) from None
+
+
 # topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS). The notifier's
 # `alerts` would plug in the same way (its call notes are free text: a converter must drop them).
 CONVERTERS: dict[str, Converter] = {
@@ -98,4 +107,5 @@ CONVERTERS: dict[str, Converter] = {
     MEMBERS.name: member_rows,
     CLOCK_TICKS.name: clock_rows,
     SURVEYS.name: survey_rows,
+    AUDIT.name: audit_rows,
 }

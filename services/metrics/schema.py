@@ -11,6 +11,7 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
 from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
@@ -125,6 +126,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} GROUP BY member_id, timezone, day",
         "INSERT INTO aggregated_events SELECT member_id, event_id FROM events",
     ]),
+    (5, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
+        STAFF_ACCESS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -179,6 +183,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "staff_access": STAFF_ACCESS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),

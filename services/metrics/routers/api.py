@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 
 from contracts.common import CohortId
 from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
+from services.common.audit import record_access
 from services.common.auth import Principal, require_cohort, require_role
 
 from .. import queries
@@ -54,7 +55,9 @@ async def daily(cohort: CohortPath, principal: Aggregates, request: Request,
 @router.get("/members", response_model=list[MemberSummary], responses=_404,
             summary="Per member: follow-up days, rates over the first 28 days, active flag")
 async def members(cohort: CohortPath, principal: Staff, request: Request) -> list[MemberSummary]:
-    return await _run(request, principal, cohort, queries.members)
+    listed = await _run(request, principal, cohort, queries.members)
+    await record_access(request, principal, "member_list", cohort=cohort, returned=len(listed))
+    return listed
 
 
 @router.get("/daytypes", response_model=list[DayTypeRates], responses=_404,

@@ -9,11 +9,12 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
 
 from contracts.common import CohortId
 from contracts.surveys import ExperienceRow
+from services.common.audit import record_access
 from services.common.auth import Principal, require_role
 
 from ..runtime import SurveyRuntime
@@ -60,9 +61,11 @@ def as_csv(cohort: str, data: list[ExperienceRow]) -> Response:
 
 @router.get("/v1/cohorts/{cohort}/experience", response_model=list[ExperienceRow],
             summary="Experience survey answers of a cohort (JSON, or CSV with ?format=csv)")
-async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime,
+async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime, request: Request,
                      format: Annotated[Literal["json", "csv"], Query()] = "json"):
     data = rows(runtime, principal, cohort)
+    await record_access(request, principal, "survey_export" if format == "csv" else "survey_answers", cohort=cohort,
+                        returned=len(data))
     if format == "csv":
         return as_csv(cohort, data)
     return Response(b"[" + b",".join(r.model_dump_json().encode() for r in data) + b"]",
@@ -71,5 +74,8 @@ async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runt
 
 @router.get("/v1/cohorts/{cohort}/experience.csv", summary="Experience survey answers of a cohort as CSV",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-async def experience_csv(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime) -> Response:
-    return as_csv(cohort, rows(runtime, principal, cohort))
+async def experience_csv(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime,
+                         request: Request) -> Response:
+    data = rows(runtime, principal, cohort)
+    await record_access(request, principal, "survey_export", cohort=cohort, returned=len(data))
+    return as_csv(cohort, data)
