@@ -18,13 +18,12 @@ from contracts.members import (
     CohortConfigured, CohortSettings, EnrollmentRequest, MemberEnrolled, MemberWithdrawn, WithdrawalRequest,
 )
 from contracts.topics import CLOCK_TICKS, MEMBERS
-from services.common.auth import Principal, require_role
+from services.common.auth import Admin
 from services.common.kafka import Publisher, Record
 
 from ..deps import get_publisher
 
 router = APIRouter(tags=["admin"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 
