@@ -5,6 +5,8 @@
   service. Test packages (`services/X/tests`) are exempt: an end-to-end test may start two services.
 * production code (`services`, `contracts`, outside their test packages) never imports `testsupport`,
   and no image ships it (setuptools packages and the Dockerfiles leave it out).
+* a service's Prometheus series are declared in its `telemetry.py` (the shared HTTP series in
+  `services/common/web.py`), so one file lists what a service exports.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def test_production_code_never_imports_test_support():
     bad = [f"{path.relative_to(ROOT)}:{line} imports {target}"
            for top in ("services", "contracts") for path in production_files(top)
            for line, target in imported_modules(path) if target.split(".")[0] == "testsupport"]
+    assert bad == []
+
+
+def test_prometheus_series_are_declared_in_telemetry_modules():
+    allowed = {"telemetry.py", "web.py"}
+    bad = [f"{path.relative_to(ROOT)}:{line}" for path in production_files("services") if path.name not in allowed
+           for line, target in imported_modules(path) if target.split(".")[0] == "prometheus_client"]
     assert bad == []
 
 
