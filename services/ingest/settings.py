@@ -9,11 +9,11 @@ from services.common.settings import CommonSettings
 
 class IngestSettings(CommonSettings):
     # Prefixed: process runners (honcho) set a generic PORT for every process.
-    host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
-    port: int = Field(default=8001, validation_alias="INGEST_PORT")
+    host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST", description="Listen address")
+    port: int = Field(default=8001, validation_alias="INGEST_PORT", description="Listen port")
     max_body_bytes: int = Field(default=1024 * 1024, description="Larger requests get 413")
-    max_batch: int = Field(default=500, ge=1, le=500)
-    delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
+    max_batch: int = Field(default=500, ge=1, le=500, description="Most events in one POST /v1/events")
+    delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline before 503")
     member_rate_limit: str = Field(
         default="20/second;600/minute",
         description="Requests per member token (admins exempt: backfills and simulations)",

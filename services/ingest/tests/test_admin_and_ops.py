@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from contracts.members import MemberEnrolled
 from contracts.topics import CLOCK_TICKS
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import RECENT, enrol
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import jwt as pyjwt
 
 from services.common.broker import start_broker
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import RECENT, enrol, ingest_client
 

@@ -11,7 +11,7 @@ import orjson
 from kafka import KafkaProducer
 
 from contracts.daily import EngagementDay, EventDeadLetter
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import ingest_client, metrics_client, unique_prefix
 
