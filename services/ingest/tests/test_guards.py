@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import RECENT, enrol, ingest_client, new_member
 
