@@ -2,7 +2,8 @@
 
 * `validate_builtin` — built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict:
   unknown fields are errors);
-* `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against deploy/schemas/crds.yaml;
+* `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against the operators' published
+  CRDs vendored by deploy/crds.py;
 * `check_workloads` — every service Deployment has readiness+liveness probes, resource requests AND limits,
   a non-root security context, a Service, a PodDisruptionBudget and an HPA; stream processors never scale
   past the partition count; a singleton (`SINGLETONS`: metrics-worker) runs exactly one replica, is replaced
@@ -25,10 +26,10 @@ import kubernetes_validate
 
 from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
 
+from . import crds
 from .kustomize import is_builtin
 from .yamlio import load
 
-CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds.yaml"
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
 
 # name -> (port, scales by partitions?) — the four services of DESIGN.md §4, each a Deployment of that name
@@ -80,28 +81,9 @@ def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSIO
     return errors
 
 
-@lru_cache
-def _crd_schemas() -> dict[str, Any]:
-    document = load(CRD_SCHEMAS)
-    return {key: {"$defs": document["$defs"], **schema} for key, schema in document["kinds"].items()}
-
-
 def validate_custom(resources: Iterable[dict]) -> list[str]:
-    errors = []
-    schemas = _crd_schemas()
-    for resource in resources:
-        if is_builtin(resource.get("apiVersion", "")):
-            continue
-        key = f"{resource.get('apiVersion')}/{resource.get('kind')}"
-        schema = schemas.get(key)
-        if schema is None:
-            errors.append(f"{_name(resource)}: no schema for custom resource {key} in {CRD_SCHEMAS.name}")
-            continue
-        validator = jsonschema.Draft202012Validator(schema)
-        for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path)):
-            path = ".".join(str(p) for p in error.absolute_path)
-            errors.append(f"{_name(resource)}: {path}: {error.message}")
-    return errors
+    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict)."""
+    return crds.validate(r for r in resources if not is_builtin(r.get("apiVersion", "")))
 
 
 def _by_kind(resources: Iterable[dict], kind: str) -> list[dict]:

@@ -22,6 +22,7 @@ from faust.contrib.asgi import faust_app_running, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
+from .kafka_security import faust_options
 from .settings import CommonSettings
 
 __all__ = ["catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
@@ -47,6 +48,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=10,
         producer_acks=-1,
+        **faust_options(),  # TLS + SASL in production (services/common/kafka_security.py)
     )
     config.update(overrides)
     app = faust.App(app_id, **config)

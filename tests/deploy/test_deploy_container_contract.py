@@ -48,7 +48,9 @@ def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) ->
         if "value" in item:
             env[item["name"]] = item["value"]
         else:
-            env[item["name"]] = secrets[item["valueFrom"]["secretKeyRef"]["key"]]
+            reference = item["valueFrom"]["secretKeyRef"]
+            # KafkaUser passwords are written by Strimzi's User Operator into Secret <user>, not shipped
+            env[item["name"]] = secrets.get(reference["key"], f"generated-for-{reference['name']}")
     return env
 
 
@@ -77,6 +79,10 @@ def running(jwt_secret, tmp_path_factory):
             prefix = service.upper()
             assert env[f"{prefix}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
             port = free_port()  # the manifest's port is fixed; tests share the machine
+            # prod authenticates to Kafka over TLS (tests/deploy/test_deploy_kafka_security.py checks those
+            # client settings); the test broker speaks plaintext only
+            assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+            env["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
             env.update({
                 "KAFKA_BOOTSTRAP": bootstrap, f"{prefix}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
                 "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
