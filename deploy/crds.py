@@ -100,7 +100,8 @@ def check() -> list[str]:
             continue
         for field in ("repo", "tag", "commit", "path"):
             if entry[field] != getattr(source, field):
-                errors.append(f"{source.file}: {field} {entry[field]!r} in sources.yaml, pinned {getattr(source, field)!r}")
+                pinned = getattr(source, field)
+                errors.append(f"{source.file}: {field} {entry[field]!r} in sources.yaml, pinned {pinned!r}")
         path = VENDOR / source.file
         if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             errors.append(f"{source.file}: content differs from the vendored sha256 (edited by hand?)")
@@ -144,7 +145,9 @@ def schemas() -> dict[str, dict]:
                 if not version.get("served"):
                     continue
                 schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-                schema.setdefault("properties", {})["metadata"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                # the API server validates metadata itself (names, labels): open here, as in the CRDs
+                metadata = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                schema.setdefault("properties", {})["metadata"] = metadata
                 found[f"{spec['group']}/{version['name']}/{spec['names']['kind']}"] = _strict(schema)
     return found
 

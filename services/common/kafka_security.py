@@ -1,6 +1,7 @@
-"""How every Kafka client of CareCircle authenticates: the one place that turns the `KAFKA_*` security
-settings into kafka-python, aiokafka and faust options, so a producer, a consumer and a faust app of the
-same process always connect the same way.
+"""How every Kafka client of CareCircle authenticates: the one place that reads the `KAFKA_*` security
+settings and turns them into kafka-python and aiokafka options, so that a producer, a consumer and a faust
+app of one process always connect the same way (faust's credentials are built from the same object in
+services/common/stream.py, so that only the stream processors import faust).
 
 Production (deploy/k8s): `KAFKA_SECURITY_PROTOCOL=SASL_SSL`, `KAFKA_SASL_MECHANISM=SCRAM-SHA-512`, the
 service's own `KAFKA_SASL_USERNAME`/`KAFKA_SASL_PASSWORD` (a Strimzi KafkaUser) and `KAFKA_SSL_CAFILE`
@@ -45,6 +46,10 @@ class KafkaSecurity(BaseSettings):
         return self
 
     @property
+    def password(self) -> str | None:
+        return self.sasl_password.get_secret_value() if self.sasl_password else None
+
+    @property
     def sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
 
@@ -64,7 +69,7 @@ class KafkaSecurity(BaseSettings):
         if not self.sasl:
             return {}
         return {"sasl_mechanism": self.sasl_mechanism, "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password.get_secret_value()}
+                "sasl_plain_password": self.password}
 
     def kafka_python(self) -> dict[str, Any]:
         """Options for kafka-python's KafkaProducer / KafkaConsumer / KafkaAdminClient."""
@@ -80,19 +85,6 @@ class KafkaSecurity(BaseSettings):
             options["ssl_context"] = self.ssl_context()
         return options
 
-    def faust(self) -> dict[str, Any]:
-        """`broker_credentials` for faust.App (empty for PLAINTEXT: faust's default)."""
-        import faust  # only the stream processors import faust
-
-        if self.sasl:
-            return {"broker_credentials": faust.SASLCredentials(
-                username=self.sasl_username, password=self.sasl_password.get_secret_value(),
-                mechanism=self.sasl_mechanism, ssl_context=self.ssl_context())}
-        if self.tls:
-            return {"broker_credentials": faust.SSLCredentials(self.ssl_context())}
-        return {}
-
-
 @lru_cache
 def kafka_security() -> KafkaSecurity:
     """The process's settings, read once from the environment."""
@@ -105,7 +97,3 @@ def kafka_python_options() -> dict[str, Any]:
 
 def aiokafka_options() -> dict[str, Any]:
     return kafka_security().aiokafka()
-
-
-def faust_options() -> dict[str, Any]:
-    return kafka_security().faust()

@@ -55,7 +55,7 @@ def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) ->
 
 
 def _healthcheck(name: str) -> list[str]:
-    text = (ROOT / "services" / DEPLOYMENTS[name] / "Dockerfile").read_text().replace("\\\n", " ")
+    text = (ROOT / "deploy" / "docker" / "Dockerfile").read_text().replace("\\\n", " ")
     match = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     assert match, "no exec-form HEALTHCHECK CMD"
     command = json.loads(match.group(1))
@@ -86,6 +86,7 @@ def running(jwt_secret, tmp_path_factory):
             env.update({
                 "KAFKA_BOOTSTRAP": bootstrap, f"{prefix}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
                 "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+                "SERVICE": service,  # ENV of the image built with --build-arg SERVICE=<service>
             })
             if "CLICKHOUSE_URL" in env:  # no ClickHouse server here: the same client interface on embedded chDB
                 assert env["CLICKHOUSE_URL"].startswith("clickhouse://")

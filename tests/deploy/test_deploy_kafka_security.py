@@ -45,7 +45,9 @@ def test_plaintext_by_default(monkeypatch):
     security = KafkaSecurity().checked()
     assert security.kafka_python() == {"security_protocol": "PLAINTEXT"}
     assert security.aiokafka() == {"security_protocol": "PLAINTEXT"}
-    assert security.faust() == {}
+    from services.common.stream import broker_credentials
+
+    assert broker_credentials(security) == {}
 
 
 def test_kafka_python_producer_gets_sasl_ssl(production_env, ca_file):
