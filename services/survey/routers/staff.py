@@ -9,26 +9,25 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
 
 from contracts.common import CohortId
 from contracts.surveys import ExperienceRow
 from services.common.audit import record_access
-from services.common.auth import Principal, require_role
+from services.common.auth import Principal, Staff
 
 from ..runtime import SurveyRuntime
-from .members import Runtime
+from ..deps import Runtime
 
 router = APIRouter(tags=["staff"])
-Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
 CSV_COLUMNS = ("member_id", "invitation_id", "responded_at", "q1", "q2", "q3")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 def rows(runtime: SurveyRuntime, principal: Principal, cohort: str) -> list[ExperienceRow]:
     if cohort not in principal.cohorts:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"no access to cohort {cohort!r}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="no access to this cohort")
     if not runtime.rebuilt.is_set():
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="survey state is being rebuilt; retry",
                             headers={"Retry-After": "2"})
