@@ -35,8 +35,8 @@ class AuditTrail:
     async def record(self, principal: Principal, resource: AuditedResource, cohort: str | None = None,
                      target: str | None = None, returned: int = 0) -> StaffAccess:
         access = StaffAccess(event_id=uuid4(), occurred_at=datetime.now(timezone.utc), actor=principal.subject,
-                             role=principal.role, service=self.service, resource=resource, cohort=cohort,
-                             target=target, returned=returned)
+                             role=principal.role, service=self.service, resource=resource,
+                             cohort=cohort or None, target=target or None, returned=returned)  # "" = not named
         try:
             publisher = await self._publisher_ready()
             await publisher.publish([Record(AUDIT.name, principal.subject.encode(), access.model_dump_json().encode())])
