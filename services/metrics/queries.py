@@ -3,8 +3,10 @@
 One SQL building block, `member_days`, lists every follow-up member-day of a cohort with what the
 member did that day; the weekly / daily / member / day-type figures aggregate it.
 
-* De-duplication: raw events are grouped by `event_id` before anything is counted (a duplicate
-  delivery or a replayed batch never counts twice, merged or not); members/cohorts are read `FINAL`.
+* De-duplication: raw events are grouped by (`member_id`, `event_id`) and each takes its FIRST
+  delivery in log order (`argMin(…, kafka_offset)`), whatever a later delivery carries (a duplicate,
+  a replayed batch or a conflicting re-use of the id never changes a number, merged or not: the
+  table keeps the same row on merge); members/cohorts are read `FINAL`.
 * Local days: ClickHouse's `toDate(ts, tz)` needs a constant zone, so the query carries one
   `multiIf` branch per zone present in the cohort (each branch a constant zone).
 * Follow-up days (contracts.engagement.in_follow_up): enrolment day … min(today, withdrawn_on − 1,
@@ -32,7 +34,7 @@ from contracts.members import CohortSettings
 from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
 
 from .clickhouse import ClickHouse
-from .schema import MEMBER_DAY_EVENTS_SELECT
+from .schema import EVENT_FINGERPRINT, MEMBER_DAY_EVENTS_SELECT
 
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 FAR_FUTURE = date(2149, 6, 6)  # the largest ClickHouse Date
@@ -121,11 +123,11 @@ def raw_days_sql(sc: Scope) -> str:
         SELECT ev.ev_member AS member_id, {event_day} AS day,
                arrayDistinct(arrayFlatten(groupArray(ev.ev_tasks))) AS tasks, toUInt64(sum(ev.ev_action)) AS actions
         FROM (
-            SELECT event_id, any(member_id) AS ev_member, any(occurred_at) AS occurred_at,
-                   any(tasks) AS ev_tasks, any(action) AS ev_action
+            SELECT member_id AS ev_member, argMin(occurred_at, kafka_offset) AS occurred_at,
+                   argMin(tasks, kafka_offset) AS ev_tasks, argMin(action, kafka_offset) AS ev_action
             FROM events
             WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {{cohort:String}})
-            GROUP BY event_id
+            GROUP BY member_id, event_id
         ) AS ev
         INNER JOIN (SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS z
             ON ev.ev_member = z.member_id
@@ -142,12 +144,15 @@ AGGREGATE_DAYS_SQL = """
 
 # Whether `member_day_events` describes exactly the cohort's de-duplicated raw events. Its materialized
 # view adds every row ever inserted into `events` to the aggregate, and a second one adds the row's
-# (member, event id) key to `aggregated_events`. Rows only ever LEAVE `events` otherwise (deletions,
-# truncation before a rebuild), so when `events` still holds as many distinct keys as the aggregate has
-# seen (both counted `FINAL`: de-duplicated, whether merged or not), it holds exactly those events.
+# (member, event id, fingerprint of what the aggregate reads) to `aggregated_events`. Rows only ever
+# LEAVE `events` otherwise (deletions, truncation before a rebuild), so when `events` still holds as
+# many distinct keys as the aggregate has seen distinct (key, fingerprint) pairs (both counted `FINAL`:
+# de-duplicated, whether merged or not), it holds exactly those events AND no key was delivered twice
+# with different content (a conflict: the aggregate would have added the later delivery too).
 # Further every aggregate row must have been bucketed in the member's CURRENT time zone (not before
 # the enrolment arrived, not in a zone since changed). Otherwise the cohort is answered from the raw
-# events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`).
+# events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`);
+# a cohort with a conflict stays on the raw events.
 AGGREGATE_CHECK_SQL = """
     SELECT (SELECT count() FROM events FINAL
             WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS raw_events,
@@ -177,7 +182,8 @@ def repair_aggregate(ch: ClickHouse, cohort: str) -> None:
     ch.command(f"ALTER TABLE member_day_events DELETE WHERE member_id IN {members} SETTINGS mutations_sync = 1", p)
     ch.command(f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} WHERE ev.member_id IN {members} "
                "GROUP BY member_id, timezone, day", p)
-    ch.command(f"INSERT INTO aggregated_events SELECT member_id, event_id FROM events WHERE member_id IN {members}", p)
+    ch.command(f"INSERT INTO aggregated_events SELECT member_id, event_id, {EVENT_FINGERPRINT} FROM events "
+               f"WHERE member_id IN {members}", p)
 
 
 _COUNTS = """count() AS member_days, toUInt64(sum(logged_in)) AS logged_in_days,

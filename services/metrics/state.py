@@ -2,9 +2,11 @@
 publish what it returns.
 
 Idempotent by construction (faust is at-least-once and the state is rebuilt by replaying the log):
-a member-day holds its events BY event_id, so a duplicate or replayed event changes nothing; the
-enrolment, withdrawal and cohort settings are last-write-wins values. Every rule comes from
-`contracts.engagement`.
+an event is (member_id, event_id) and its first delivery in log order is the event (docs/metrics.md,
+"Duplicates and conflicts"): the book remembers each key with a fingerprint of its content, so a
+duplicate or replayed delivery changes nothing, and a later delivery with different content is
+counted in `conflicts`, never folded. The enrolment, withdrawal and cohort settings are
+last-write-wins values. Every rule comes from `contracts.engagement`.
 """
 
 from __future__ import annotations
@@ -30,28 +32,30 @@ class Member:
 
 @dataclass(slots=True)
 class DayState:
-    """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`),
-    guarded by the set of event ids so that a duplicate never folds twice."""
+    """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`).
+    The book folds each event at most once (first delivery of its key)."""
 
-    event_ids: set[str] = field(default_factory=set)
+    events: int = 0
     logged_in: bool = False
     tasks: set[str] = field(default_factory=set)
     actions: int = 0
 
-    def add(self, event_id: str, event: AnyClientEvent) -> bool:
-        if event_id in self.event_ids:
-            return False
-        self.event_ids.add(event_id)
+    def add(self, event: AnyClientEvent) -> None:
+        self.events += 1
         self.logged_in = self.logged_in or counts_as_login(event)
         self.tasks |= tasks_marked(event)
         self.actions += is_action(event)
-        return True
 
     def summary(self) -> DayEngagement:
         return DayEngagement(self.logged_in, frozenset(self.tasks), self.actions)
 
     def __len__(self) -> int:
-        return len(self.event_ids)
+        return self.events
+
+
+def content_fingerprint(event: AnyClientEvent) -> int:
+    """What a delivery carries, without the server's receipt time (a retried send is not a conflict)."""
+    return hash((event.type, event.occurred_at, event.payload.model_dump_json()))
 
 
 _EMPTY = DayState()
@@ -66,6 +70,9 @@ class MemberDayBook:
     # member_id → {event_id: event} waiting for the member's enrolment
     pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
     dead_lettered: set[str] = field(default_factory=set)
+    # member_id → {event_id: content fingerprint of its first delivery}
+    first_delivery: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    conflicts: int = 0  # later deliveries of a known key with different content (never folded)
 
     def settings(self, cohort: str) -> CohortSettings:
         return self.cohorts.get(cohort) or CohortSettings()
@@ -94,15 +101,25 @@ class MemberDayBook:
         return [self.day(*key) for key in changed]
 
     def _fold(self, event: AnyClientEvent) -> tuple[str, date] | None:
+        """Fold the first delivery of (member_id, event_id); later deliveries are duplicates, counted
+        as conflicts when their content differs."""
+        event_id, fingerprint = str(event.event_id), content_fingerprint(event)
+        seen = self.first_delivery[event.member_id]
+        if event_id in seen:
+            if seen[event_id] != fingerprint:
+                self.conflicts += 1
+            return None
+        seen[event_id] = fingerprint
+        return self._place(event_id, event)
+
+    def _place(self, event_id: str, event: AnyClientEvent) -> tuple[str, date] | None:
         member = self.members.get(event.member_id)
-        event_id = str(event.event_id)
         if member is None:
             self.pending[event.member_id][event_id] = event
             return None
         day = local_day(event.occurred_at, member.timezone)
         key = (event.member_id, day)
-        if not self.days[key].add(event_id, event):
-            return None
+        self.days[key].add(event)
         self.days_of[event.member_id].add(day)
         return key
 
@@ -110,8 +127,8 @@ class MemberDayBook:
         """Record the enrolment; re-apply the member's waiting events and re-state known days."""
         self.members[e.member_id] = Member(e.cohort, e.timezone, e.enrolled_on,
                                            getattr(self.members.get(e.member_id), "withdrawn_on", None))
-        for event in self.pending.pop(e.member_id, {}).values():
-            self._fold(event)
+        for event_id, event in self.pending.pop(e.member_id, {}).items():
+            self._place(event_id, event)
         return [self.day(e.member_id, day) for day in sorted(self.days_of.get(e.member_id, ()))]
 
     def withdraw(self, w: MemberWithdrawn) -> list[EngagementDay]:
