@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from contracts.engagement import is_active, stage
+from contracts.engagement import activity, stage
 from contracts.members import CohortSettings
-from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
+from contracts.metrics_api import (
+    CohortSummary, DayRates, DayTypeRates, Denominator, MemberSummary, StageFilter, WeekRates, intervention_summary,
+)
 
 from .clickhouse import ClickHouse
 from .schema import EVENT_FINGERPRINT, MEMBER_DAY_EVENTS_SELECT
@@ -75,6 +78,7 @@ class Scope:
     def params(self) -> dict[str, Any]:
         s = self.settings
         return {"cohort": self.cohort, "tasks": list(s.tasks), "holidays": [d.isoformat() for d in s.holidays],
+                "working_days": [d.isoformat() for d in s.working_days],
                 "ends_on": (s.ends_on or FAR_FUTURE).isoformat()}
 
 
@@ -86,26 +90,31 @@ def scope(ch: ClickHouse, cohort: str) -> Scope:
 
 
 def member_days_sql(sc: Scope) -> str:
-    """One row per follow-up member-day: member_id, day, day_number, logged_in, participated,
-    completed, actions, working."""
+    """One row per enrolled member-day from the enrolment day to the earlier of the cohort's end and
+    the member's today (docs/metrics.md): member_id, day, day_number, complete (the day is over in the
+    member's zone: before the latest tick's local date), in_follow_up (before the withdrawal),
+    logged_in, participated, completed, actions (all 0 outside follow-up: days after a withdrawal
+    count as not logged in), working."""
     today = _local_date("now_ts", sc.zones)
     engagement = AGGREGATE_DAYS_SQL if sc.aggregate_current else raw_days_sql(sc)
     return f"""
     WITH (SELECT max(now) FROM clock_ticks) AS now_ts
     SELECT md.member_id AS member_id, md.day AS day, md.day_number AS day_number,
-           ed.member_id != '' AS logged_in,
-           hasAny(ed.tasks, {{tasks:Array(String)}}) AS participated,
-           hasAll(ed.tasks, {{tasks:Array(String)}}) AS completed,
-           ed.actions AS actions,
-           toDayOfWeek(md.day) <= 5 AND NOT has({{holidays:Array(Date)}}, md.day) AS working
+           md.day < md.today AS complete, md.day < md.stop AS in_follow_up,
+           in_follow_up AND ed.member_id != '' AS logged_in,
+           in_follow_up AND hasAny(ed.tasks, {{tasks:Array(String)}}) AS participated,
+           in_follow_up AND hasAll(ed.tasks, {{tasks:Array(String)}}) AS completed,
+           if(in_follow_up, ed.actions, 0) AS actions,
+           (toDayOfWeek(md.day) <= 5 AND NOT has({{holidays:Array(Date)}}, md.day))
+               OR has({{working_days:Array(Date)}}, md.day) AS working
     FROM (
-        SELECT member_id, arrayJoin(range(toUInt32(greatest(0, dateDiff('day', enrolled_on, last_day) + 1)))) AS i,
+        SELECT member_id, today, stop,
+               arrayJoin(range(toUInt32(greatest(0, dateDiff('day', enrolled_on, last_day) + 1)))) AS i,
                enrolled_on + i AS day, toUInt32(i + 1) AS day_number
         FROM (
-            SELECT en.member_id AS member_id, en.enrolled_on AS enrolled_on,
-                   least({today},
-                         if(wd.member_id = '', toDate('{FAR_FUTURE.isoformat()}'), wd.withdrawn_on - 1),
-                         toDate({{ends_on:String}})) AS last_day
+            SELECT en.member_id AS member_id, en.enrolled_on AS enrolled_on, {today} AS today,
+                   least(today, toDate({{ends_on:String}})) AS last_day,
+                   if(wd.member_id = '', toDate('{FAR_FUTURE.isoformat()}'), wd.withdrawn_on) AS stop
             FROM (SELECT member_id, enrolled_on, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS en
             LEFT JOIN (SELECT member_id, withdrawn_on FROM withdrawals FINAL WHERE cohort = {{cohort:String}}) AS wd
                 ON en.member_id = wd.member_id
@@ -186,39 +195,59 @@ def repair_aggregate(ch: ClickHouse, cohort: str) -> None:
                f"WHERE member_id IN {members}", p)
 
 
-_COUNTS = """count() AS member_days, toUInt64(sum(logged_in)) AS logged_in_days,
-    toUInt64(sum(participated)) AS participated_days, toUInt64(sum(completed)) AS completed_days,
+# Rates count complete member-days only; a row is `partial` while any of its member-days is not over.
+_COUNTS = """countIf(complete) AS member_days, toUInt64(sumIf(logged_in, complete)) AS logged_in_days,
+    toUInt64(sumIf(participated, complete)) AS participated_days, toUInt64(sumIf(completed, complete)) AS completed_days,
     if(member_days = 0, 0., 100 * logged_in_days / member_days) AS login_rate,
     if(member_days = 0, 0., 100 * participated_days / member_days) AS participation_rate,
-    if(member_days = 0, 0., 100 * completed_days / member_days) AS completion_rate"""
+    if(member_days = 0, 0., 100 * completed_days / member_days) AS completion_rate,
+    toBool(countIf(NOT complete) > 0) AS partial"""
+
+# The member-days a denominator counts: `followup` those in follow-up, `enrolled` every enrolled day.
+_DENOMINATOR_FILTER = {"followup": "in_follow_up", "enrolled": "1"}
 
 
-def weekly(ch: ClickHouse, cohort: str) -> list[WeekRates]:
+def weekly(ch: ClickHouse, cohort: str, denominator: Denominator = "followup") -> list[WeekRates]:
     sc = scope(ch, cohort)
     rows = ch.query(f"SELECT intDiv(day_number - 1, 7) + 1 AS week, {_COUNTS} FROM ({member_days_sql(sc)}) "
-                    "GROUP BY week ORDER BY week", sc.params())
-    return [WeekRates(**r, stage=stage(r["week"], sc.settings.intervention_weeks)) for r in rows]
+                    f"WHERE {_DENOMINATOR_FILTER[denominator]} GROUP BY week ORDER BY week", sc.params())
+    return [WeekRates(**r, denominator=denominator, stage=stage(r["week"], sc.settings.intervention_weeks))
+            for r in rows]
 
 
-def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None) -> list[DayRates]:
+def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None,
+          denominator: Denominator = "followup") -> list[DayRates]:
     sc = scope(ch, cohort)
     params = sc.params() | {"start": (start or date(1970, 1, 1)).isoformat(),
                             "end": (end or FAR_FUTURE).isoformat()}
     rows = ch.query(f"SELECT day, {_COUNTS} FROM ({member_days_sql(sc)}) "
-                    "WHERE day BETWEEN toDate({start:String}) AND toDate({end:String}) GROUP BY day ORDER BY day",
-                    params)
-    return [DayRates(**r) for r in rows]
+                    f"WHERE {_DENOMINATOR_FILTER[denominator]} AND day BETWEEN toDate({{start:String}}) AND "
+                    "toDate({end:String}) GROUP BY day ORDER BY day", params)
+    return [DayRates(**r, denominator=denominator) for r in rows]
+
+
+def summary(ch: ClickHouse, cohort: str) -> CohortSummary:
+    """The intervention stage per denominator: mean of the weekly rates and the pooled rate."""
+    settings = cohort_settings(ch, cohort)
+    return CohortSummary(intervention_weeks=settings.intervention_weeks, stages=[
+        intervention_summary([w for w in weekly(ch, cohort, d) if w.stage == "intervention"],
+                             settings.intervention_weeks, d)
+        for d in ("followup", "enrolled")])
+
+
+WINDOW_DAYS = 28  # the activity window: the first 28 follow-up days
 
 
 def members(ch: ClickHouse, cohort: str) -> list[MemberSummary]:
     sc = scope(ch, cohort)
-    window = 28
+    window = f"complete AND day_number <= {WINDOW_DAYS}"
     counts = {r["member_id"]: r for r in ch.query(
-        f"""SELECT member_id, count() AS follow_up_days, countIf(day_number <= {window}) AS window_days,
-                   toUInt64(sumIf(logged_in, day_number <= {window})) AS logged_in_days,
-                   toUInt64(sumIf(participated, day_number <= {window})) AS participated_days,
-                   toUInt64(sumIf(completed, day_number <= {window})) AS completed_days
-            FROM ({member_days_sql(sc)}) GROUP BY member_id""", sc.params())}
+        f"""SELECT member_id, countIf(complete) AS follow_up_days, countIf({window}) AS window_days,
+                   toUInt64(sumIf(logged_in, {window})) AS logged_in_days,
+                   toUInt64(sumIf(participated, {window})) AS participated_days,
+                   toUInt64(sumIf(completed, {window})) AS completed_days,
+                   toBool(countIf(NOT complete) > 0) AS ongoing
+            FROM ({member_days_sql(sc)}) WHERE in_follow_up GROUP BY member_id""", sc.params())}
     people = ch.query(
         """SELECT en.member_id AS member_id, en.timezone AS timezone, en.enrolled_on AS enrolled_on,
                   if(wd.member_id = '', NULL, wd.withdrawn_on) AS withdrawn_on
@@ -230,13 +259,16 @@ def members(ch: ClickHouse, cohort: str) -> list[MemberSummary]:
         c = counts.get(p["member_id"], {})
         n, logged = c.get("window_days", 0), c.get("logged_in_days", 0)
         part, comp = c.get("participated_days", 0), c.get("completed_days", 0)
+        # Follow-up goes on while a day of it is still under way (today) or not begun (enrolled ahead).
+        ongoing = c.get("ongoing", False) or p["member_id"] not in counts
+        state = activity(logged, n, WINDOW_DAYS, ongoing, sc.settings.active_login_threshold)
         out.append(MemberSummary(
             member_id=p["member_id"], timezone=p["timezone"], enrolled_on=p["enrolled_on"],
             withdrawn_on=p["withdrawn_on"], follow_up_days=c.get("follow_up_days", 0), window_days=n,
             logged_in_days=logged, participated_days=part, completed_days=comp,
             login_rate=100 * logged / n if n else 0.0, participation_rate=100 * part / n if n else 0.0,
             completion_rate=100 * comp / n if n else 0.0,
-            active=is_active(logged, n, sc.settings.active_login_threshold)))
+            activity=state, active=None if state in ("pending", "insufficient") else state == "active"))
     return out
 
 
@@ -247,17 +279,43 @@ def sample_sd(n: int, total: int, total_sq: int) -> float | None:
     return math.sqrt(Fraction(n * total_sq - total * total, n * (n - 1)))
 
 
-def daytypes(ch: ClickHouse, cohort: str) -> list[DayTypeRates]:
+_STAGE_FILTER = {"all": "1", "intervention": "day_number <= {weeks:UInt32} * 7",
+                 "open-ended": "day_number > {weeks:UInt32} * 7"}
+
+
+def daytypes(ch: ClickHouse, cohort: str, stage_name: StageFilter = "all",
+             denominator: Denominator = "followup") -> list[DayTypeRates]:
+    """Working vs non-working days: rates, and actions per member-day of the type two ways — over all
+    member-days (mean, sample SD) and per member (each member's mean, then mean and sample SD across
+    members, the paper's "per individual"). Actions count complete follow-up days only."""
     sc = scope(ch, cohort)
-    rows = ch.query(f"""SELECT if(working, 'working', 'non-working') AS day_type, {_COUNTS},
-                               toUInt64(sum(actions)) AS actions_total, toUInt64(sum(actions * actions)) AS actions_sq
-                        FROM ({member_days_sql(sc)}) GROUP BY day_type ORDER BY day_type DESC""", sc.params())
+    params = sc.params() | {"weeks": sc.settings.intervention_weeks}
+    where = f"{_DENOMINATOR_FILTER[denominator]} AND {_STAGE_FILTER[stage_name]}"
+    source = f"(SELECT *, if(working, 'working', 'non-working') AS day_type FROM ({member_days_sql(sc)}) WHERE {where})"
+    rows = ch.query(f"""SELECT day_type, {_COUNTS},
+                               toUInt64(sumIf(actions, complete AND in_follow_up)) AS actions_total,
+                               toUInt64(sumIf(actions * actions, complete AND in_follow_up)) AS actions_sq,
+                               countIf(complete AND in_follow_up) AS action_days
+                        FROM {source} GROUP BY day_type ORDER BY day_type DESC""", params)
+    per_member: dict[str, list[Fraction]] = {}
+    for r in ch.query(f"""SELECT day_type, member_id, toUInt64(sum(actions)) AS total, count() AS days
+                          FROM {source} WHERE complete AND in_follow_up GROUP BY day_type, member_id""", params):
+        per_member.setdefault(r["day_type"], []).append(Fraction(r["total"], r["days"]))
     out = []
     for r in rows:
-        sq, r["actions"] = r.pop("actions_sq"), r.pop("actions_total")
-        out.append(DayTypeRates(**r, actions_mean=r["actions"] / r["member_days"] if r["member_days"] else 0.0,
-                                actions_sd=sample_sd(r["member_days"], r["actions"], sq)))
+        sq, total, days = r.pop("actions_sq"), r.pop("actions_total"), r.pop("action_days")
+        means = per_member.get(r["day_type"], [])
+        out.append(DayTypeRates(
+            **r, denominator=denominator, stage=stage_name, actions=total, action_days=days,
+            actions_mean=total / days if days else 0.0, actions_sd=sample_sd(days, total, sq),
+            members=len(means), actions_per_member_mean=float(sum(means) / len(means)) if means else 0.0,
+            actions_per_member_sd=fraction_sd(means)))
     return out
+
+
+def fraction_sd(values: list[Fraction]) -> float | None:
+    """Sample SD (ddof=1) of exact values, exact until the final square root."""
+    return float(statistics.stdev(values)) if len(values) >= 2 else None  # exact, correctly rounded
 
 
 def cohorts(ch: ClickHouse) -> list[str]:
