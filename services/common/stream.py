@@ -4,7 +4,8 @@ A service runs its faust app and its FastAPI app in ONE process and on ONE event
 drives, and faust is started and stopped by the FastAPI lifespan (`faust.contrib.asgi`). Tests use
 the same path through `fastapi.testclient.TestClient`.
 
-Two facts shape the defaults (measured against the local tansu broker; see README):
+Two facts shape the defaults (measured against the local tansu broker; docs/architecture.md,
+"State rebuilt from topics, not faust changelogs"):
 * faust is at-least-once: after a crash, events after the last committed offset are processed again.
   Table state must therefore be idempotent (sets of event ids / tasks, not counters).
 * tansu answers ListOffsets with the last batch's base offset + 1, so changelog recovery can stop
@@ -22,9 +23,10 @@ from faust.contrib.asgi import faust_app_running, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
+from .kafka_security import KafkaSecurity, kafka_security
 from .settings import CommonSettings
 
-__all__ = ["catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
+__all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
@@ -47,11 +49,23 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=10,
         producer_acks=-1,
+        **broker_credentials(kafka_security()),  # TLS + SASL in production
     )
     config.update(overrides)
     app = faust.App(app_id, **config)
     use_direct_delivery(app)
     return app
+
+
+def broker_credentials(security: KafkaSecurity) -> dict[str, Any]:
+    """faust's `broker_credentials` for the process's Kafka security settings (none for PLAINTEXT)."""
+    if security.sasl:
+        return {"broker_credentials": faust.SASLCredentials(
+            username=security.sasl_username, password=security.password, mechanism=security.sasl_mechanism,
+            ssl_context=security.ssl_context())}
+    if security.tls:
+        return {"broker_credentials": faust.SSLCredentials(security.ssl_context())}
+    return {}
 
 
 def catalogue_topic(app: faust.App, topic: Topic) -> faust.TopicT:

@@ -4,9 +4,9 @@ Every published number is a function of the tables alone ("today" is the latest 
 never the wall clock). ClickHouse changes nothing in place: each insert, mutation, merge or truncation
 replaces active parts, and part names never repeat (they carry increasing block numbers), so the set
 of active part names of the database is a version of its data. An answer is served from the cache
-only while that version is the one it was computed at; reading the version is one metadata query
-(~1.5 ms at 10 M events against ~40–90 ms to compute). While the sink writes, versions change and
-answers are computed afresh: the cache never trades freshness for speed.
+only while that version is the one it was computed at; reading the version is one metadata query,
+far cheaper than computing (bench/results.md, "Probes behind design choices"). While the sink
+writes, versions change and answers are computed afresh: the cache never trades freshness for speed.
 """
 
 from __future__ import annotations
@@ -16,17 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Counter
-
-from . import queries
+from . import queries, telemetry
 from .clickhouse import ClickHouse
 
 DATA_VERSION_SQL = """SELECT sipHash64(arraySort(groupArray(concat(table, '/', name)))) AS version
     FROM system.parts WHERE database = currentDatabase() AND active"""
-
-ANSWERS = Counter("metrics_api_answers_total", "API answers by source", ["source"])
-for _source in ("cache", "computed"):
-    ANSWERS.labels(_source)
 
 UNKNOWN_COHORT = object()  # the answer for a cohort with neither enrolments nor settings
 
@@ -49,10 +43,10 @@ class Answers:
             hit = self._entries.get(key)
             if hit is not None and hit[0] == version:
                 self._entries.move_to_end(key)
-                ANSWERS.labels("cache").inc()
+                telemetry.ANSWERS.labels("cache").inc()
                 return hit[1]
         answer = fn(self.ch, cohort, *args) if queries.cohort_exists(self.ch, cohort) else UNKNOWN_COHORT
-        ANSWERS.labels("computed").inc()
+        telemetry.ANSWERS.labels("computed").inc()
         with self._lock:
             self._entries[key] = (version, answer)
             self._entries.move_to_end(key)

@@ -1,0 +1,157 @@
+"""The log-state runtime shared by the services that keep their state in their own topics (notifier,
+survey): rebuild it by folding those topics from offset 0, keep tailing them, publish with retry and
+guard ids with locks. A service subclasses `LogStateRuntime` and supplies `fold` (idempotent: a
+record may be folded twice, by the tail and by the process that published it) and `on_rebuilt`.
+`LogTail` alone (the rebuild and the tail, no publishing) keeps ingest's member directory.
+
+State is never taken from faust changelogs, and the end of the log is not trusted either: tansu
+answers ListOffsets with the base offset of the last batch + 1, one batch short. So the state
+counts as rebuilt once the tail is past the *reported* end offsets and then either the log has been
+quiet for `rebuild_idle_s` (the rest of the last batch has arrived by then) or, under steady traffic
+where the log is never quiet, 10 idle periods have passed since (fetches return whole batches, so
+the short batch was read long before). Until then `rebuilt` is unset and `/readyz` answers 503.
+A tail topic that does not exist keeps the state unrebuilt (retried every second): an empty state
+must never count as ready. See docs/services/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import suppress
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .kafka import BrokerUnavailable, Publisher, Record, tail_from_start
+from .logging import log
+from .tasks import cancel_and_wait
+
+# Past the reported end, a never-quiet log counts as read after this many idle periods.
+STEADY_TRAFFIC_IDLE_PERIODS = 10
+
+Fold = Callable[[str, int, "bytes | None"], None]  # (topic, partition, value)
+
+
+def rebuilt_by_now(past_end_since: float | None, last_new: float, now: float, idle_s: float) -> bool:
+    """The readiness rule (pure): past the reported end, and quiet for `idle_s` or past it for a while."""
+    if past_end_since is None:
+        return False
+    return now - last_new >= idle_s or now - past_end_since >= STEADY_TRAFFIC_IDLE_PERIODS * idle_s
+
+
+class LogTail:
+    """Folds `topics` from offset 0 for as long as the process runs (no consumer group: every replica
+    reads every partition); `rebuilt` is set once the state has read the log to its end (the rule above)."""
+
+    def __init__(self, name: str, bootstrap: str, topics: Sequence[str], fold: Fold, idle_s: float,
+                 on_rebuilt: Callable[[], None] = lambda: None) -> None:
+        self.name, self.bootstrap, self.topics, self.idle_s = name, bootstrap, tuple(topics), idle_s
+        self._fold, self._on_rebuilt = fold, on_rebuilt
+        self.rebuilt = asyncio.Event()
+        self.rebuild_seconds: float | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(
+            tail_from_start(self.bootstrap, self.name, self._fold_forever, lambda: self._stopping), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        with suppress(Exception):  # a tail that failed must not stop the shutdown
+            await cancel_and_wait(self._task)
+
+    async def _fold_forever(self, consumer: AIOKafkaConsumer) -> None:
+        started = time.monotonic()
+        await consumer.topics()
+        tps = []
+        for topic in self.topics:
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            if not partitions:  # not created yet (ENSURE_TOPICS=false and no KafkaTopic): retry, never "ready"
+                raise RuntimeError(f"topic {topic} does not exist")
+            tps += [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        reported_end = await consumer.end_offsets(tps)
+        last_new, past_end_since = time.monotonic(), None
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    self._fold(tp.topic, tp.partition, record.value)
+            if batches:
+                last_new = time.monotonic()
+            if self.rebuilt.is_set():
+                continue
+            if past_end_since is None:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= reported_end[tp] for tp in tps):
+                    past_end_since = time.monotonic()
+            if rebuilt_by_now(past_end_since, last_new, time.monotonic(), self.idle_s):
+                self.rebuild_seconds = time.monotonic() - started
+                self._on_rebuilt()
+                self.rebuilt.set()
+
+
+class LogStateRuntime:
+    """Lifecycle (`start`/`stop`), the tail that folds `topics`, `publish` and per-id `lock`s."""
+
+    def __init__(self, name: str, topics: Sequence[str], bootstrap: str, delivery_timeout_ms: int,
+                 rebuild_idle_s: float) -> None:
+        self.name, self.bootstrap, self.delivery_timeout_ms = name, bootstrap, delivery_timeout_ms
+        self.tail = LogTail(f"{name}-log-tail", bootstrap, topics, self.fold, rebuild_idle_s, self.on_rebuilt)
+        self.rebuilt = self.tail.rebuilt
+        self.publisher: Publisher | None = None
+        self._stopping = False
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    @property
+    def rebuild_seconds(self) -> float | None:
+        return self.tail.rebuild_seconds
+
+    # --- what a service supplies ----------------------------------------------------------------
+
+    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
+        """Fold one record of a tail topic into the state (idempotent; a bad record is logged, not raised)."""
+        raise NotImplementedError
+
+    def on_rebuilt(self) -> None:
+        """Called once, just before `rebuilt` is set (gauges, a log line)."""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.publisher = await asyncio.to_thread(Publisher, self.bootstrap, self.delivery_timeout_ms, self.name)
+        self.tail.start()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.tail.stop()
+        if self.publisher is not None:
+            await asyncio.to_thread(self.publisher.close)
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    async def publish(self, records: list[Record], retry: bool) -> None:
+        """acks=all. `retry=False` (a request waiting for an answer): BrokerUnavailable at once (→ 503).
+        `retry=True` (a stream decision that must not be lost): back off up to 5 s until the broker
+        takes the records or the service stops."""
+        assert self.publisher is not None, "runtime not started"
+        delay = 0.2
+        while True:
+            try:
+                await self.publisher.publish(records)
+                return
+            except BrokerUnavailable as exc:
+                if not retry or self._stopping:
+                    raise
+                log.warning(f"{self.name}_publish_retry", error=str(exc), delay_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- ids ------------------------------------------------------------------------------------
+
+    def lock(self, key: Hashable) -> asyncio.Lock:
+        """One lock per id (an invitation, an alert): two requests on the same id decide one after the other."""
+        return self._locks.setdefault(key, asyncio.Lock())
