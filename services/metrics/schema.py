@@ -65,6 +65,30 @@ def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     ch.command("RENAME TABLE events_first_delivery TO events")
 
 
+def _copy_member_records(ch: ClickHouse, ddl) -> None:
+    """Migration 6: the records already stored in `enrolments`, `withdrawals`, `cohorts` (idempotent:
+    the same key (cohort, partition, offset) replaces itself)."""
+    from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
+
+    rows = []
+    for r in ch.query("SELECT * FROM enrolments"):
+        e = MemberEnrolled(event_id=r["event_id"], member_id=r["member_id"], cohort=r["cohort"],
+                           timezone=r["timezone"], enrolled_on=r["enrolled_on"], occurred_at=r["occurred_at"])
+        rows.append((e.cohort, e.member_id, e.type, e.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    for r in ch.query("SELECT * FROM withdrawals"):
+        w = MemberWithdrawn(event_id=r["event_id"], member_id=r["member_id"], cohort=r["cohort"],
+                            withdrawn_on=r["withdrawn_on"], reason=r["reason"], occurred_at=r["occurred_at"])
+        rows.append((w.cohort, w.member_id, w.type, w.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    for r in ch.query("SELECT * FROM cohorts"):
+        c = CohortConfigured(event_id=r["event_id"], cohort=r["cohort"], occurred_at=r["occurred_at"],
+                             settings=CohortSettings.model_validate_json(r["settings"]))
+        rows.append((c.cohort, "", c.type, c.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    if rows:
+        names = TABLE_SCHEMAS["member_records"].names
+        ch.insert("member_records", {n: [row[i] for row in rows] for i, n in enumerate(names)},
+                  TABLE_SCHEMAS["member_records"])
+
+
 MIGRATIONS: list[tuple[int, str, list]] = [
     (1, "raw events, members, cohorts, clock, sink offsets", [
         f"""CREATE TABLE IF NOT EXISTS events ({EVENTS_COLUMNS}
@@ -169,6 +193,20 @@ MIGRATIONS: list[tuple[int, str, list]] = [
         f"SELECT member_id, event_id, {EVENT_FINGERPRINT} AS fingerprint FROM events",
         f"INSERT INTO aggregated_events SELECT member_id, event_id, {EVENT_FINGERPRINT} FROM events",
     ]),
+    (6, "every members-topic record in log order (zone history, re-enrolments, effective-dated settings)", [
+        # `enrolments`, `withdrawals`, `cohorts` keep each key's LATEST record; the calendar of a
+        # cohort needs them all (contracts.timeline folds them in log order). Records stored before
+        # this migration are copied as the records they were (zone changes did not exist then).
+        """CREATE TABLE IF NOT EXISTS member_records (
+            cohort String,
+            member_id String COMMENT 'empty for cohort.configured',
+            type LowCardinality(String),
+            record String COMMENT 'the record as published (contracts.members.parse_member_record)',
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree ORDER BY (cohort, kafka_partition, kafka_offset)""",
+        _copy_member_records,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -248,6 +286,10 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
         *_KAFKA,
     ]),
     "clock_ticks": pa.schema([pa.field("event_id", pa.string()), pa.field("now", _TS), *_KAFKA]),
+    "member_records": pa.schema([
+        pa.field("cohort", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
+        pa.field("record", pa.string()), *_KAFKA,
+    ]),
 }
 
 OFFSETS_SCHEMA = pa.schema([
