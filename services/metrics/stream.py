@@ -83,7 +83,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             elif isinstance(record, CohortConfigured):
                 changed = app.book.configure(record)
             else:
-                continue
+                changed = app.book.change_timezone(record)
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)
 

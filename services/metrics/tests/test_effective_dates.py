@@ -117,3 +117,18 @@ def test_changes_take_effect_from_their_date(own_broker, jwt_secret, mint, admin
         intervention = {d["day_type"]: d for d in get("daytypes", stage="intervention")}
         assert intervention["working"]["member_days"] == 23  # every day so far is in the intervention stage
         assert get("daytypes", stage="open-ended") == []
+
+        # The faust member-day state (real time) judges every day as ClickHouse does.
+        from services.metrics import queries
+        book = metrics.app.state.faust.book
+        deadline = time.monotonic() + 90
+        while sum(len(v) for (m, _), v in list(book.days.items()) if m.startswith(prefix)) < len(events) - 1 \
+                or book.conflicts < 1:
+            assert time.monotonic() < deadline, "faust did not apply every event"
+            time.sleep(0.2)
+        for row in queries.cohort_days(ch, cohort)[1]:
+            d = book.day(row.member_id, row.day)
+            assert (d.in_follow_up, d.day_number) == (row.in_follow_up, row.day_number), row
+            if row.in_follow_up:
+                assert (d.logged_in, d.participated, d.completed, d.actions) == \
+                    (row.logged_in, row.participated, row.completed, row.actions), row
