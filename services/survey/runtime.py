@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.clock import ClockTick
@@ -126,25 +125,20 @@ class SurveyRuntime(LogStateRuntime):
     async def on_member_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
         await self.rebuilt.wait()
         try:
-            data = orjson.loads(value)
-            kind = data.get("type") if isinstance(data, dict) else None
-            if kind == "member.enrolled":
-                enrolled = MemberEnrolled.model_validate(data)
-            elif kind == "member.withdrawn":
-                withdrawn = MemberWithdrawn.model_validate(data)
-            elif kind == "member.timezone_changed":
-                self.book.fold_member(MemberTimezoneChanged.model_validate(data))
-                return []
-            else:
-                return []  # cohort.configured and future types: not the survey's business
-        except (orjson.JSONDecodeError, ValidationError) as exc:
+            record = parse_member_record(value)
+        except ValidationError as exc:
             log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
             return []
+        if isinstance(record, MemberTimezoneChanged):
+            self.book.fold_member(record)  # re-times the member's open invitations; nothing to decide
+            return []
+        if not isinstance(record, MemberEnrolled | MemberWithdrawn):
+            return []  # cohort settings: not the survey's business
         async with self._deciding:
-            if kind == "member.enrolled":
-                events = self.book.on_enrolled(enrolled, partition, commit=False)
+            if isinstance(record, MemberEnrolled):
+                events = self.book.on_enrolled(record, partition, commit=False)
             else:
-                events = self.book.on_withdrawn(withdrawn, partition, commit=False)
+                events = self.book.on_withdrawn(record, partition, commit=False)
             return await self.commit_steps(events, partition)
 
     async def on_tick_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
