@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.kafka_security import aiokafka_options
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
 
@@ -64,7 +65,8 @@ class Sink:
 
     async def _assign(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+                                    auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+                                    **aiokafka_options())
         await consumer.start()
         self._consumer = consumer
         topics = list(self.converters)
