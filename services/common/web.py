@@ -120,6 +120,18 @@ def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, in
     app.add_middleware(SecurityHeaders, docs_enabled=settings.api_docs)
 
 
+def service_app(service: str, settings: object, description: str, lifespan: Callable,
+                body_bytes: dict[str, int] | None = None) -> FastAPI:
+    """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
+    auth dependencies read the token keys there), clean error bodies, the in-flight gauge, the request
+    guard and security headers. `body_bytes`: routes allowed a larger body than the default."""
+    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, service, body_bytes)
+    return app
+
+
 def health_router(ready: Callable[[Request], Awaitable[bool]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 

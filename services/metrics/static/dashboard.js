@@ -7,7 +7,7 @@ function tokenCohorts(token) {
   catch (e) { return []; }
 }
 cohortInput.value = params.get("cohort") || tokenCohorts(tokenInput.value)[0] || "";
-const MIN_REFRESH_S = 3;  // each refresh is four API calls: never faster than this, whatever the link says
+const MIN_REFRESH_S = 3;  // each refresh is several API calls: never faster than this, whatever the link says
 const refreshMs = 1000 * Math.max(MIN_REFRESH_S, Number(params.get("refresh")) || 15);
 const fmt = v => (v === null || v === undefined) ? "–" : v.toFixed(1);
 const esc = s => String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
@@ -27,20 +27,21 @@ function rateCells(r) {
     .map(k => `<td class="${k}" data-value="${r[k]}">${fmt(r[k])}</td>`).join("");
 }
 
-function renderWeekly(weeks) {
+function renderWeekly(weeks, summary) {
   const rows = [];
   let stage = null;
   for (const w of weeks) {
-    rows.push(`<tr data-week="${w.week}"><td class="stage">${w.stage !== stage ? esc(w.stage) : ""}</td><td>${w.week}</td>` +
+    rows.push(`<tr data-week="${w.week}"${w.partial ? ' class="partial"' : ""}><td class="stage">${w.stage !== stage ? esc(w.stage) : ""}</td><td>${w.week}${w.partial ? " (so far)" : ""}</td>` +
               `${rateCells(w)}<td class="member_days">${w.member_days}</td></tr>`);
     stage = w.stage;
   }
-  const first4 = weeks.filter(w => w.week <= 4);
-  if (first4.length) {  // the paper reports the intervention weeks' mean of the weekly rates
-    const mean = k => first4.reduce((s, w) => s + w[k], 0) / first4.length;
-    rows.push(`<tr class="mean"><td>Weeks 1–${first4.length} mean</td><td></td>` +
-              rateCells({login_rate: mean("login_rate"), participation_rate: mean("participation_rate"),
-                         completion_rate: mean("completion_rate")}) + `<td></td></tr>`);
+  // The paper's "4-week average": the mean of the intervention weeks' rates (the cohort's
+  // intervention_weeks), computed exactly and rounded half up to 2 decimals by /summary.
+  const s = summary.stages.find(x => x.denominator === "followup");
+  if (s && s.weeks) {
+    const cells = ["login", "participation", "completion"].map(k =>
+      `<td class="${k}_rate" data-value="${s[`mean_${k}_rate`]}">${s[`mean_${k}_rate`].toFixed(2)}</td>`).join("");
+    rows.push(`<tr class="mean"><td>Weeks 1–${summary.intervention_weeks} mean</td><td></td>${cells}<td></td></tr>`);
   }
   document.querySelector("#weekly tbody").innerHTML = rows.join("");
 }
@@ -65,10 +66,9 @@ function renderDaily(days) {
   svg.innerHTML = out;
 }
 
-function renderMembers(members) {
-  const active = members.filter(m => m.active).length;
-  document.getElementById("active-count").textContent = active;
-  document.getElementById("inactive-count").textContent = members.length - active;
+function renderMembers(members) {  // pending / insufficient members are neither (28-day window not complete)
+  document.getElementById("active-count").textContent = members.filter(m => m.activity === "active").length;
+  document.getElementById("inactive-count").textContent = members.filter(m => m.activity === "inactive").length;
 }
 
 function renderDaytypes(types) {
@@ -87,8 +87,9 @@ async function refresh() {
     status.className = "error"; return;
   }
   try {
-    const [weeks, days, members, types] = await Promise.all([api("weekly"), api("daily"), api("members"), api("daytypes")]);
-    renderWeekly(weeks); renderDaily(days); renderMembers(members); renderDaytypes(types);
+    const [weeks, days, members, types, summary] = await Promise.all(
+      [api("weekly"), api("daily"), api("members"), api("daytypes"), api("summary")]);
+    renderWeekly(weeks, summary); renderDaily(days); renderMembers(members); renderDaytypes(types);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`; status.className = "";
     document.body.dataset.loaded = "true";
   } catch (e) {
