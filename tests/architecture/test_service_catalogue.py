@@ -32,8 +32,10 @@ def procfile_services() -> dict[str, str]:
 
 
 def k8s_documents() -> list[dict]:
-    return [doc for path in sorted((ROOT / "deploy" / "k8s" / "base").rglob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+    """The base as kustomize renders it (some files are patches of the Deployments, not resources)."""
+    from deploy.kustomize import render
+
+    return render(ROOT / "deploy" / "k8s" / "base")
 
 
 def test_every_service_package_is_catalogued():
