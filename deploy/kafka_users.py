@@ -26,23 +26,26 @@ class Access:
 
 
 ACCESS: tuple[Access, ...] = (
-    Access("ingest", writes=("engagement.events", "members"), reads=("members", "clock.ticks"),
-           why="accepts app events and enrolment commands; tails members and clock.ticks for its guards"),
+    Access("ingest", writes=("engagement.events", "members", "member.keys", "member.erasures"),
+           reads=("members", "clock.ticks", "member.erasures"),
+           why="accepts app events, enrolment and erasure commands (writes members' data keys and their "
+               "tombstones); tails members, clock.ticks and member.erasures for its guards"),
     Access("clock", writes=("clock.ticks",), reads=("clock.ticks",),
            why="the wall clock (CLOCK_MODE=wall): the only writer of ticks in production"),
     Access("metrics", writes=("engagement.daily", "engagement.events.dlq", "metrics.snapshots"),
            reads=("engagement.events", "engagement.daily", "members", "clock.ticks", "surveys", "alerts",
-                  "metrics.snapshots"),
+                  "metrics.snapshots", "member.erasures"),
            prefix="carecircle-metrics",
            why="metrics-worker (sink + stream) and the rebuild Job; the metrics API never opens Kafka"),
     Access("notifier", writes=("alerts", "notifications.outbound", "notifications.dlq", "notifier.snapshots"),
            reads=("engagement.events", "members", "clock.ticks", "alerts", "surveys", "notifications.outbound",
-                  "notifications.dlq", "notifier.snapshots"),
+                  "notifications.dlq", "notifier.snapshots", "member.keys", "member.erasures"),
            prefix="carecircle-notifier", why="raises alerts and delivers notifications"),
     Access("mirror", writes=(), reads=("*",),
            why="MirrorMaker 2 copies every topic to the disaster-recovery cluster (prod overlay, mirror.yaml)"),
     Access("survey", writes=("surveys", "notifications.outbound", "survey.snapshots"),
-           reads=("surveys", "members", "clock.ticks", "engagement.events", "survey.snapshots"),
+           reads=("surveys", "members", "clock.ticks", "engagement.events", "survey.snapshots", "member.keys",
+                  "member.erasures"),
            prefix="carecircle-survey", why="survey steps and responses; asks the notifier to send invitations"),
 )
 
