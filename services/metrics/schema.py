@@ -66,6 +66,19 @@ def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     ch.command("RENAME TABLE events_first_delivery TO events")
 
 
+def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
+    """Migration 7: `survey_scores` ordered by (…, invitation_id, response_id), so that a second response
+    to an invitation no longer replaces the first on merge. Copy, then take the name (re-runnable)."""
+    key = ch.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'")
+    if key and "response_id" in key[0]["sorting_key"]:
+        return
+    ch.command(ddl(SURVEY_SCORES_DDL.replace("EXISTS survey_scores", "EXISTS survey_scores_by_response")))
+    if key:
+        ch.command("INSERT INTO survey_scores_by_response SELECT * FROM survey_scores")
+        ch.command("DROP TABLE survey_scores")
+    ch.command("RENAME TABLE survey_scores_by_response TO survey_scores")
+
+
 def _copy_member_records(ch: ClickHouse, ddl) -> None:
     """Migration 6: the records already stored in `enrolments`, `withdrawals`, `cohorts` (idempotent:
     the same key (cohort, partition, offset) replaces itself)."""
@@ -208,7 +221,10 @@ MIGRATIONS: list[tuple[int, str, list]] = [
         ) ENGINE = ReplacingMergeTree ORDER BY (cohort, kafka_partition, kafka_offset)""",
         _copy_member_records,
     ]),
-    (7, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
+    (7, "survey scores keyed by response: the first complete response of a timepoint is its score", [
+        _survey_scores_by_response,
+    ]),
+    (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
         STAFF_ACCESS_DDL,
     ]),
 ]
