@@ -123,9 +123,16 @@ class Platform:
     timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        self.admin = mint_token(self.secret, "simulator", "admin", ttl=timedelta(days=2))
+        self._admin, self._admin_minted = "", float("-inf")
         self.http = httpx.Client(timeout=self.timeout_s)
         self._member_tokens: dict[str, str] = {}
+
+    @property
+    def admin(self) -> str:
+        """A staff token lives at most 12 hours (docs/security.md): a fresh one every 11 hours."""
+        if time.monotonic() - self._admin_minted > 11 * 3600:
+            self._admin, self._admin_minted = mint_token(self.secret, "simulator", "admin"), time.monotonic()
+        return self._admin
 
     def headers(self, member: str | None = None) -> dict[str, str]:
         if member is None:
@@ -372,14 +379,14 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
     if demo:
         with console.status("demo: waiting for ingest and metrics to be ready …"):
             platform.wait_ready()
-        nurse = mint_token(jwt_secret, "demo-nurse", "nurse", (sim.cohort.cohort,), ttl=timedelta(days=7))
+        nurse = mint_token(jwt_secret, "demo-nurse", "nurse", (sim.cohort.cohort,), ttl=timedelta(hours=12))
         # the demo nurse is the cohort's nurse, so the queue shows alerts assigned to the person looking at it
         sim.cohort.settings = {**sim.cohort.settings, "nurses": ["demo-nurse"], "lead_nurse": "demo-nurse"}
         console.print(f"demo cohort [bold]{sim.cohort.cohort}[/]: {len(sim.cohort.enrolments)} members, "
                       f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s")
         notifier_url = os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003")
-        console.print(f"  dashboard     {metrics_url}/?token={nurse}&cohort={sim.cohort.cohort}&refresh=3", soft_wrap=True)
-        console.print(f"  nurse console {notifier_url}/?token={nurse}", soft_wrap=True)
+        console.print(f"  dashboard     {metrics_url}/?cohort={sim.cohort.cohort}&refresh=3#token={nurse}", soft_wrap=True)
+        console.print(f"  nurse console {notifier_url}/#token={nurse}", soft_wrap=True)
         day_seconds = day_seconds or 3.0
         tick_hours = min(tick_hours, 6.0)
     g = sim.cohort

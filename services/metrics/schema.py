@@ -16,6 +16,7 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
 from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
@@ -235,6 +236,9 @@ MIGRATIONS: list[tuple[int, str, list]] = [
     (7, "survey scores keyed by response: the first complete response of a timepoint is its score", [
         _survey_scores_by_response,
     ]),
+    (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
+        STAFF_ACCESS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -292,6 +296,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "staff_access": STAFF_ACCESS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),
