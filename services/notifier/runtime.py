@@ -33,7 +33,7 @@ from contracts.engagement import NO_ENGAGEMENT, DayEngagement, local_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
 from contracts.notifications import (
-    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested,
+    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
@@ -70,6 +70,7 @@ class NotifierRuntime:
         self.queue = CallQueue()
         self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
         self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
         self.rebuilt = asyncio.Event()
@@ -180,9 +181,15 @@ class NotifierRuntime:
         if kind == "notification.requested":
             self.requested.add(NotificationRequested.model_validate(data).dedup_key)
         elif kind == "notification.delivered":
-            self.done[NotificationDelivered.model_validate(data).dedup_key] = "delivered"
+            outcome = NotificationDelivered.model_validate(data)
+            self.done[outcome.dedup_key] = "delivered"
         elif kind == "notification.failed":
-            self.done.setdefault(NotificationFailed.model_validate(data).dedup_key, "failed")
+            outcome = NotificationFailed.model_validate(data)
+            self.done.setdefault(outcome.dedup_key, "failed")
+        else:
+            return
+        if outcome.replay_of is not None:
+            self.replays_done.add(outcome.replay_of)
 
     def apply_alert(self, event: AlertEvent, live: bool) -> bool:
         applied = self.queue.apply(event)
@@ -334,38 +341,48 @@ class NotifierRuntime:
         self._refresh_gauges()
 
     async def on_outbound_record(self, partition: int, value: bytes) -> str:
-        """Deliver a `notification.requested` once per dedup_key; record the outcome on the topic."""
+        """Deliver a `notification.requested` once per dedup_key, or an operator's `notification.replayed`
+        once per replay (rules.delivery_due); record the outcome on the topic."""
         await self.rebuilt.wait()
+        replay: UUID | None = None
         try:
             data = orjson.loads(value)
-            if not isinstance(data, dict) or data.get("type") != "notification.requested":
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "notification.replayed":
+                replayed = NotificationReplayed.model_validate(data)
+                note, replay = replayed.request, replayed.event_id
+            elif kind == "notification.requested":
+                note = NotificationRequested.model_validate(data)
+            else:
                 self.fold(NOTIFICATIONS_OUTBOUND.name, partition, value)
                 return "folded"
-            note = NotificationRequested.model_validate(data)
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
         self.requested.add(note.dedup_key)
-        if note.dedup_key in self.done:
+        if not rules.delivery_due(self.done.get(note.dedup_key), replay, self.replays_done):
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             return "duplicate"
         ok, attempts, reason = await self.deliverer.deliver(note)
         now = note.occurred_at
+        ids = (note.dedup_key,) if replay is None else (note.dedup_key, replay)  # a replay's outcome is its own
         if ok:
-            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", *ids), dedup_key=note.dedup_key,
                                             channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                            occurred_at=now)
+                                            occurred_at=now, replay_of=replay)
             records = [self.note_record(outcome)]
         else:
-            outcome = NotificationFailed(event_id=rules.stable_id("failed", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationFailed(event_id=rules.stable_id("failed", *ids), dedup_key=note.dedup_key,
                                          channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                         reason=reason, occurred_at=now)
-            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", note.dedup_key), dedup_key=note.dedup_key,
+                                         reason=reason, occurred_at=now, replay_of=replay)
+            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", *ids), dedup_key=note.dedup_key,
                                           reason=reason, attempts=attempts, request=note, occurred_at=now)
             records = [Record(NOTIFICATIONS_DLQ.name, note.recipient.encode(), dead.model_dump_json().encode()),
                        self.note_record(outcome)]
         # Mark first: while the outcome is being published nothing may send this key again.
         self.done[note.dedup_key] = "delivered" if ok else "failed"
+        if replay is not None:
+            self.replays_done.add(replay)
         await self.publish(records, retry=True)
         telemetry.DELIVERIES.labels(note.channel, "delivered" if ok else "failed").inc()
         return "delivered" if ok else "failed"
