@@ -4,6 +4,8 @@
   (name, partitions, cleanup policy, retention, extra configs);
 * `deploy/k8s/base/monitoring/prometheus-rule.yaml` — a prometheus-operator `PrometheusRule` holding the
   same alerting rules docker-compose's Prometheus loads from `deploy/prometheus/alerts.yml`;
+* `deploy/k8s/base/monitoring/operator-rule.yaml` — the Kafka broker and ClickHouse server alerts
+  (`deploy/prometheus/operator-alerts.yml`; Kubernetes only);
 * `deploy/grafana/dashboards/carecircle-service-health.json` — the ops dashboard (Prometheus series).
 
     python -m deploy.generate           # rewrite the files
@@ -26,6 +28,8 @@ DEPLOY = Path(__file__).resolve().parent
 TOPICS_FILE = DEPLOY / "k8s" / "base" / "kafka" / "topics.yaml"
 ALERTS_FILE = DEPLOY / "prometheus" / "alerts.yml"
 RULE_FILE = DEPLOY / "k8s" / "base" / "monitoring" / "prometheus-rule.yaml"
+OPERATOR_ALERTS_FILE = DEPLOY / "prometheus" / "operator-alerts.yml"
+OPERATOR_RULE_FILE = DEPLOY / "k8s" / "base" / "monitoring" / "operator-rule.yaml"
 
 KAFKA_CLUSTER = "carecircle"  # the Strimzi Kafka resource the topics belong to (label strimzi.io/cluster)
 TOPIC_REPLICAS = 3  # production; the dev overlay patches every KafkaTopic down to 1
@@ -67,19 +71,23 @@ def topics_yaml() -> str:
     return dump_all([kafka_topic(t) for t in CATALOGUE], HEADER.format(source="contracts/topics.py"))
 
 
-def prometheus_rule_yaml() -> str:
-    rules = load(ALERTS_FILE)
+def prometheus_rule_yaml(source: Path = ALERTS_FILE, name: str = "carecircle-alerts") -> str:
+    rules = load(source)
     resource = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {
-            "name": "carecircle-alerts",
+            "name": name,
             # kube-prometheus-stack's default ruleSelector picks rules labelled with its release name.
             "labels": {"app.kubernetes.io/part-of": "carecircle", "release": "kube-prometheus-stack"},
         },
         "spec": {"groups": rules["groups"]},
     }
-    return dump_all([resource], HEADER.format(source="deploy/prometheus/alerts.yml"))
+    return dump_all([resource], HEADER.format(source=source.relative_to(DEPLOY.parent).as_posix()))
+
+
+def operator_rule_yaml() -> str:
+    return prometheus_rule_yaml(OPERATOR_ALERTS_FILE, "carecircle-operator-alerts")
 
 
 DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "carecircle-service-health.json"
@@ -124,7 +132,8 @@ def service_health_dashboard_json() -> str:
     return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
-OUTPUTS = {TOPICS_FILE: topics_yaml, RULE_FILE: prometheus_rule_yaml, DASHBOARD_FILE: service_health_dashboard_json}
+OUTPUTS = {TOPICS_FILE: topics_yaml, RULE_FILE: prometheus_rule_yaml, OPERATOR_RULE_FILE: operator_rule_yaml,
+           DASHBOARD_FILE: service_health_dashboard_json}
 
 
 def stale() -> list[Path]:
