@@ -27,7 +27,8 @@ import yaml
 
 from .yamlio import dump_all, load_all
 
-SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches"}
+SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches", "configMapGenerator",
+             "generatorOptions"}
 CLUSTER_SCOPED = {
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
     "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
@@ -120,6 +121,38 @@ def _set_images(resource: dict, images: list[dict]) -> None:
                 container["image"] = f"{new_name}:{new_tag}" if new_tag else new_name
 
 
+def _generated_config_maps(directory: Path, kustomization: dict) -> list[dict]:
+    """`configMapGenerator` from `files` (key = file name, or `key=path`) and `literals`, with
+    `generatorOptions` labels/annotations. Only without the name hash (`disableNameSuffixHash: true`)."""
+    generators = kustomization.get("configMapGenerator", [])
+    options = kustomization.get("generatorOptions", {})
+    if generators and options.get("disableNameSuffixHash") is not True:
+        raise KustomizeError(f"{directory}: configMapGenerator needs generatorOptions.disableNameSuffixHash: true "
+                             "here (this renderer does not compute kustomize's name hash)")
+    maps = []
+    for generator in generators:
+        unknown = set(generator) - {"name", "files", "literals"}
+        if unknown:
+            raise KustomizeError(f"{directory}: configMapGenerator fields not supported: {sorted(unknown)}")
+        data: dict[str, str] = {}
+        for entry in generator.get("files", []):
+            key, _, path = entry.rpartition("=") if "=" in entry else (Path(entry).name, "", entry)
+            source = (directory / path).resolve()
+            if not source.is_relative_to(directory.resolve()):
+                raise KustomizeError(f"{directory}: {entry} is outside the kustomization directory")
+            data[key] = source.read_text("utf-8")
+        for literal in generator.get("literals", []):
+            key, _, value = literal.partition("=")
+            data[key] = value
+        metadata: dict[str, Any] = {"name": generator["name"]}
+        if options.get("annotations"):
+            metadata["annotations"] = dict(options["annotations"])
+        if options.get("labels"):
+            metadata["labels"] = dict(options["labels"])
+        maps.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
+    return maps
+
+
 def render(directory: Path) -> list[dict[str, Any]]:
     directory = Path(directory)
     kustomization_file = directory / "kustomization.yaml"
@@ -131,6 +164,7 @@ def render(directory: Path) -> list[dict[str, Any]]:
         raise KustomizeError(f"{kustomization_file}: fields not supported by this renderer: {sorted(unsupported)}")
 
     resources: list[dict] = []
+    resources += _generated_config_maps(directory, kustomization)
     for entry in kustomization.get("resources", []):
         path = (directory / entry).resolve()
         if path.is_dir():
