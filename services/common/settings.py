@@ -15,10 +15,11 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     jwt_secret: SecretStr = Field(description="HS256 key that signs member, nurse and admin tokens", min_length=32)
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Lowest level written to the JSON logs on stdout")
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
-    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")
+    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
+                                                          "(off in production: Strimzi owns topics)")
 
 
 class RetentionSettings(BaseSettings):

@@ -47,7 +47,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class RequestTelemetry:
     """Pure ASGI middleware: in-flight requests, responses by status and the duration per route template
-    and method (BaseHTTPMiddleware costs ~0.1 ms a request)."""
+    and method (BaseHTTPMiddleware adds a measurable cost per request: bench/results.md, "Probes behind
+    design choices")."""
 
     def __init__(self, app, service: str) -> None:
         self.app, self.service, self.gauge = app, service, IN_FLIGHT.labels(service)
@@ -113,7 +114,8 @@ def add_components(app: FastAPI, schemas: dict[str, dict]) -> None:
 
 def serve(factory: str, host: str, port: int) -> None:
     """Run a service's app factory ("package.module:create_app") with uvicorn on uvloop + httptools
-    (the plain asyncio loop stalled requests ~44 ms under load here); logs are the service's JSON logs."""
+    (the plain asyncio loop stalled requests under load: bench/results.md, "Probes behind design
+    choices"); logs are the service's JSON logs."""
     import uvicorn
 
     tune_gc()

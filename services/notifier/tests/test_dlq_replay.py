@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from contracts.notifications import replay_id
 from services.common.broker import free_port
 from services.common.dlq.cli import app as dlq
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, unique
 from .receivers import HttpReceiver
