@@ -45,9 +45,13 @@ class KustomizeError(ValueError):
     pass
 
 
+# API groups under k8s.io that a cluster gets from CRDs, not from the API server itself.
+CRD_GROUPS_UNDER_K8S_IO = frozenset({"gateway.networking.k8s.io"})
+
+
 def is_builtin(api_version: str) -> bool:
     group = api_version.rpartition("/")[0]
-    return group == "" or "." not in group or group.endswith(".k8s.io")
+    return group == "" or "." not in group or (group.endswith(".k8s.io") and group not in CRD_GROUPS_UNDER_K8S_IO)
 
 
 def strategic_merge(base: Any, patch: Any, builtin: bool) -> Any:

@@ -25,6 +25,7 @@ import kubernetes_validate
 
 from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
 
+from . import ops_checks
 from .kustomize import is_builtin
 from .yamlio import load
 
@@ -89,8 +90,10 @@ def _crd_schemas() -> dict[str, Any]:
 def validate_custom(resources: Iterable[dict]) -> list[str]:
     errors = []
     schemas = _crd_schemas()
+    resources = list(resources)
+    errors += ops_checks.validate_gateway_api(r for r in resources if ops_checks.is_gateway_api(r))
     for resource in resources:
-        if is_builtin(resource.get("apiVersion", "")):
+        if is_builtin(resource.get("apiVersion", "")) or ops_checks.is_gateway_api(resource):
             continue
         key = f"{resource.get('apiVersion')}/{resource.get('kind')}"
         schema = schemas.get(key)
@@ -314,7 +317,8 @@ def check_topics(resources: list[dict], catalogue: Iterable[Topic] = CATALOGUE) 
 
 
 def check_all(resources: list[dict]) -> list[str]:
-    return validate_builtin(resources) + validate_custom(resources) + check_workloads(resources) + check_topics(resources)
+    return (validate_builtin(resources) + validate_custom(resources) + check_workloads(resources)
+            + check_topics(resources) + ops_checks.check_operations(resources))
 
 
 def check_dockerfile(text: str, name: str, port: int) -> list[str]:
