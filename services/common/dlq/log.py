@@ -11,13 +11,15 @@ from kafka import KafkaConsumer, TopicPartition
 from contracts.notifications import NotificationReplayed
 from contracts.topics import NOTIFICATIONS_OUTBOUND
 from services.common.kafka import Publisher, Record
+from services.common.kafka_security import kafka_python_options
 
 
 def read_all(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 120.0) -> list[tuple[int, int, bytes | None, bytes | None]]:
     """Every record of `topic` as (partition, offset, key, value), without a consumer group. End offsets
     are not trusted (tansu answers ListOffsets one batch short): the log is read once `idle_s` passes
     with nothing new. Raises LookupError for a topic the broker does not have."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="carecircle-dlq")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="carecircle-dlq",
+                             **kafka_python_options())  # TLS + SCRAM from KAFKA_SECURITY_PROTOCOL & co.
     try:
         ids = consumer.partitions_for_topic(topic)
         if not ids:
