@@ -73,6 +73,16 @@ class RequestTelemetry:
                             route_template(scope)).observe(time.perf_counter() - started)
 
 
+def service_app(service: str, settings: object, description: str, lifespan: Callable) -> FastAPI:
+    """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
+    auth dependencies read the JWT secret there), clean error bodies and the in-flight gauge."""
+    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, service)
+    return app
+
+
 def install_in_flight_gauge(app: FastAPI, service: str) -> None:
     app.add_middleware(RequestTelemetry, service=service)
 

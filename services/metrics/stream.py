@@ -29,7 +29,7 @@ from services.common.stream import catalogue_topic, make_faust_app
 from .settings import MetricsSettings
 from .publication import DailyPublication
 from .state import MemberDayBook
-from .telemetry import DEAD_LETTERS, STREAM_EVENTS
+from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
@@ -62,7 +62,9 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                     parsed.append(parse_recorded_event(value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=str(exc)[:300])
+            conflicts_before = app.book.conflicts
             changed = app.book.apply_events(parsed)
+            EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
 
@@ -81,7 +83,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             elif isinstance(record, CohortConfigured):
                 changed = app.book.configure(record)
             else:
-                continue
+                changed = app.book.change_timezone(record)
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)
 
