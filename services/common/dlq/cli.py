@@ -19,6 +19,7 @@ from rich.progress import track
 from rich.table import Table
 
 from contracts.topics import DEAD_LETTER_TOPICS, NOTIFICATIONS_OUTBOUND
+from services.common.kafka_security import KafkaSecurityError
 
 from . import letters as dl
 from .log import publish_replays, read_all
@@ -55,7 +56,7 @@ def _read(bootstrap: str, topics: list[str], idle: float) -> tuple[list[dl.Lette
         if dl.REPLAYABLE in topics:
             for _, _, _, value in read_all(bootstrap, NOTIFICATIONS_OUTBOUND.name, idle):
                 history.fold(value)
-    except LookupError as exc:
+    except (LookupError, KafkaSecurityError) as exc:  # messages name the topic or the setting, no secret
         _fail(str(exc))
     except Exception as exc:  # broker unreachable: one line, no stack trace
         _fail(f"cannot read from Kafka at {bootstrap}: {type(exc).__name__}")

@@ -96,3 +96,17 @@ def test_bad_requests_get_a_clear_error(broker):
     assert wrong_topic.exit_code == 2 and "not a dead-letter topic" in wrong_topic.output
     down = runner.invoke(dlq, ["list", "--bootstrap", f"127.0.0.1:{free_port()}"])
     assert down.exit_code == 1 and "cannot read from Kafka" in down.output and "Traceback" not in down.output
+
+
+def test_incomplete_kafka_security_settings_named_without_a_trace(monkeypatch):
+    from services.common import kafka_security
+
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.delenv("KAFKA_SASL_USERNAME", raising=False)
+    kafka_security.kafka_security.cache_clear()  # read once per process: this test changes the environment
+    try:
+        result = CliRunner().invoke(dlq, ["list", "--bootstrap", f"127.0.0.1:{free_port()}"])
+    finally:
+        monkeypatch.undo()
+        kafka_security.kafka_security.cache_clear()
+    assert result.exit_code == 1 and "KAFKA_SASL_USERNAME" in result.output and "Traceback" not in result.output
