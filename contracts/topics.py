@@ -77,9 +77,14 @@ NOTIFICATIONS_DLQ = Topic(
     "notifications.dlq", "member_id", ("dead_letter",), "Deliveries that failed after the last retry, with the reason"
 ).retained_for(DEAD_LETTER_RETENTION_DAYS)
 
+AUDIT = Topic(
+    "audit", "actor (staff id)", ("staff.access",),
+    "Every staff read of member-level data: who, what, when (never the data); kept for good",
+)
+
 CATALOGUE: tuple[Topic, ...] = (
     ENGAGEMENT_EVENTS, ENGAGEMENT_DAILY, MEMBERS, ALERTS, NOTIFICATIONS_OUTBOUND, SURVEYS, CLOCK_TICKS,
-    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ,
+    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT,
 )
 BY_NAME = {t.name: t for t in CATALOGUE}
 DEAD_LETTER_TOPICS = tuple(t for t in CATALOGUE if t.name.endswith(".dlq"))

@@ -28,7 +28,7 @@ from contracts.surveys import (
 )
 from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 
 from . import telemetry
@@ -127,7 +127,7 @@ class SurveyRuntime(LogStateRuntime):
         try:
             record = parse_member_record(value)
         except ValidationError as exc:
-            log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("member_record_invalid", partition=partition, error=error_summary(exc))
             return []
         if isinstance(record, MemberTimezoneChanged):
             self.book.fold_member(record)  # re-times the member's open invitations; nothing to decide
@@ -146,7 +146,7 @@ class SurveyRuntime(LogStateRuntime):
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("clock_tick_invalid", partition=partition, error=error_summary(exc))
             return []
         async with self._deciding:
             steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)

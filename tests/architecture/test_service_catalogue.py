@@ -59,10 +59,11 @@ def test_compose_publishes_the_catalogued_port(service):
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_kubernetes_runs_the_service_on_the_catalogued_port(service):
     docs = k8s_documents()
+    # A Deployment may be split over files (patches add env to it): its ports are those of all parts.
     deployments = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == service.name]
     services = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == service.name]
-    assert len(deployments) == 1 and len(services) == 1
-    containers = deployments[0]["spec"]["template"]["spec"]["containers"]
+    assert deployments and len(services) == 1
+    containers = [c for d in deployments for c in d["spec"]["template"]["spec"]["containers"]]
     assert service.port in [p.get("containerPort") for c in containers for p in c.get("ports", [])]
     assert service.port in [p["port"] for p in services[0]["spec"]["ports"]]
 
