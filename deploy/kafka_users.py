@@ -39,6 +39,10 @@ ACCESS: tuple[Access, ...] = (
            reads=("engagement.events", "members", "clock.ticks", "alerts", "surveys", "notifications.outbound",
                   "notifications.dlq", "notifier.snapshots"),
            prefix="carecircle-notifier", why="raises alerts and delivers notifications"),
+    Access("dlq-tool", writes=("notifications.outbound",),
+           reads=("engagement.events.dlq", "notifications.dlq", "notifications.outbound"),
+           why="operators' dead-letter tool (python -m services.common.dlq): lists dead letters, writes "
+               "notification.replayed records; run with this user's credentials, never a service's"),
     Access("mirror", writes=(), reads=("*",),
            why="MirrorMaker 2 copies every topic to the disaster-recovery cluster (prod overlay, mirror.yaml)"),
     Access("survey", writes=("surveys", "notifications.outbound", "survey.snapshots"),
