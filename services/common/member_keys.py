@@ -61,13 +61,32 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._keys: dict[str, MemberKey] = {}
+        # Members erased while this ring was folded: a key record read after the erasure (topics read in
+        # parallel, or a key not compacted away yet) must not bring the key back.
+        self._destroyed: set[str] = set()
 
     def fold(self, member_id: str, value: bytes | None) -> None:
         if value is None:
-            self._keys.pop(member_id, None)
+            self.destroy(member_id)
         else:
             key = MemberKey.model_validate_json(value)
-            self._keys.setdefault(key.member_id, key)  # the first key written is the member's key
+            if key.member_id not in self._destroyed:
+                self._keys.setdefault(key.member_id, key)  # the first key written is the member's key
+
+    def destroy(self, member_id: str) -> None:
+        """The member was erased (a tombstone on `member.keys`, or `member.erased`)."""
+        self._destroyed.add(member_id)
+        self._keys.pop(member_id, None)
+
+    def seal(self, member_id: str, text: str | None) -> str | None:
+        """Free text as it is written: encrypted with the member's key; plain when the member has none
+        (enrolled before keys existed); refused (`UnreadableText`) when the member was erased."""
+        if text is None:
+            return None
+        if member_id in self._destroyed:
+            raise UnreadableText("member erased")
+        key = self._keys.get(member_id)
+        return encrypt(key, text) if key is not None else text
 
     def get(self, member_id: str) -> MemberKey | None:
         return self._keys.get(member_id)
