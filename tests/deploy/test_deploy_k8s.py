@@ -154,7 +154,8 @@ def test_network_policies_give_each_metrics_workload_what_it_uses(rendered):
         return reach
 
     kafka, clickhouse = "strimzi.io/cluster,strimzi.io/kind", "clickhouse.altinity.com/chi"
-    assert egress("metrics") == {"*": {53}, clickhouse: {9000, 8123}}  # no Kafka
+    # Kafka for the audit topic only (KafkaUser metrics-api: docs/security.md, "Audit trail")
+    assert egress("metrics") == {"*": {53}, kafka: {9093}, clickhouse: {9000, 8123}}
     assert egress("metrics-worker") == {"*": {53}, kafka: {9093}, clickhouse: {9000, 8123}}
     assert egress("notifier") == {}  # everything else keeps open egress (SMTP relay, push gateway)
 
