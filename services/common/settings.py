@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "carecircle-dev-secret-change-me-0123456789"  # documented in the README; `make run` only
+
+ClockMode = Literal["wall", "simulated"]
+CLOCK_MODES: tuple[str, ...] = ("wall", "simulated")
 
 
 class CommonSettings(BaseSettings):
@@ -17,3 +23,20 @@ class CommonSettings(BaseSettings):
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")
+    # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;
+    # `simulated` = only POST /v1/admin/clock moves time (demo, simulator, tests, benchmarks).
+    clock_mode: ClockMode = Field(default="wall", description="CLOCK_MODE: wall (production) or simulated")
+    clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
+                                    description="CLOCK_TICK_SECONDS: the clock process's period in wall mode")
+
+    @field_validator("clock_mode", mode="before")
+    @classmethod
+    def _known_clock_mode(cls, value: object) -> object:
+        # A typo must stop the service at start-up with the setting's name, not fall back to a mode.
+        if value not in CLOCK_MODES:
+            raise ValueError(f"CLOCK_MODE must be one of {', '.join(CLOCK_MODES)} (got {str(value)[:40]!r})")
+        return value
+
+    @property
+    def clock_period(self) -> timedelta:
+        return timedelta(seconds=self.clock_tick_seconds)
