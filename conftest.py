@@ -12,6 +12,10 @@ from services.common.kafka import ensure_topics
 
 TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789"
 
+# Tests drive time with POST /v1/admin/clock, which only `simulated` mode accepts (docs/clock.md).
+# Set before any settings object is built; subprocesses inherit it. Wall-mode tests set CLOCK_MODE=wall.
+os.environ.setdefault("CLOCK_MODE", "simulated")
+
 
 @pytest.fixture(scope="session")
 def jwt_secret() -> str:
