@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
 from services.common.ratelimit import CallerRateLimit
 from services.common.logging import configure_logging, log
+from services.common.ticks import publish_clock_mode
 from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .routers import admin, events
@@ -22,6 +23,7 @@ from .telemetry import REQUESTS_REFUSED
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("ingest", settings.log_level)
+    publish_clock_mode(settings.clock_mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
+from services.common.ticks import publish_clock_mode
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .answers import Answers
@@ -49,6 +50,7 @@ async def schema_current(ch: ClickHouse | None, timeout_s: float = 2.0) -> bool:
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("metrics", settings.log_level)
+    publish_clock_mode(settings.clock_mode)
     for noisy in ("faust", "mode", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -63,7 +65,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         app.state.ch = ch
         app.state.answers = Answers(ch)
         sink = Sink(ch, settings.kafka_bootstrap, CONVERTERS, TABLE_SCHEMAS, settings.sink_batch_max,
-                    settings.sink_poll_ms, settings.sink_retry_max_s)
+                    settings.sink_poll_ms, settings.sink_retry_max_s, settings.clock_mode)
         app.state.sink = sink
         try:
             async with AsyncExitStack() as stack:

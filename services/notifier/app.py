@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
+from services.common.ticks import publish_clock_mode
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .routers import alerts
@@ -26,6 +27,7 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
     """`run_stream=False`: API + log tail only (tests drive `app.state.runtime`; a read-only replica)."""
     settings = settings or get_settings()
     configure_logging("notifier", settings.log_level)
+    publish_clock_mode(settings.clock_mode)
     for noisy in ("faust", "mode", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
+from services.common.ticks import publish_clock_mode
 from services.common.stream import faust_app_running
 from services.common.web import (
     add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics,
@@ -27,6 +28,7 @@ def create_app(settings: SurveySettings | None = None, run_stream: bool = True) 
     (tests drive `app.state.runtime` directly; a read-only replica)."""
     settings = settings or get_settings()
     configure_logging("survey", settings.log_level)
+    publish_clock_mode(settings.clock_mode)
     for noisy in ("faust", "mode", "aiokafka"):  # their INFO lines narrate every rebalance step
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 

@@ -32,6 +32,7 @@ from contracts.topics import NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
+from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import telemetry
 from .settings import SurveySettings
@@ -79,6 +80,8 @@ class SurveyRuntime:
         # The members and clock agents run concurrently; decisions (compute → publish → fold) are
         # serialised so a withdrawal and a tick never decide on the same open invitation at once.
         self._deciding = asyncio.Lock()
+        # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -194,13 +197,16 @@ class SurveyRuntime:
                 events = self.book.on_withdrawn(withdrawn, partition, commit=False)
             return await self.commit_steps(events, partition)
 
-    async def on_tick_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
+    async def on_tick_record(self, partition: int, value: bytes,
+                             written_at: datetime | None = None) -> list[SurveyStepEvent]:
         await self.rebuilt.wait()
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
             return []
+        if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
+            return []  # duplicate, backwards or from the future: counted by the gate, decides nothing
         async with self._deciding:
             steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)
         if partition not in self.ticks_done or tick.now > self.ticks_done[partition]:
