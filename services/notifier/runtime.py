@@ -33,12 +33,13 @@ from contracts.engagement import NO_ENGAGEMENT, DayEngagement, local_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
 from contracts.notifications import (
-    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested,
+    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested, NotificationSkipped,
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import BrokerUnavailable, Publisher, Record, tail_from_start
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
+from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -70,6 +71,7 @@ class NotifierRuntime:
         self.queue = CallQueue()
         self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
         self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        self.skipped: set[str] = set()             # reminder keys recorded as notification.skipped
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
         self.rebuilt = asyncio.Event()
@@ -79,6 +81,8 @@ class NotifierRuntime:
         self._tail: asyncio.Task | None = None
         self._stopping = False
         self._locks: dict[UUID, asyncio.Lock] = {}
+        # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -183,6 +187,8 @@ class NotifierRuntime:
             self.done[NotificationDelivered.model_validate(data).dedup_key] = "delivered"
         elif kind == "notification.failed":
             self.done.setdefault(NotificationFailed.model_validate(data).dedup_key, "failed")
+        elif kind == "notification.skipped":
+            self.skipped.add(NotificationSkipped.model_validate(data).dedup_key)
 
     def apply_alert(self, event: AlertEvent, live: bool) -> bool:
         applied = self.queue.apply(event)
@@ -204,9 +210,10 @@ class NotifierRuntime:
     def settings_of(self, cohort: str) -> CohortSettings:
         return self.cohorts.get(cohort, DEFAULT_SETTINGS)
 
-    def decide(self, partition: int, now: datetime) -> tuple[list[NotificationRequested], list[AlertEvent]]:
+    def decide(self, partition: int, now: datetime
+               ) -> tuple[list[NotificationRequested | NotificationSkipped], list[AlertEvent]]:
         """Everything due for the members of `partition` at `now` (pure given the folded state)."""
-        notes: list[NotificationRequested] = []
+        notes: list[NotificationRequested | NotificationSkipped] = []
         events: list[AlertEvent] = []
         extra_load: Counter = Counter()  # alerts raised earlier in this same decision
         for member_id in sorted(self.partition_members.get(partition, ())):
@@ -240,8 +247,9 @@ class NotifierRuntime:
                         window_days=finding.window_days, last_login_on=finding.last_login_on, assigned_to=nurse)
                     events.append(raised)
                     notes += self._alert_notes("alert_raised", raised, now, None)
+            notes += self._skipped_slots(member, cohort, days, now)
             reminder = rules.reminder_for(member, cohort, days, now, self.grace)
-            if reminder is not None and reminder.dedup_key not in self.requested:
+            if reminder is not None and reminder.dedup_key not in self.requested | self.skipped:
                 notes.append(NotificationRequested(
                     event_id=rules.stable_id("note", reminder.dedup_key), dedup_key=reminder.dedup_key,
                     kind="reminder", channel="push", recipient=member_id, cohort=member.cohort,
@@ -249,6 +257,15 @@ class NotifierRuntime:
                     data={"day": reminder.day.isoformat(), "slot": reminder.slot.strftime("%H:%M"),
                           "remaining": ",".join(reminder.remaining)}))
         return notes, events
+
+    def _skipped_slots(self, member: rules.Member, cohort: CohortSettings, days, now: datetime
+                       ) -> list[NotificationSkipped]:
+        """Reminder slots passed and never to be sent, not recorded yet (docs/clock.md, grace window)."""
+        return [NotificationSkipped(
+            event_id=rules.stable_id("skipped", slot.dedup_key), dedup_key=slot.dedup_key, kind="reminder",
+            recipient=slot.member_id, cohort=slot.cohort, due_at=slot.due_at, reason=slot.reason, occurred_at=now)
+            for slot in rules.missed_slots(member, cohort, days, now, self.grace)
+            if slot.dedup_key not in self.requested and slot.dedup_key not in self.skipped]
 
     def _alert_notes(self, kind: str, alert, now: datetime, lead: str | None) -> list[NotificationRequested]:
         """E-mail to the assigned nurse (and on escalation to the lead nurse), plus the staff webhook."""
@@ -294,14 +311,23 @@ class NotifierRuntime:
     def alert_record(event: AlertEvent) -> Record:
         return Record(ALERTS.name, event.member_id.encode(), event.model_dump_json().encode())
 
-    async def commit(self, notes: Sequence[NotificationRequested], events: Sequence[AlertEvent]) -> None:
+    async def commit(self, notes: Sequence[NotificationRequested | NotificationSkipped],
+                     events: Sequence[AlertEvent]) -> None:
         """Notification requests first, then the alert steps: a crash in between re-decides the same
         step with the same ids on the next run, and the delivery side drops the repeated request by
         its dedup_key. Folded only after the broker acknowledged."""
         if notes:
             await self.publish([self.note_record(n) for n in notes], retry=True)
-            self.requested.update(n.dedup_key for n in notes)
-            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in notes))
+            requested = [n for n in notes if isinstance(n, NotificationRequested)]
+            self.requested.update(n.dedup_key for n in requested)
+            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in requested))
+            skipped = [n for n in notes if isinstance(n, NotificationSkipped)]
+            self.skipped.update(n.dedup_key for n in skipped)
+            for reason in ("past_grace", "superseded"):
+                count = sum(n.reason == reason for n in skipped)
+                if count:
+                    telemetry.REMINDERS_SKIPPED.labels(reason).inc(count)
+                    log.info("reminders_skipped", reason=reason, count=count, tick=notes[0].occurred_at.isoformat())
         if events:
             await self.publish([self.alert_record(e) for e in events], retry=True)
             for event in events:
@@ -318,13 +344,15 @@ class NotifierRuntime:
         await self.rebuilt.wait()
         self.fold(ENGAGEMENT_EVENTS.name, partition, value)
 
-    async def on_tick_record(self, partition: int, value: bytes) -> None:
+    async def on_tick_record(self, partition: int, value: bytes, written_at: datetime | None = None) -> None:
         await self.rebuilt.wait()
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=_why(exc))
             return
+        if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
+            return  # duplicate, backwards or from the future: counted by the gate, decides nothing
         notes, events = self.decide(partition, tick.now)
         await self.commit(notes, events)
         if self.latest_tick is None or tick.now > self.latest_tick:
