@@ -138,3 +138,29 @@ def test_reminders_name_the_remaining_tasks_and_stop_when_all_are_done():
     rules.add_event(days, checkin("meditation", 10), SH)
     assert rules.reminder_for(MEMBER, DEFAULT, days, at(day(2), 12), timedelta(hours=1)) is None
     assert rules.reminder_for(MEMBER, DEFAULT, {}, at(day(0), 8), timedelta(hours=1)) is None  # before enrolment
+
+
+def test_slots_passed_beyond_the_grace_window_or_superseded_are_recorded_as_missed():
+    grace = timedelta(hours=2)
+    settings = CohortSettings(reminder_times=[time(8), time(9), time(19)])
+    none_done: dict = {}
+
+    def missed(now):
+        return [(m.day, m.slot, m.reason) for m in rules.missed_slots(MEMBER, settings, none_done, now, grace)]
+
+    assert missed(at(day(2), 8, 30)) == [(day(1), time(8), "past_grace"), (day(1), time(9), "past_grace"),
+                                         (day(1), time(19), "past_grace")]
+    today = [m for m in missed(at(day(2), 9, 30)) if m[0] == day(2)]
+    assert today == [(day(2), time(8), "superseded")]  # 09:00 is due at the same tick
+    assert [m for m in missed(at(day(2), 11, 30)) if m[0] == day(2)] == [(day(2), time(8), "past_grace"),
+                                                                        (day(2), time(9), "past_grace")]
+    # a shorter stop: 09:00 passed 1 h 59 min ago is still due (sent late), so not missed
+    assert rules.due_slot(at(day(2), 10, 59), SH, settings.reminder_times, grace) == (day(2), time(9))
+    # before enrolment, after withdrawal or with every task done: nothing to record
+    assert rules.missed_slots(MEMBER, settings, none_done, at(day(1), 8, 30), grace) == []
+    gone = Member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(1))
+    assert rules.missed_slots(gone, settings, none_done, at(day(2), 11), grace) == []
+    done = {day(2): DayEngagement(True, frozenset(DEFAULT.tasks), 3), day(1): DayEngagement(True, frozenset(DEFAULT.tasks), 3)}
+    assert rules.missed_slots(MEMBER, settings, done, at(day(2), 11), grace) == []
+    assert {m.dedup_key for m in rules.missed_slots(MEMBER, settings, none_done, at(day(2), 11, 30), grace)} >= {
+        "reminder|m-1|2026-09-02|08:00"}
