@@ -121,10 +121,15 @@ class CountedTickGate(TickGate):
     def __init__(self, consumer: str, future_limit: timedelta | None = None) -> None:
         super().__init__(future_limit)
         self.consumer = consumer
-        TICKS_APPLIED.labels(consumer)
+
+    def announce(self) -> None:
+        """Export this consumer's series at 0, once it really consumes (not in a process that only
+        builds the part, e.g. an API-only metrics replica): "started and never applied a tick" is
+        visible to the ClockStalled alert."""
+        TICKS_APPLIED.labels(self.consumer)
         for verdict in Verdict:
             if verdict is not Verdict.APPLY:
-                TICKS_IGNORED.labels(consumer, verdict.value)
+                TICKS_IGNORED.labels(self.consumer, verdict.value)
 
     @classmethod
     def for_service(cls, consumer: str, clock_mode: str) -> "CountedTickGate":

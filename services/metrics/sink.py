@@ -79,6 +79,7 @@ class Sink:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
         SINK_RUNNING.set(1)
+        self.tick_gate.announce()
 
     async def stop(self) -> None:
         SINK_RUNNING.set(0)

@@ -91,6 +91,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
     # at any valid tick, stale ones included (dead-lettering is once per event and changes no number).
     app.tick_gate = CountedTickGate.for_service("metrics_state", settings.clock_mode)
+    app.tick_gate.announce()
 
     @app.agent(catalogue_topic(app, CLOCK_TICKS))
     async def ticks(stream):

@@ -90,6 +90,7 @@ class NotifierRuntime:
         self.publisher = await asyncio.to_thread(
             Publisher, self.settings.kafka_bootstrap, self.settings.delivery_timeout_ms, "notifier")
         self._tail = asyncio.create_task(self._tail_log(), name="notifier-log-tail")
+        self.tick_gate.announce()
 
     async def stop(self) -> None:
         self._stopping = True

@@ -89,6 +89,7 @@ class SurveyRuntime:
         self.publisher = await asyncio.to_thread(
             Publisher, self.settings.kafka_bootstrap, self.settings.delivery_timeout_ms, "survey")
         self._tail = asyncio.create_task(self._tail_surveys(), name="survey-log-tail")
+        self.tick_gate.announce()
 
     async def stop(self) -> None:
         self._stopping = True

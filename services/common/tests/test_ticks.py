@@ -50,6 +50,7 @@ def test_seed_restores_and_never_moves_back():
 
 def test_counted_gate_exports_one_set_of_series():
     gate = CountedTickGate.for_service("unit-test", "wall")
+    gate.announce()
     gate.admit(0, Tick(T))
     gate.admit(0, Tick(T))
     gate.admit_batch(1, [Tick(T), Tick(T + MINUTE)])
