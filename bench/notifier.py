@@ -62,11 +62,11 @@ def tick_cost(runtime: NotifierRuntime, now: datetime) -> tuple[float, int, int]
     started = time.perf_counter()
     notes = events = 0
     for partition in range(MEMBER_PARTITIONS):
-        n, e = runtime.decide(partition, now)
+        n, e = runtime.state.decide(partition, now)
         notes, events = notes + len(n), events + len(e)
-        runtime.requested.update(x.dedup_key for x in n)  # as commit() does after the broker's ack
+        runtime.state.requested.update(x.dedup_key for x in n)  # as commit() does after the broker's ack
         for event in e:
-            runtime.queue.apply(event)
+            runtime.state.queue.apply(event)
     return (time.perf_counter() - started) * 1000, notes, events
 
 
@@ -83,7 +83,7 @@ async def rebuild_on_broker(log) -> tuple[float, int]:
         await runtime.start()
         await runtime.rebuilt.wait()
         seconds = time.perf_counter() - started
-        count = len(runtime.members)
+        count = len(runtime.state.members)
         await runtime.stop()
         return seconds, count
     finally:

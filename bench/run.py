@@ -42,6 +42,15 @@ OUT = Path(__file__).parent / "out"
 RESULTS = Path(__file__).parent / "results.md"
 SECRET = "bench-secret-0123456789abcdef0123456789"
 console = Console()
+# Figures measured by hand (standalone runs, probes) live in results.md too, under this heading, so
+# that every benchmark figure has one home; a `make bench` rewrite keeps that section.
+MANUAL_HEADING = "## Measured outside `make bench`"
+
+
+def manual_section(previous: str) -> str:
+    """The hand-kept section of the previous results.md (from its heading to the end), or ''."""
+    start = previous.find(MANUAL_HEADING)
+    return previous[start:].rstrip() + "\n" if start >= 0 else ""
 
 
 # ---------------------------------------------------------------- peak RSS of process trees
@@ -442,7 +451,8 @@ def main(quick: bool = False) -> None:
     for step in steps.values():
         md += ["", f"## {step.name} ({step.seconds:.0f} s{'' if step.ok else ', FAILED'})", "",
                step.markdown.replace("\n# ", "\n### ").strip().removeprefix("# ")]
-    RESULTS.write_text("\n".join(md) + "\n")
+    kept = manual_section(RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "")
+    RESULTS.write_text("\n".join(md) + "\n" + (f"\n{kept}" if kept else ""))
     console.print(f"wrote {RESULTS.relative_to(ROOT)} in {total_s:.0f} s")
     failed = [s.name for s in steps.values() if not s.ok]
     if failed or plat.get("sim", {}).get("diffs") or plat.get("locust", {}).get("failures"):

@@ -1,4 +1,4 @@
-"""`clock.tick`: time is an event (DESIGN.md §4)."""
+"""`clock.tick`: time is an event (docs/architecture.md, "Time is an event")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The metric definitions of DESIGN.md §2 as pure functions — the one place they live.
+"""The metric definitions of docs/metrics.md as pure functions — the one place they live.
 
 Every service (metrics, notifier, survey, simulator, tests' independent counts) calls these rather
 than re-deciding what "logged in" or "completed" means.

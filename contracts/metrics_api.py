@@ -1,7 +1,7 @@
 """Responses of the metrics API (`services/metrics`, `GET /v1/cohorts/{cohort}/…`).
 
 Rates are percentages (0–100) as unrounded floats: 100 × member-days with the property ÷ member-days
-in follow-up (DESIGN.md §2). The underlying counts are returned too, so any rate can be re-derived.
+in follow-up (docs/metrics.md). The underlying counts are returned too, so any rate can be re-derived.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Response of `GET /v1/cohorts/{cohort}/qol` (metrics service): QLQ-C30 change T0 → T2, active vs
-inactive members (the study's Tables 4 and 5). Computed by `services.survey.analysis.qol_change`."""
+inactive members (the study's Tables 4 and 5). Computed by `services.metrics.qol_analysis.qol_change`."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from .yamlio import load
 CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds.yaml"
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
 
-# name -> (port, scales by partitions?) — the four services of DESIGN.md §4, each a Deployment of that name
+# name -> (port, scales by partitions?) — the four services (docs/architecture.md), each a Deployment of that name
 SERVICES: dict[str, tuple[int, bool]] = {
     "ingest": (8001, False),
     "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; its sink and stream: metrics-worker

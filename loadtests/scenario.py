@@ -2,7 +2,7 @@
 
 A cohort is first PLANNED (for every member and follow-up day: logged in?, which scheduled tasks?),
 then REALISED as client events by the metrics test generator's own code
-(`services.metrics.testing.cohort._realise` and `delivery_schedule`: edge-of-day local times, extra
+(`testsupport.cohort._realise` and `delivery_schedule`: edge-of-day local times, extra
 actions that mark nothing new, late uploads, duplicate deliveries). The ground truth is counted from
 the plan by that module's `truth_*` functions — never by the platform's code.
 
@@ -19,8 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from contracts.engagement import is_working_day, study_week
-from services.metrics.testing.cohort import (
-    TASKS, ZONES, GeneratedCohort, PlannedDay, _realise, delivery_schedule,
+from testsupport.cohort import (
+    TASKS,
+    ZONES,
+    GeneratedCohort,
+    PlannedDay,
+    _realise,
+    delivery_schedule,
 )
 
 from .study import STUDY_TABLE, StudyDesign, study_design

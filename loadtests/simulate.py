@@ -31,8 +31,8 @@ from rich.table import Table
 
 from services.common.auth import mint_token
 from services.common.settings import DEV_JWT_SECRET
-from services.common.testing import wait_until_ready
-from services.metrics.testing.cohort import ZONES, truth_daytypes, truth_members, truth_weekly
+from testsupport.broker import wait_until_ready
+from testsupport.cohort import ZONES, truth_daytypes, truth_members, truth_weekly
 
 from .scenario import Simulation, rates_cohort, study_cohort
 from .study import HALF_STEP, read_rates_csv

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
-from services.common.testing import wait_until_ready
+from testsupport.broker import wait_until_ready
 
 REPO = Path(__file__).resolve().parents[1]
 

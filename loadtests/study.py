@@ -27,7 +27,7 @@ from pathlib import Path
 DAYS_PER_WEEK = 7
 HALF_STEP = Fraction(1, 20)  # rounding to 0.1 %: within ±0.05 percentage points
 
-# Table 3 of the paper (also ../shared/reference/study-weekly-rates.csv): week → (login, participation, completion) %.
+# Table 3 of the paper (docs/metrics.md, "The study's Table 3"): week → (login, participation, completion) %.
 STUDY_TABLE: dict[int, tuple[str, str, str]] = {
     1: ("62.9", "42.9", "25.3"), 2: ("57.6", "39.0", "20.1"), 3: ("62.9", "47.6", "24.5"),
     4: ("58.1", "39.5", "19.6"), 5: ("59.5", "46.7", "24.5"), 6: ("46.2", "36.7", "18.6"),

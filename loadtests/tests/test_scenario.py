@@ -8,7 +8,7 @@ from contracts.events import parse_client_event
 from loadtests.scenario import rates_cohort, study_cohort
 from loadtests.simulate import MAX_BATCH, compare, ground_truth, paper_differences, replay
 from loadtests.study import study_design
-from services.metrics.testing.cohort import truth_weekly
+from testsupport.cohort import truth_weekly
 
 
 def test_study_cohort_realises_the_designed_counts():

@@ -12,8 +12,8 @@ class ClockSettings(CommonSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
-    host: str = Field(default="127.0.0.1", validation_alias="CLOCK_HOST")
-    port: int = Field(default=8005, validation_alias="CLOCK_PORT")
+    host: str = Field(default="127.0.0.1", validation_alias="CLOCK_HOST", description="Address of /healthz, /readyz, /metrics")
+    port: int = Field(default=8005, validation_alias="CLOCK_PORT", description="Port of /healthz, /readyz, /metrics")
     delivery_timeout_ms: int = Field(default=5_000, ge=500, validation_alias="CLOCK_DELIVERY_TIMEOUT_MS",
                                      description="Broker acknowledgement deadline of one tick")
     retry_max_s: float = Field(default=5.0, gt=0, validation_alias="CLOCK_RETRY_MAX_S",

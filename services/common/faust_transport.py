@@ -5,7 +5,7 @@ faust's drain loop hands every fetched record over with
 `wait_first(deliver(record), suspend_flow.wait())`: mode's `wait_first` wraps both, plus the service's
 stopped and crashed events, in tasks and runs `asyncio.wait` — per record. Measured here
 (`python -m bench.metrics_faust_floor`), that is half of faust's own cost: an agent that only counts
-records reaches ~11,500 records/s with it and ~22,000 without.
+records runs about twice as fast without it (figures: bench/results.md, "faust throughput work").
 
 While flow is not suspended, this consumer awaits the delivery directly. The difference only shows
 when flow gets suspended (a rebalance) DURING a delivery that waits (a full stream buffer): faust

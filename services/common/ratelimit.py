@@ -21,9 +21,10 @@ class CallerRateLimit:
         self.items = parse_many(spec)
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
-    def check(self, key: str) -> None:
+    def check(self, key: str, cost: int = 1) -> None:
+        """Count `cost` units (one request, or the events of a batch) for `key` against every limit."""
         for item in self.items:
-            if not self.limiter.hit(item, key):
+            if not self.limiter.hit(item, key, cost=cost):
                 reset = self.limiter.get_window_stats(item, key).reset_time
                 retry_after = max(1, math.ceil(reset - time.time()))
                 raise HTTPException(

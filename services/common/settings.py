@@ -19,15 +19,17 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     jwt_secret: SecretStr = Field(description="HS256 key that signs member, nurse and admin tokens", min_length=32)
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Lowest level written to the JSON logs on stdout")
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
-    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up (dev)")
+    ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
+                                                          "(off in production: Strimzi owns topics)")
     # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;
     # `simulated` = only POST /v1/admin/clock moves time (demo, simulator, tests, benchmarks).
-    clock_mode: ClockMode = Field(default="wall", description="CLOCK_MODE: wall (production) or simulated")
+    clock_mode: ClockMode = Field(default="wall", description="wall: the clock process ticks from the wall clock and no API moves time "
+                                                  "(production); simulated: only POST /v1/admin/clock moves time")
     clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
-                                    description="CLOCK_TICK_SECONDS: the clock process's period in wall mode")
+                                    description="Period of the clock process in wall mode (one tick each)")
 
     @field_validator("clock_mode", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ A service runs its faust app and its FastAPI app in ONE process and on ONE event
 drives, and faust is started and stopped by the FastAPI lifespan (`faust.contrib.asgi`). Tests use
 the same path through `fastapi.testclient.TestClient`.
 
-Two facts shape the defaults (measured against the local tansu broker; see README):
+Two facts shape the defaults (measured against the local tansu broker; docs/architecture.md,
+"State rebuilt from topics, not faust changelogs"):
 * faust is at-least-once: after a crash, events after the last committed offset are processed again.
   Table state must therefore be idempotent (sets of event ids / tasks, not counters).
 * tansu answers ListOffsets with the last batch's base offset + 1, so changelog recovery can stop

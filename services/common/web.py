@@ -33,8 +33,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestTelemetry:
-    """Pure ASGI middleware: in-flight requests and responses by status (BaseHTTPMiddleware costs
-    ~0.1 ms a request)."""
+    """Pure ASGI middleware: in-flight requests and responses by status (BaseHTTPMiddleware adds a
+    measurable cost per request: bench/results.md, "Probes behind design choices")."""
 
     def __init__(self, app, service: str) -> None:
         self.app, self.service, self.gauge = app, service, IN_FLIGHT.labels(service)
@@ -94,7 +94,8 @@ def add_components(app: FastAPI, schemas: dict[str, dict]) -> None:
 
 def serve(factory: str, host: str, port: int) -> None:
     """Run a service's app factory ("package.module:create_app") with uvicorn on uvloop + httptools
-    (the plain asyncio loop stalled requests ~44 ms under load here); logs are the service's JSON logs."""
+    (the plain asyncio loop stalled requests under load: bench/results.md, "Probes behind design
+    choices"); logs are the service's JSON logs."""
     import uvicorn
 
     tune_gc()

@@ -15,6 +15,8 @@ from services.common.logging import configure_logging, log
 from services.common.ticks import publish_clock_mode
 from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
+from .directory import Directory
+from .directory_feed import DirectoryFeed
 from .routers import admin, events
 from .settings import IngestSettings, get_settings
 from .telemetry import REQUESTS_REFUSED
@@ -33,8 +35,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.publisher = await asyncio.to_thread(
             Publisher, settings.kafka_bootstrap, settings.delivery_timeout_ms, "ingest", prepare
         )
+        # Kept in this closure too: a second lifespan of the same app (test harnesses) has its own feed.
+        feed = app.state.directory_feed = DirectoryFeed(settings.kafka_bootstrap, app.state.directory,
+                                                        settings.directory_idle_s)
+        feed.start()
         log.info("ingest_started", kafka=settings.kafka_bootstrap)
         yield
+        await feed.stop()
         await asyncio.to_thread(app.state.publisher.close)
 
     app = FastAPI(
@@ -45,6 +52,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)
+    app.state.member_event_limit = CallerRateLimit(settings.member_event_limit)
+    app.state.directory = Directory()
+    app.state.directory_feed = None
+    app.state.member_commands = asyncio.Lock()
     install_error_handlers(app)
     install_in_flight_gauge(app, "ingest")
 
@@ -59,7 +70,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         )
 
     async def ready(_: Request) -> bool:
-        return await broker_reachable(settings.kafka_bootstrap)
+        feed = app.state.directory_feed
+        return feed is not None and feed.ready.is_set() and await broker_reachable(settings.kafka_bootstrap)
 
     app.include_router(health_router(ready))
     app.include_router(events.router)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
 from services.common.auth import Principal, require_role
 from services.common.kafka import Publisher
 
+from .directory import Directory
 from .settings import IngestSettings
 
 
@@ -27,3 +28,14 @@ async def event_sender(
     if principal.role == "member":
         request.app.state.member_rate_limit.check(principal.subject)
     return principal
+
+
+async def get_directory(request: Request) -> Directory:
+    """The member directory once it has read the members/clock log to its end (503 before: a guard
+    decided on a half-read log would refuse enrolled members or accept a conflicting enrolment)."""
+    feed = request.app.state.directory_feed
+    if feed is None or not feed.ready.is_set():
+        retry = request.app.state.settings.retry_after_s
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="member directory loading; retry later",
+                            headers={"Retry-After": str(retry)})
+    return request.app.state.directory

@@ -4,9 +4,9 @@ Every published number is a function of the tables alone ("today" is the latest 
 never the wall clock). ClickHouse changes nothing in place: each insert, mutation, merge or truncation
 replaces active parts, and part names never repeat (they carry increasing block numbers), so the set
 of active part names of the database is a version of its data. An answer is served from the cache
-only while that version is the one it was computed at; reading the version is one metadata query
-(~1.5 ms at 10 M events against ~40–90 ms to compute). While the sink writes, versions change and
-answers are computed afresh: the cache never trades freshness for speed.
+only while that version is the one it was computed at; reading the version is one metadata query,
+far cheaper than computing (bench/results.md, "Probes behind design choices"). While the sink
+writes, versions change and answers are computed afresh: the cache never trades freshness for speed.
 """
 
 from __future__ import annotations

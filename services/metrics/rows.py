@@ -18,7 +18,7 @@ from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
-from services.survey.sink import InvalidSurveyRecord, survey_score_rows
+from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
 Converter = Callable[[bytes, int, int], Iterable[tuple[str, Row]]]

@@ -11,7 +11,7 @@ import re
 
 import pyarrow as pa
 
-from services.survey.sink import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
 

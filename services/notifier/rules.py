@@ -2,7 +2,7 @@
 auto-resolution, escalation, nurse assignment and reminder slots. "Now" is always an argument —
 the latest `clock.tick` — and every engagement rule comes from `contracts.engagement`.
 
-Definitions (README "Notifier"):
+Definitions (docs/services/notifier.md, docs/metrics.md):
 * A day is **complete** for a member when the latest tick is past the end of that local day in the
   member's time zone, i.e. it is before the member's local "today".
 * A **missed** day is a complete follow-up day on which the member did not log in

@@ -4,7 +4,7 @@ decisions (enrolment → schedule, withdrawal → cancel, tick → invite/remind
 Nothing here touches a broker or a clock: the stream processor feeds member events and ticks in,
 publishes the returned events, and the same events folded back (`apply`, idempotent by event_id)
 rebuild the book after a restart. `surveys` is the system of record of the schedule, so the book
-never depends on faust changelog recovery (tansu's ListOffsets bug; see the README).
+never depends on faust changelog recovery (tansu's ListOffsets bug; docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import httpx
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 
 def samples(url: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:

@@ -15,7 +15,7 @@ import httpx
 
 from loadtests.stack import running
 from services.common.auth import mint_token
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .helpers import sample, wait_for
 

@@ -21,7 +21,7 @@ import httpx
 from loadtests.stack import running
 from services.common.auth import mint_token
 from services.common.broker import free_port
-from services.common.testing import ServiceProcess, read_topic
+from testsupport.broker import ServiceProcess, read_topic
 
 from .helpers import sample, ticks_on_log, wait_for
 

@@ -192,7 +192,7 @@ def test_config_map_references_resolve(rendered):
 
 
 def test_kubernetes_validate_cli_strict(rendered, tmp_path):
-    """The CLI the README documents accepts the rendered built-in resources and refuses an unknown field."""
+    """The CLI docs/deploy.md documents accepts the rendered built-in resources and refuses an unknown field."""
     cli = Path(sys.executable).parent / "kubernetes-validate"
     builtin = [r for r in rendered["prod"] if "." not in r["apiVersion"].rpartition("/")[0]]
     good = tmp_path / "good.yaml"

@@ -10,7 +10,7 @@ from uuid import uuid4
 import httpx
 
 from services.common.broker import free_port
-from services.common.testing import ServiceProcess, read_topic
+from testsupport.broker import ServiceProcess, read_topic
 
 BATCHES, BATCH_SIZE, KILLS = 24, 100, 4
 

@@ -6,7 +6,7 @@ from uuid import uuid4
 import httpx
 
 from services.common.broker import free_port
-from services.common.testing import ServiceProcess
+from testsupport.broker import ServiceProcess
 
 MARKER = "PRIVATE-MESSAGE-TEXT-7f3a"
 

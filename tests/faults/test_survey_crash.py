@@ -14,7 +14,7 @@ import httpx
 
 from loadtests.stack import running
 from services.common.auth import mint_token
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 ENROLLED = date(2026, 8, 3)
 ZONES = ("Asia/Shanghai", "America/New_York", "Europe/Berlin")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, TypeAdapter
 
 from contracts.events import ClientEvent, client_event_errors
 from contracts.ingest import IngestResult, RejectedEvent
@@ -18,7 +18,8 @@ from services.common.auth import Principal
 from services.common.kafka import Publisher, Record
 from services.common.web import validation_errors
 
-from ..deps import event_sender, get_app_settings, get_publisher
+from ..directory import Directory
+from ..deps import event_sender, get_app_settings, get_directory, get_publisher
 from ..settings import IngestSettings
 from ..telemetry import ACCEPTED, PRODUCE_SECONDS, REJECTED
 
@@ -65,6 +66,32 @@ def check_members(principal: Principal, items: list[Any]) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"event {index}: member_id is not the token's subject")
 
 
+NOT_ENROLLED = "not_enrolled"
+
+
+def refuse_by_state(directory: Directory, items: list[Any], errors: dict[int, list[dict]], max_age: timedelta) -> None:
+    """Add the refusals that depend on what ingest knows (members enrolled, the latest tick) to the
+    schema errors of the otherwise valid items."""
+    for index, item in enumerate(items):
+        if index in errors:
+            continue
+        problem = directory.event_problem(item["member_id"], _timestamp(item["occurred_at"]), max_age)
+        if problem is not None:
+            field, kind, message = problem
+            errors[index] = [{"loc": (field,), "msg": message, "type": kind}]
+
+
+def _timestamp(text: str) -> datetime:
+    """A valid item's occurred_at (already checked by the contract's strict validation)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # a form pydantic accepts but fromisoformat does not
+        return _TIMESTAMP.validate_python(text)
+
+
+_TIMESTAMP = TypeAdapter(AwareDatetime)
+
+
 @router.post(
     "/v1/events",
     status_code=status.HTTP_202_ACCEPTED,
@@ -73,24 +100,31 @@ def check_members(principal: Principal, items: list[Any]) -> None:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
     responses={400: {"description": "Malformed JSON"}, 401: {}, 403: {}, 413: {"description": "Body over 1 MiB"},
                422: {"description": "No valid event"},
-               429: {"description": "Member rate limit; see Retry-After"}, 503: {"description": "Broker unreachable; retry"}},
+               429: {"description": "Member rate limit (requests, or 5,000 events an hour); see Retry-After"},
+               503: {"description": "Broker unreachable or member directory loading; retry"}},
 )
 async def post_events(
     request: Request,
     principal: Annotated[Principal, Depends(event_sender)],
     settings: Annotated[IngestSettings, Depends(get_app_settings)],
     publisher: Annotated[Publisher, Depends(get_publisher)],
+    directory: Annotated[Directory, Depends(get_directory)],
 ) -> IngestResult:
     body = await read_limited_body(request, settings.max_body_bytes)
     items, is_array = parse_batch(body, settings.max_batch)
     check_members(principal, items)
     errors = client_event_errors(body, items, is_array)
+    refuse_by_state(directory, items, errors, timedelta(days=settings.max_event_age_days))
     rejected = [RejectedEvent(index=i, errors=validation_errors(errors[i])) for i in sorted(errors)]
     for event_errors in errors.values():
         REJECTED.labels(event_errors[0]["type"]).inc()
     valid = [item for index, item in enumerate(items) if index not in errors]
     if not valid:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[r.model_dump() for r in rejected])
+        if all(e[0]["type"] != NOT_ENROLLED for e in errors.values()):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[r.model_dump() for r in rejected])
+        return IngestResult(accepted=0, rejected=rejected)  # not enrolled yet: retryable, not invalid
+    if principal.role == "member":  # counted in events: a 500-event request is 500 towards the limit
+        request.app.state.member_event_limit.check(principal.subject, cost=len(valid))
     # A valid item's JSON is exactly the typed event (strict validation): store it as sent, stamped.
     received_at = datetime.now(timezone.utc).isoformat()
     records = [

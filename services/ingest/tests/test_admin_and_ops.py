@@ -7,7 +7,9 @@ from uuid import uuid4
 
 from contracts.members import MemberEnrolled
 from contracts.topics import CLOCK_TICKS
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
+
+from .conftest import enrol
 
 
 def admin(mint):
@@ -69,7 +71,8 @@ def test_probes_metrics_and_docs(client, mint):
     assert client.get("/readyz").status_code == 200
     event = {"event_id": str(uuid4()), "type": "login", "member_id": "m-1",
              "occurred_at": "2026-11-02T08:00:00+00:00"}
-    client.post("/v1/events", json=event, headers={"Authorization": f"Bearer {mint('m-1')}"})
+    enrol(client, mint("ops", "admin"), "m-1")
+    assert client.post("/v1/events", json=event, headers={"Authorization": f"Bearer {mint('m-1')}"}).status_code == 202
     metrics = client.get("/metrics").text
     assert 'ingest_events_accepted_total{type="login"}' in metrics
     assert "ingest_produce_seconds_bucket" in metrics and "http_requests_in_flight" in metrics

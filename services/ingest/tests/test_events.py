@@ -8,9 +8,9 @@ from uuid import uuid4
 import jwt as pyjwt
 
 from services.common.broker import start_broker
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
-from .conftest import ingest_client
+from .conftest import enrol, ingest_client
 
 
 def checkin(member, task="meal", **over):
@@ -35,6 +35,7 @@ def landed(broker, event_ids):
 
 def test_batch_of_500_lands_keyed_by_member(client, broker, mint):
     members = [f"bulk-{uuid4().hex[:8]}-{i}" for i in range(7)]
+    enrol(client, mint("ops", "admin"), *members)
     events = [checkin(members[i % 7]) for i in range(500)]
     response = client.post("/v1/events", json=events, headers=bearer(mint("ops", "admin")))
     assert response.status_code == 202, response.text
@@ -53,6 +54,7 @@ def test_batch_of_500_lands_keyed_by_member(client, broker, mint):
 
 def test_member_batch_of_own_events(client, broker, mint):
     member = f"m-{uuid4().hex[:8]}"
+    enrol(client, mint("ops", "admin"), member)
     events = [checkin(member, task=t) for t in ("meal", "exercise")] * 250
     for e in events:
         e["event_id"] = str(uuid4())
@@ -63,6 +65,7 @@ def test_member_batch_of_own_events(client, broker, mint):
 
 def test_mixed_batch_reports_each_bad_index_and_stores_only_the_good(client, broker, mint):
     member = f"m-{uuid4().hex[:8]}"
+    enrol(client, mint("ops", "admin"), member)
     good = [checkin(member), checkin(member, type="login", payload={})]
     bad_type = checkin(member, type="purchase")
     naive = checkin(member, occurred_at="2026-11-02T08:15:00")
@@ -122,6 +125,7 @@ def test_broker_stopped_gives_503_and_claims_nothing(own_broker, jwt_secret, min
     holder, bootstrap = own_broker
     with ingest_client(bootstrap, jwt_secret, delivery_timeout_ms=1_500) as client:
         token = bearer(mint("m-1"))
+        enrol(client, mint("ops", "admin"), "m-1")
         assert client.post("/v1/events", json=[checkin("m-1")], headers=token).status_code == 202
         assert client.get("/readyz").status_code == 200
         holder["process"].kill()

@@ -1,6 +1,7 @@
 """Hostile input, access control and rate limits on the ingest API (real broker)."""
 
 import json
+import time
 from uuid import uuid4
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 
-from .conftest import ingest_client
+from .conftest import enrol, ingest_client
 
 
 def login(member="m-1", **over):
@@ -53,6 +54,7 @@ def test_hostile_bodies_get_a_clear_4xx_and_the_service_keeps_serving(client, mi
 
 def test_member_rate_limit_answers_429_with_retry_after(broker, jwt_secret, mint):
     with ingest_client(broker, jwt_secret, member_rate_limit="5/minute") as client:
+        enrol(client, mint("ops", "admin"), "m-rl", "m-other")
         member = {"Authorization": f"Bearer {mint('m-rl')}"}
         codes = [client.post("/v1/events", json=login("m-rl"), headers=member).status_code for _ in range(7)]
         assert codes == [202] * 5 + [429] * 2
@@ -67,13 +69,17 @@ def test_member_rate_limit_answers_429_with_retry_after(broker, jwt_secret, mint
 # The access-control matrix of every service, ingest included, is in tests/faults/test_access_and_input.py.
 
 
-def test_schemathesis_finds_no_server_error(broker, jwt_secret, mint):
-    """Every operation of the OpenAPI document, fuzzed from its schema, with an admin token."""
+def test_schemathesis_finds_no_server_error(own_broker, jwt_secret, mint):
+    """Every operation of the OpenAPI document, fuzzed from its schema, with an admin token (on a
+    broker of its own: fuzzed clock ticks and enrolments must not reach other tests' directories)."""
     from fastapi.testclient import TestClient
 
+    _, broker = own_broker
     app = create_app(IngestSettings(kafka_bootstrap=broker, jwt_secret=jwt_secret))
     token = {"Authorization": f"Bearer {mint('ops', 'admin')}"}
-    with TestClient(app):  # runs the lifespan: the publisher is connected to the real broker
+    with TestClient(app) as client:  # runs the lifespan: the publisher is connected to the real broker
+        while client.get("/readyz").status_code != 200:  # the member directory has read the log
+            time.sleep(0.05)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert {op.path for op in operations} >= {"/v1/events", "/v1/enrollments", "/v1/admin/clock"}

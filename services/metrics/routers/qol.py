@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Request
 
 from contracts.qol import ScaleComparison
 from services.common.auth import Principal, require_role
-from services.survey.analysis import qol_change
-from services.survey.sink import QOL_SCORES_SQL, qol_rows
+from services.metrics.qol_analysis import qol_change
+from services.metrics.survey_scores import QOL_SCORES_SQL, qol_rows
 
 from .. import queries
-from .api import _404, CohortPath, _run
+from .api import CohortPath, _404, _run
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
 Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]

@@ -10,7 +10,7 @@ from services.ingest.app import create_app as create_ingest
 from services.ingest.settings import IngestSettings
 from services.metrics.app import create_app
 from services.metrics.settings import MetricsSettings
-from services.metrics.testing.cohort import GeneratedCohort
+from testsupport.cohort import GeneratedCohort
 
 
 def metrics_settings(bootstrap: str, jwt_secret: str, chdb_dir, **overrides) -> MetricsSettings:

@@ -9,10 +9,9 @@ import time
 import pytest
 
 from contracts.daily import EngagementDay
-from services.common.testing import read_topic
 from services.metrics import queries
-
-from services.metrics.testing.cohort import generate, truth_daily, truth_daytypes, truth_members, truth_weekly
+from testsupport.broker import read_topic
+from testsupport.cohort import generate, truth_daily, truth_daytypes, truth_members, truth_weekly
 
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 

@@ -14,7 +14,7 @@ from services.metrics import queries
 from services.metrics.clickhouse import connect
 from services.metrics.rows import engagement_event_rows, member_rows
 from services.metrics.schema import TABLE_SCHEMAS, migrate
-from services.metrics.testing.cohort import generate, truth_daily, truth_daytypes, truth_weekly
+from testsupport.cohort import generate, truth_daily, truth_daytypes, truth_weekly
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc).isoformat()
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from services.metrics import queries
 from services.metrics.answers import UNKNOWN_COHORT, Answers, data_version
 from services.metrics.rows import engagement_event_rows, member_rows
-from services.metrics.testing.cohort import generate, truth_weekly
+from testsupport.cohort import generate, truth_weekly
 
 from .test_aggregate import ch, insert, member_record  # noqa: F401  (the chDB fixture)
 

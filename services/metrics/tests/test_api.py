@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.metrics.testing.cohort import generate, truth_weekly
+from testsupport.cohort import generate, truth_weekly
 
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 

@@ -11,7 +11,7 @@ import time
 from services.metrics.app import schema_current
 from services.metrics.clickhouse import ClickHouseError
 from services.metrics.schema import migrate
-from services.metrics.testing.cohort import generate, truth_weekly
+from testsupport.cohort import generate, truth_weekly
 
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 

@@ -14,7 +14,7 @@ from playwright.sync_api import sync_playwright
 
 from services.common.broker import free_port
 from services.metrics.app import create_app
-from services.metrics.testing.cohort import generate
+from testsupport.cohort import generate
 
 from .conftest import ingest_client, metrics_settings, send_cohort, unique_prefix, wait_until_sunk
 

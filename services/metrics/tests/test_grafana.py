@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.metrics.settings import REPO
-from services.metrics.testing.cohort import generate
+from testsupport.cohort import generate
 
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 

@@ -13,7 +13,7 @@ import httpx
 
 from services.common.broker import free_port, wait_for_port
 from services.metrics.settings import REPO
-from services.metrics.testing.cohort import generate, truth_daily, truth_daytypes, truth_members, truth_weekly
+from testsupport.cohort import generate, truth_daily, truth_daytypes, truth_members, truth_weekly
 
 from .conftest import ingest_client, send_cohort, unique_prefix
 

@@ -5,8 +5,8 @@ import asyncio
 
 from contracts.topics import Topic
 from services.common.kafka import BrokerUnavailable, Publisher, Record, ensure_topics
-from services.common.testing import read_topic
 from services.metrics.publication import DailyPublication
+from testsupport.broker import read_topic
 
 
 class FlakyPublisher:

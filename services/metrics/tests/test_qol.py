@@ -13,7 +13,7 @@ from scipy import stats
 from contracts.surveys import SCALES, SurveyScored
 from contracts.topics import SURVEYS
 from services.common.kafka import Publisher, Record
-from services.metrics.testing.cohort import generate, truth_members
+from testsupport.cohort import generate, truth_members
 
 from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from services.metrics.settings import REPO
-from services.metrics.testing.cohort import generate, truth_weekly
+from testsupport.cohort import generate, truth_weekly
 
 from .conftest import ingest_client, metrics_client, send_cohort, sunk_counts, unique_prefix, wait_until_sunk
 

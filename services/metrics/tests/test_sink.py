@@ -10,7 +10,7 @@ from services.metrics.clickhouse import ClickHouseError, connect
 from services.metrics.rows import CONVERTERS
 from services.metrics.schema import TABLE_SCHEMAS, migrate
 from services.metrics.sink import SINK_FAILURES, Sink, load_positions
-from services.metrics.testing.cohort import generate
+from testsupport.cohort import generate
 
 from .conftest import ingest_client, send_cohort, sunk_counts, unique_prefix
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 from contracts.daily import EngagementDay, EventDeadLetter
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import ingest_client, metrics_client, unique_prefix
 

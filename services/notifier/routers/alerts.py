@@ -36,11 +36,11 @@ RuntimeDep = Annotated[NotifierRuntime, Depends(runtime_of)]
 
 
 def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
-    return view.public() | {"member": runtime.engagement_of(view.member_id, through=view.through)}
+    return view.public() | {"member": runtime.state.engagement_of(view.member_id, through=view.through)}
 
 
 def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
-    view = runtime.queue.alerts.get(alert_id)
+    view = runtime.state.queue.alerts.get(alert_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown alert {alert_id}")
     require_cohort(principal, view.cohort)
@@ -59,7 +59,7 @@ async def list_alerts(
     if cohort is not None:
         require_cohort(principal, cohort)
     wanted = {"unresolved": {"open", "acknowledged"}}.get(status_ or "", {status_} if status_ else None)
-    views = [v for v in runtime.queue.alerts.values()
+    views = [v for v in runtime.state.queue.alerts.values()
              if principal.may_see_cohort(v.cohort) and (wanted is None or v.status in wanted)
              and (cohort is None or v.cohort == cohort)]
     views.sort(key=lambda v: (v.raised_at, str(v.alert_id)))
@@ -74,8 +74,8 @@ async def get_alert(alert_id: UUID, principal: Staff, runtime: RuntimeDep) -> di
 async def _act(runtime: NotifierRuntime, principal: Principal, alert_id: UUID, build) -> dict:
     async with runtime.lock(alert_id):
         view = _alert(runtime, principal, alert_id)
-        event: AlertEvent = build(view, runtime.now())
-        reason = runtime.queue.conflict(event)
+        event: AlertEvent = build(view, runtime.state.now())
+        reason = runtime.state.queue.conflict(event)
         if reason is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=reason)
         try:
@@ -112,11 +112,11 @@ async def resolve(alert_id: UUID, principal: Staff, runtime: RuntimeDep,
 
 @router.get("/members/{member_id}/engagement", summary="A member's last activity and recent days (staff)")
 async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDep) -> dict:
-    member = runtime.members.get(member_id)
+    member = runtime.state.members.get(member_id)
     if member is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown member {member_id}")
     require_cohort(principal, member.cohort)
-    return {"member_id": member_id, "cohort": member.cohort} | runtime.engagement_of(member_id)
+    return {"member_id": member_id, "cohort": member.cohort} | runtime.state.engagement_of(member_id)
 
 
 @router.get("/notifier/status", summary="Processing status (admin)")
@@ -124,10 +124,10 @@ async def processing_status(_: Admin, request: Request) -> dict:
     runtime: NotifierRuntime = request.app.state.runtime
     return {
         "rebuilt": runtime.rebuilt.is_set(), "rebuild_seconds": runtime.rebuild_seconds,
-        "ticks_done": {str(p): t.isoformat() for p, t in sorted(runtime.ticks_done.items())},
-        "members": len(runtime.members), "alerts": len(runtime.queue.alerts),
-        "unresolved": len(runtime.queue.unresolved_by_member),
-        "delivered": sum(v == "delivered" for v in runtime.done.values()),
-        "failed": sum(v == "failed" for v in runtime.done.values()),
-        "pending_deliveries": len(runtime.requested - runtime.done.keys()),
+        "ticks_done": {str(p): t.isoformat() for p, t in sorted(runtime.state.ticks_done.items())},
+        "members": len(runtime.state.members), "alerts": len(runtime.state.queue.alerts),
+        "unresolved": len(runtime.state.queue.unresolved_by_member),
+        "delivered": sum(v == "delivered" for v in runtime.state.done.values()),
+        "failed": sum(v == "failed" for v in runtime.state.done.values()),
+        "pending_deliveries": len(runtime.state.requested - runtime.state.done.keys()),
     }

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from services.common.broker import free_port, wait_for_port
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import World, unique, wait_until
 from .receivers import HttpReceiver, SmtpServer

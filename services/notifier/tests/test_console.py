@@ -15,8 +15,8 @@ from playwright.sync_api import sync_playwright
 from contracts.alerts import AlertRaised
 from services.common.broker import free_port
 from services.common.kafka import Publisher, Record
-from services.common.testing import read_topic
 from services.notifier.app import create_app
+from testsupport.broker import read_topic
 
 from .conftest import notifier_settings, unique, wait_until
 
@@ -86,8 +86,8 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
     thread.start()
     try:
         runtime = app.state.runtime
-        wait_until(lambda: server.started and runtime.rebuilt.is_set() and len(runtime.days.get(old, {})) == 1
-                   and second.alert_id in runtime.queue.alerts, what="notifier up with the alerts")
+        wait_until(lambda: server.started and runtime.rebuilt.is_set() and len(runtime.state.days.get(old, {})) == 1
+                   and second.alert_id in runtime.state.queue.alerts, what="notifier up with the alerts")
         token = mint("n-a", "nurse", (cohort,))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -105,8 +105,8 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
             browser.close()
         ack_pixels = [px for px in png_pixels(shot) if all(abs(a - b) <= 30 for a, b in zip(px, ACKNOWLEDGED_RGB))]
         assert len(ack_pixels) >= 10, "the status is not drawn in the acknowledged colour"
-        assert runtime.queue.alerts[first.alert_id].acknowledged_by == "n-a"
-        assert runtime.queue.alerts[second.alert_id].status == "open"
+        assert runtime.state.queue.alerts[first.alert_id].acknowledged_by == "n-a"
+        assert runtime.state.queue.alerts[second.alert_id].status == "open"
     finally:
         server.should_exit = True
         thread.join(20)

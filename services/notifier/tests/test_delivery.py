@@ -7,8 +7,8 @@ from uuid import uuid4
 
 from contracts.notifications import NotificationRequested
 from services.common.broker import free_port
-from services.common.testing import read_topic
 from services.notifier import telemetry
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, unique, wait_until
 from .receivers import HttpReceiver, SmtpServer

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, unique, wait_until
 
@@ -40,8 +40,8 @@ def test_a_long_stop_skips_and_records_a_short_stop_sends_once_late(broker, worl
     with notifier_client(settings) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: {long_member, short_member} <= runtime.members.keys()
-                   and {long_cohort, short_cohort} <= runtime.cohorts.keys(), what="state")
+        wait_until(lambda: {long_member, short_member} <= runtime.state.members.keys()
+                   and {long_cohort, short_cohort} <= runtime.state.cohorts.keys(), what="state")
         before = _skipped_total(client)
 
         def tick(now: datetime) -> None:

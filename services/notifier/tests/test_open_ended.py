@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, unique, wait_until
 
@@ -33,7 +33,7 @@ def test_open_ended_low_login_rate_episodes(broker, world, jwt_secret, tmp_path)
     with notifier_client(notifier_settings(broker, jwt_secret, str(tmp_path))) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: len(runtime.days.get(low, {})) == len(login_days) and len(runtime.days.get(steady, {})) == 45,
+        wait_until(lambda: len(runtime.state.days.get(low, {})) == len(login_days) and len(runtime.state.days.get(steady, {})) == 45,
                    what="events folded")
         for d in range(29, 45):
             for hour in (0, 12):

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
 from .conftest import notifier_client, notifier_settings, partition_of, unique, wait_until
 
@@ -38,8 +38,8 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
     with notifier_client(settings) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: cohort in runtime.cohorts and runtime.members.get(gone, None)
-                   and runtime.members[gone].withdrawn_on and len(runtime.days.get(fine, {})) == 5, what="state")
+        wait_until(lambda: cohort in runtime.state.cohorts and runtime.state.members.get(gone, None)
+                   and runtime.state.members[gone].withdrawn_on and len(runtime.state.days.get(fine, {})) == 5, what="state")
 
         def tick(now: datetime) -> None:
             value = json.dumps({"type": "clock.tick", "event_id": "00000000-0000-4000-8000-000000000000",
@@ -88,7 +88,7 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
 
         # Shanghai logs in again → auto-resolved; New York resolved by hand; conflicts are 409
         world.event(sh, local(SH, 6, 8))
-        wait_until(lambda: runtime.last_activity.get(sh) == local(SH, 6, 8), what="login folded")
+        wait_until(lambda: runtime.state.last_activity.get(sh) == local(SH, 6, 8), what="login folded")
         tick(local(SH, 6, 8, 5))
         assert queue(status="resolved")[sh]["resolved_reason"] == "active_again"
         resolved = client.post(f"/v1/alerts/{ny_id}/resolve", headers=nurse_b)

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from contracts.topics import MEMBER_PARTITIONS
-from services.common.testing import read_topic
 from services.ingest.app import create_app as create_ingest
 from services.ingest.settings import IngestSettings
+from testsupport.broker import read_topic
 
 from .conftest import survey_client, unique
 

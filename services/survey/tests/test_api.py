@@ -10,9 +10,9 @@ import pytest
 
 from contracts.notifications import NotificationRequested
 from contracts.surveys import SurveyScored
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
-from .conftest import survey_client, unique, Driver
+from .conftest import Driver, survey_client, unique
 
 UTC = timezone.utc
 T0_DUE = datetime(2026, 11, 2, 1, tzinfo=UTC)  # 09:00 in Asia/Shanghai

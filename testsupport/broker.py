@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import httpx
-
 from kafka import KafkaConsumer, TopicPartition
 
 

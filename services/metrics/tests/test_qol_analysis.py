@@ -7,7 +7,7 @@ import statistics
 import pytest
 from scipy.stats import t as t_dist
 
-from services.survey.analysis import ANALYSED, qol_change
+from services.metrics.qol_analysis import ANALYSED, qol_change
 
 
 def generated_cohort(seed=7, n_active=12, n_inactive=10):

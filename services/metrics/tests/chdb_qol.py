@@ -1,4 +1,4 @@
-"""Run in a subprocess by test_sink.py (chDB: one engine per process): generated QLQ-C30 answers of a
+"""Run in a subprocess by test_survey_scores.py (chDB: one engine per process): generated QLQ-C30 answers of a
 22-member cohort → survey.scored records → survey_score_rows → real chDB table → QOL_SCORES_SQL →
 qol_rows → qol_change. Prints the analysed rows and the result as JSON."""
 
@@ -12,9 +12,15 @@ from uuid import uuid4
 
 from contracts.surveys import ScaleScores, SurveyScored
 from services.metrics.clickhouse import ChdbClickHouse
-from services.survey.analysis import qol_change
+from services.metrics.qol_analysis import qol_change
+from services.metrics.survey_scores import (
+    QOL_SCORES_SQL,
+    SURVEY_SCORES_DDL,
+    SURVEY_SCORES_SCHEMA,
+    qol_rows,
+    survey_score_rows,
+)
 from services.survey.scoring import score
-from services.survey.sink import QOL_SCORES_SQL, SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA, qol_rows, survey_score_rows
 
 
 def answers(rng: random.Random, shift: int) -> dict[int, int | None]:

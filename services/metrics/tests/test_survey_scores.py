@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 
 from contracts.surveys import SCALES, ExperienceAnswers, SurveyResponded
-from services.survey.sink import InvalidSurveyRecord, survey_score_rows
+from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 
 def test_only_scores_become_rows_never_free_text():
@@ -27,7 +27,7 @@ def test_only_scores_become_rows_never_free_text():
 
 @pytest.mark.clickhouse
 def test_qol_analysis_from_chdb_matches_a_hand_computed_t(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "services.survey.tests.chdb_qol", str(tmp_path / "chdb")],
+    out = subprocess.run([sys.executable, "-m", "services.metrics.tests.chdb_qol", str(tmp_path / "chdb")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     data = json.loads(out.stdout.strip().splitlines()[-1])

@@ -2,7 +2,7 @@
 `GET /v1/cohorts/{cohort}/qol`. The metrics service owns ClickHouse (one chDB process); it plugs
 these in: `SURVEY_SCORES_DDL` as a migration, `survey_score_rows` as the converter of the `surveys`
 topic (with `SURVEY_SCORES_SCHEMA` for its Arrow batches), `QOL_SCORES_SQL` + `qol_rows` +
-`analysis.qol_change` for the endpoint.
+`qol_analysis.qol_change` for the endpoint.
 
 Only `survey.scored` becomes a row: numbers, never the experience survey's free text
 (`survey.responded` and every schedule step are skipped).
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from contracts.surveys import SCALES, SurveyScored
 
-from .analysis import QolMemberRow
+from .qol_analysis import QolMemberRow
 
 Row = dict[str, Any]
 
@@ -78,7 +78,7 @@ def survey_score_rows(value: bytes, partition: int, offset: int) -> list[tuple[s
 
 def qol_rows(score_rows: Iterable[Mapping[str, Any]], active: Mapping[str, bool]) -> list[QolMemberRow]:
     """`QOL_SCORES_SQL` rows + each member's active flag (login rate over the first 28 follow-up days,
-    `contracts.engagement.is_active`) → the input of `analysis.qol_change`. Members without an
+    `contracts.engagement.is_active`) → the input of `qol_analysis.qol_change`. Members without an
     active flag (not in the cohort's analysis set) are left out."""
     by_member: dict[str, dict[str, dict[str, float | None]]] = {}
     for row in score_rows:

@@ -1,0 +1,1 @@
+"""Generators of pages under docs/ (not shipped in images: `.dockerignore` leaves docs/ out)."""

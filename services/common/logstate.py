@@ -1,0 +1,139 @@
+"""The log-state runtime shared by the services that keep their state in their own topics (notifier,
+survey): rebuild it by folding those topics from offset 0, keep tailing them, publish with retry and
+guard ids with locks. A service subclasses `LogStateRuntime` and supplies `fold` (idempotent: a
+record may be folded twice, by the tail and by the process that published it) and `on_rebuilt`.
+
+State is never taken from faust changelogs, and the end of the log is not trusted either: tansu
+answers ListOffsets with the base offset of the last batch + 1, one batch short. So the state
+counts as rebuilt once the tail is past the *reported* end offsets and then either the log has been
+quiet for `rebuild_idle_s` (the rest of the last batch has arrived by then) or, under steady traffic
+where the log is never quiet, 10 idle periods have passed since (fetches return whole batches, so
+the short batch was read long before). Until then `rebuilt` is unset and `/readyz` answers 503.
+A tail topic that does not exist keeps the state unrebuilt (retried every second): an empty state
+must never count as ready. See docs/services/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Hashable, Sequence
+from contextlib import suppress
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .kafka import BrokerUnavailable, Publisher, Record, tail_from_start
+from .logging import log
+from .tasks import cancel_and_wait
+
+# Past the reported end, a never-quiet log counts as read after this many idle periods.
+STEADY_TRAFFIC_IDLE_PERIODS = 10
+
+
+def rebuilt_by_now(past_end_since: float | None, last_new: float, now: float, idle_s: float) -> bool:
+    """The readiness rule (pure): past the reported end, and quiet for `idle_s` or past it for a while."""
+    if past_end_since is None:
+        return False
+    return now - last_new >= idle_s or now - past_end_since >= STEADY_TRAFFIC_IDLE_PERIODS * idle_s
+
+
+class LogStateRuntime:
+    """Lifecycle (`start`/`stop`), the tail that folds `topics`, `publish` and per-id `lock`s."""
+
+    def __init__(self, name: str, topics: Sequence[str], bootstrap: str, delivery_timeout_ms: int,
+                 rebuild_idle_s: float) -> None:
+        self.name, self.topics = name, tuple(topics)
+        self.bootstrap, self.delivery_timeout_ms, self.rebuild_idle_s = bootstrap, delivery_timeout_ms, rebuild_idle_s
+        self.rebuilt = asyncio.Event()
+        self.rebuild_seconds: float | None = None
+        self.publisher: Publisher | None = None
+        self._tail: asyncio.Task | None = None
+        self._stopping = False
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    # --- what a service supplies ----------------------------------------------------------------
+
+    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
+        """Fold one record of a tail topic into the state (idempotent; a bad record is logged, not raised)."""
+        raise NotImplementedError
+
+    def on_rebuilt(self) -> None:
+        """Called once, just before `rebuilt` is set (gauges, a log line)."""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.publisher = await asyncio.to_thread(Publisher, self.bootstrap, self.delivery_timeout_ms, self.name)
+        self._tail = asyncio.create_task(self._follow(), name=f"{self.name}-log-tail")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        with suppress(Exception):  # a tail that failed must not stop the shutdown
+            await cancel_and_wait(self._tail)
+        if self.publisher is not None:
+            await asyncio.to_thread(self.publisher.close)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # --- the tail -------------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        await tail_from_start(self.bootstrap, f"{self.name}-log-tail", self._fold_forever, lambda: self._stopping)
+
+    async def _fold_forever(self, consumer: AIOKafkaConsumer) -> None:
+        started = time.monotonic()
+        await consumer.topics()
+        tps = []
+        for topic in self.topics:
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            if not partitions:  # not created yet (ENSURE_TOPICS=false and no KafkaTopic): retry, never "ready"
+                raise RuntimeError(f"topic {topic} does not exist")
+            tps += [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        reported_end = await consumer.end_offsets(tps)
+        last_new, past_end_since = time.monotonic(), None
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    self.fold(tp.topic, tp.partition, record.value)
+            if batches:
+                last_new = time.monotonic()
+            if self.rebuilt.is_set():
+                continue
+            if past_end_since is None:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= reported_end[tp] for tp in tps):
+                    past_end_since = time.monotonic()
+            if rebuilt_by_now(past_end_since, last_new, time.monotonic(), self.rebuild_idle_s):
+                self.rebuild_seconds = time.monotonic() - started
+                self.on_rebuilt()
+                self.rebuilt.set()
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    async def publish(self, records: list[Record], retry: bool) -> None:
+        """acks=all. `retry=False` (a request waiting for an answer): BrokerUnavailable at once (→ 503).
+        `retry=True` (a stream decision that must not be lost): back off up to 5 s until the broker
+        takes the records or the service stops."""
+        assert self.publisher is not None, "runtime not started"
+        delay = 0.2
+        while True:
+            try:
+                await self.publisher.publish(records)
+                return
+            except BrokerUnavailable as exc:
+                if not retry or self._stopping:
+                    raise
+                log.warning(f"{self.name}_publish_retry", error=str(exc), delay_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- ids ------------------------------------------------------------------------------------
+
+    def lock(self, key: Hashable) -> asyncio.Lock:
+        """One lock per id (an invitation, an alert): two requests on the same id decide one after the other."""
+        return self._locks.setdefault(key, asyncio.Lock())

@@ -1,0 +1,223 @@
+"""The notifier's state and decisions (pure: no broker, no clock reads, no metrics). Folded from the
+log by the runtime — `members` (cohort settings, enrolments, withdrawals), `engagement.events`,
+`alerts` and `notifications.outbound` — and asked on each clock tick what is due (`decide`). Every
+fold is idempotent: a record may arrive twice (the log tail and the faust agent, or a re-read after a
+broker outage). The rules themselves are in rules.py; the call queue in queue.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+
+import orjson
+
+from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResolved
+from contracts.engagement import NO_ENGAGEMENT, DayEngagement, local_day
+from contracts.events import parse_recorded_event
+from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn, parse_member_record
+from contracts.notifications import (
+    NotificationDelivered, NotificationFailed, NotificationRequested, NotificationSkipped,
+)
+
+from . import rules
+from .queue import CallQueue
+
+DEFAULT_SETTINGS = CohortSettings()
+
+
+class NotifierState:
+    def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool) -> None:
+        self.grace, self.escalate_after, self.nurse_webhook = grace, escalate_after, nurse_webhook
+        self.members: dict[str, rules.Member] = {}
+        self.partition_members: dict[int, set[str]] = {}
+        self.cohorts: dict[str, CohortSettings] = {}
+        self.days: dict[str, dict[date, DayEngagement]] = {}
+        self.last_activity: dict[str, datetime] = {}
+        self._early: dict[str, list] = {}  # events of members not enrolled yet
+        self.queue = CallQueue()
+        self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
+        self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        self.skipped: set[str] = set()             # reminder keys recorded as notification.skipped
+        self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
+        self.latest_tick: datetime | None = None
+
+    # --- folding the log (idempotent; a bad record raises ValidationError / ValueError) ----------
+
+    def fold_member(self, partition: int, value: bytes) -> None:
+        event = parse_member_record(value)
+        if isinstance(event, CohortConfigured):
+            self.cohorts[event.cohort] = event.settings
+        elif isinstance(event, MemberEnrolled):
+            known = self.members.get(event.member_id)
+            self.members[event.member_id] = rules.Member(event.member_id, event.cohort, event.timezone,
+                                                         event.enrolled_on, known.withdrawn_on if known else None)
+            self.partition_members.setdefault(partition, set()).add(event.member_id)
+            for early in self._early.pop(event.member_id, []):
+                self._add_event(early)
+        elif isinstance(event, MemberWithdrawn):
+            known = self.members.get(event.member_id)
+            if known is not None:
+                self.members[event.member_id] = rules.Member(known.member_id, known.cohort, known.timezone,
+                                                             known.enrolled_on, event.withdrawn_on)
+
+    def fold_engagement(self, value: bytes) -> None:
+        self._add_event(parse_recorded_event(value))
+
+    def _add_event(self, event) -> None:
+        member = self.members.get(event.member_id)
+        if member is None:
+            self._early.setdefault(event.member_id, []).append(event)
+            return
+        rules.add_event(self.days.setdefault(event.member_id, {}), event, member.timezone)
+        if event.occurred_at > self.last_activity.get(event.member_id, event.occurred_at - timedelta(1)):
+            self.last_activity[event.member_id] = event.occurred_at
+
+    def fold_notification(self, value: bytes) -> None:
+        data = orjson.loads(value)
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "notification.requested":
+            self.requested.add(NotificationRequested.model_validate(data).dedup_key)
+        elif kind == "notification.delivered":
+            self.done[NotificationDelivered.model_validate(data).dedup_key] = "delivered"
+        elif kind == "notification.failed":
+            self.done.setdefault(NotificationFailed.model_validate(data).dedup_key, "failed")
+        elif kind == "notification.skipped":
+            self.skipped.add(NotificationSkipped.model_validate(data).dedup_key)
+
+    def apply_alert(self, event: AlertEvent) -> bool:
+        """Fold an alert step into the call queue; False when it was known already."""
+        return self.queue.apply(event)
+
+    def tick_handled(self, partition: int, now: datetime) -> None:
+        if self.latest_tick is None or now > self.latest_tick:
+            self.latest_tick = now
+        if partition not in self.ticks_done or now > self.ticks_done[partition]:
+            self.ticks_done[partition] = now
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """"Now" for staff actions: the latest clock.tick (time is an event); wall clock before any tick."""
+        return self.latest_tick or datetime.now(timezone.utc)
+
+    def settings_of(self, cohort: str) -> CohortSettings:
+        return self.cohorts.get(cohort, DEFAULT_SETTINGS)
+
+    def overdue(self) -> tuple[int, int]:
+        """(escalation due, escalated and still unacknowledged) among open alerts at the latest tick."""
+        first = escalated = 0
+        if self.latest_tick is None:
+            return 0, 0
+        for view in self.queue.unresolved():
+            if view.status != "open":
+                continue
+            if view.escalated_at is not None:
+                escalated += 1
+            elif rules.escalation_due(view.raised_at, self.latest_tick, self.escalate_after):
+                first += 1
+        return first, escalated
+
+    def engagement_of(self, member_id: str, days_back: int = 7, through: date | None = None) -> dict:
+        """Last activity and the recent days up to the member's "today" per the latest tick (a replica
+        that saw no tick yet: up to the day after `through` or the last day with activity)."""
+        member = self.members.get(member_id)
+        last = self.last_activity.get(member_id)
+        out = {"last_activity": last.isoformat() if last else None, "recent_days": []}
+        if member is None:
+            return out
+        cohort = self.settings_of(member.cohort)
+        days = self.days.get(member_id, {})
+        if self.latest_tick is not None:
+            today = local_day(self.latest_tick, member.timezone)
+        else:
+            today = max([*days, *([through + timedelta(days=1)] if through else [])], default=member.enrolled_on)
+        for back in range(days_back, -1, -1):
+            day = today - timedelta(days=back)
+            if day < member.enrolled_on:
+                continue
+            e = days.get(day, NO_ENGAGEMENT)
+            out["recent_days"].append({"day": day.isoformat(), "logged_in": e.logged_in,
+                                       "participated": e.participated(cohort.tasks),
+                                       "completed": e.completed(cohort.tasks), "tasks_done": sorted(e.tasks_done)})
+        out["timezone"] = member.timezone
+        return out
+
+    # --- decisions on a clock tick --------------------------------------------------------------
+
+    def decide(self, partition: int, now: datetime
+               ) -> tuple[list[NotificationRequested | NotificationSkipped], list[AlertEvent]]:
+        """Everything due for the members of `partition` at `now` (pure given the folded state)."""
+        notes: list[NotificationRequested | NotificationSkipped] = []
+        events: list[AlertEvent] = []
+        extra_load: Counter = Counter()  # alerts raised earlier in this same decision
+        for member_id in sorted(self.partition_members.get(partition, ())):
+            member = self.members[member_id]
+            cohort = self.settings_of(member.cohort)
+            days = self.days.get(member_id, {})
+            alert_id = self.queue.unresolved_by_member.get(member_id)
+            if alert_id is not None:
+                view = self.queue.alerts[alert_id]
+                reason = rules.resolution(view.rule, view.through, member, cohort, days, now)
+                if reason is not None:
+                    events.append(AlertResolved(event_id=rules.stable_id("resolved", alert_id), alert_id=alert_id,
+                                                member_id=member_id, cohort=member.cohort, occurred_at=now,
+                                                reason=reason))
+                elif view.status == "open" and view.escalated_at is None \
+                        and rules.escalation_due(view.raised_at, now, self.escalate_after):
+                    events.append(AlertEscalated(event_id=rules.stable_id("escalated", alert_id), alert_id=alert_id,
+                                                 member_id=member_id, cohort=member.cohort, occurred_at=now,
+                                                 assigned_to=view.assigned_to, lead_nurse=cohort.lead_nurse))
+                    notes += self.alert_notes("alert_escalated", view, now, cohort.lead_nurse)
+            else:
+                finding = rules.evaluate(member, cohort, days, now)
+                if finding is not None and finding.alert_id not in self.queue.alerts:
+                    nurse = rules.pick_nurse(cohort.nurses, self.queue.unresolved_counts(member.cohort) + extra_load)
+                    if nurse:
+                        extra_load[nurse] += 1
+                    raised = AlertRaised(
+                        event_id=rules.stable_id("raised", finding.alert_id), alert_id=finding.alert_id,
+                        member_id=member_id, cohort=member.cohort, occurred_at=now, rule=finding.rule,
+                        since=finding.since, through=finding.through, missed_days=finding.missed_days,
+                        window_days=finding.window_days, last_login_on=finding.last_login_on, assigned_to=nurse)
+                    events.append(raised)
+                    notes += self.alert_notes("alert_raised", raised, now, None)
+            notes += self.skipped_slots(member, cohort, days, now)
+            reminder = rules.reminder_for(member, cohort, days, now, self.grace)
+            if reminder is not None and reminder.dedup_key not in self.requested | self.skipped:
+                notes.append(NotificationRequested(
+                    event_id=rules.stable_id("note", reminder.dedup_key), dedup_key=reminder.dedup_key,
+                    kind="reminder", channel="push", recipient=member_id, cohort=member.cohort,
+                    title=reminder.title, body=reminder.body, occurred_at=now,
+                    data={"day": reminder.day.isoformat(), "slot": reminder.slot.strftime("%H:%M"),
+                          "remaining": ",".join(reminder.remaining)}))
+        return notes, events
+
+    def skipped_slots(self, member: rules.Member, cohort: CohortSettings, days, now: datetime
+                      ) -> list[NotificationSkipped]:
+        """Reminder slots passed and never to be sent, not recorded yet (docs/clock.md, grace window)."""
+        return [NotificationSkipped(
+            event_id=rules.stable_id("skipped", slot.dedup_key), dedup_key=slot.dedup_key, kind="reminder",
+            recipient=slot.member_id, cohort=slot.cohort, due_at=slot.due_at, reason=slot.reason, occurred_at=now)
+            for slot in rules.missed_slots(member, cohort, days, now, self.grace)
+            if slot.dedup_key not in self.requested and slot.dedup_key not in self.skipped]
+
+    def alert_notes(self, kind: str, alert, now: datetime, lead: str | None) -> list[NotificationRequested]:
+        """E-mail to the assigned nurse (and on escalation to the lead nurse), plus the staff webhook."""
+        escalated = kind == "alert_escalated"
+        title = ("ESCALATED: " if escalated else "") + f"Call member {alert.member_id} (cohort {alert.cohort})"
+        body = (f"Member {alert.member_id} is inactive: {alert.missed_days} of the last {alert.window_days} "
+                f"follow-up days without a login (through {alert.through}). "
+                + ("Not acknowledged within 24 h. " if escalated else "")
+                + "Open the call queue to acknowledge and log the call.")
+        data = {"alert_id": str(alert.alert_id), "member_id": alert.member_id}
+        recipients = [("email", r) for r in dict.fromkeys(x for x in (alert.assigned_to, lead) if x)]
+        if self.nurse_webhook:
+            recipients.append(("webhook", alert.assigned_to or alert.cohort))
+        out = []
+        for channel, recipient in recipients:
+            key = f"{kind}|{alert.alert_id}|{channel}|{recipient}"
+            out.append(NotificationRequested(
+                event_id=rules.stable_id("note", key), dedup_key=key, kind=kind, channel=channel, recipient=recipient,
+                cohort=alert.cohort, title=title, body=body, data=data, occurred_at=now))
+        return out
