@@ -14,7 +14,7 @@ from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging, log
 from services.common.tasks import cancel_and_wait
 from services.common.ticks import publish_clock_mode
-from services.common.web import health_router, install_error_handlers, mount_metrics
+from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .settings import ClockSettings, get_settings
 from .ticker import Ticker
@@ -44,6 +44,7 @@ def create_app(settings: ClockSettings | None = None) -> FastAPI:
                   description="Writes one clock.tick per period to every partition of clock.ticks (wall mode).")
     app.state.settings, app.state.ticker = settings, ticker
     install_error_handlers(app)
+    install_in_flight_gauge(app, "clock")
 
     async def ready(_: Request) -> bool:
         # Ready once the latest period (or the one before: the write may be under way) is on the log.
