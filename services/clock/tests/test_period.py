@@ -68,3 +68,14 @@ def test_an_unknown_clock_mode_is_a_startup_error_naming_the_setting():
 
     with pytest.raises(ValidationError, match="CLOCK_MODE must be one of wall, simulated"):
         ClockSettings(jwt_secret="x" * 40, clock_mode="real")
+
+
+def test_a_service_started_with_an_unknown_clock_mode_stops_naming_the_setting():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CLOCK_MODE="realtime", JWT_SECRET="x" * 40, CLOCK_PORT="1")
+    run = subprocess.run([sys.executable, "-m", "services.clock"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "CLOCK_MODE must be one of wall, simulated" in run.stdout + run.stderr
