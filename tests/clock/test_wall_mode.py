@@ -3,7 +3,8 @@ ticking every second (a rolling update, a mistaken second replica):
 
 * within 2 minutes every partition of `clock.ticks` holds a tick within 2 minutes of the wall clock,
   and every service's latest-applied-tick gauge is within 2 minutes of the wall clock;
-* `POST /v1/admin/clock` answers 409 and writes nothing;
+* `POST /v1/admin/clock` answers 409 and writes nothing; an event 11 minutes ahead of the wall clock
+  is refused (422 naming occurred_at);
 * over 5+ periods every consumer (metrics sink and state, notifier, survey) applies each period once:
   the second copy of each tick is counted as a duplicate, nothing is applied twice;
 * the notifier sends a due reminder once, although every tick arrives twice and many ticks follow.
@@ -62,6 +63,12 @@ def test_two_wall_clocks_one_logical_tick_per_period(jwt_secret, tmp_path):
             assert httpx.post(ingest + "/v1/enrollments", headers=admin, json={
                 "member_id": member, "cohort": cohort, "timezone": "UTC",
                 "enrolled_on": wall.date().isoformat()}).status_code == 202
+
+            # an event more than 10 minutes ahead of ingest's wall clock is refused, naming occurred_at
+            ahead = {"event_id": "00000000-0000-4000-8000-0000000000a1", "type": "login", "member_id": member,
+                     "occurred_at": (wall + timedelta(minutes=11)).isoformat(), "payload": {}}
+            refused = httpx.post(ingest + "/v1/events", headers=admin, json=[ahead])
+            assert refused.status_code == 422 and refused.json()["detail"][0]["errors"][0]["loc"][-1] == "occurred_at"
 
             # ticks within 2 min of the wall clock on every partition, and every service's gauge
             def fresh_everywhere() -> bool:
