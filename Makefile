@@ -60,9 +60,10 @@ up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus
 down:  ## stop the docker compose stack (volumes kept; `docker compose down -v` drops them)
 	docker compose down
 
-manifests: venv  ## regenerate KafkaTopics/PrometheusRule and the image constraints, render both overlays
+manifests: venv  ## regenerate KafkaTopics/KafkaUsers/PrometheusRule and the image locks (PyPI), check the CRDs, render both overlays
 	$(BIN)/python -m deploy.generate
 	$(BIN)/python -m deploy.lock
+	$(BIN)/python -m deploy.crds --check
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/prod > /dev/null
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/dev > /dev/null
 

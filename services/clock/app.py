@@ -14,7 +14,12 @@ from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging, log
 from services.common.tasks import cancel_and_wait
 from services.common.ticks import publish_clock_mode
-from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.web import (
+    health_router,
+    install_error_handlers,
+    install_in_flight_gauge,
+    mount_metrics,
+)
 
 from .settings import ClockSettings, get_settings
 from .ticker import Ticker

@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
-from prometheus_client import Counter, Gauge
-
 from contracts.clock import ClockTick, tick_event_id
 from contracts.topics import CLOCK_TICKS
 from services.common.kafka import BrokerUnavailable, Publisher, Record
@@ -15,10 +13,7 @@ from services.common.logging import log
 
 from .period import due_tick, seconds_to_next
 from .settings import ClockSettings
-
-WRITTEN = Counter("clock_ticks_written_total", "Ticks written (each to every partition of clock.ticks)")
-WRITE_FAILURES = Counter("clock_tick_write_failures_total", "Tick writes the broker did not acknowledge")
-LAST_WRITTEN = Gauge("clock_last_written_tick_timestamp_seconds", "The latest tick this process wrote (Unix s)")
+from .telemetry import LAST_WRITTEN, WRITE_FAILURES, WRITTEN
 
 
 def wall_clock() -> datetime:

@@ -12,8 +12,8 @@ Per partition it remembers the latest tick it applied and judges each new one:
 * `skipped_to_newest`   — a consumer catching up with a later applicable tick already waiting on the
                           same partition applies only that one (one decision instead of one per minute).
 
-`TickGate` is pure (no I/O, no clock reads). `CountedTickGate` adds the one set of Prometheus series
-all services share: `clock_ticks_ignored_total{consumer,reason}`, `clock_ticks_applied_total{consumer}`
+`TickGate` is pure (no I/O, no clock reads). `CountedTickGate` counts into the one set of Prometheus
+series all services share (declared in services/common/telemetry.py): `clock_ticks_ignored_total{consumer,reason}`, `clock_ticks_applied_total{consumer}`
 and `clock_tick_applied_timestamp_seconds{consumer}` (the latest applied tick; the ClockStalled alert).
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from prometheus_client import Counter, Gauge
+from .telemetry import CLOCK_MODE_INFO, TICK_APPLIED_AT, TICKS_APPLIED, TICKS_IGNORED
 
 FUTURE_LIMIT = timedelta(days=1)
 
@@ -98,15 +98,6 @@ class TickGate:
 
     def newest(self) -> datetime | None:
         return max(self.latest.values(), default=None)
-
-
-TICKS_APPLIED = Counter("clock_ticks_applied_total", "clock.tick records applied, by consuming part", ["consumer"])
-TICKS_IGNORED = Counter("clock_ticks_ignored_total",
-                        "clock.tick records not applied: duplicate_or_stale, future, skipped_to_newest",
-                        ["consumer", "reason"])
-TICK_APPLIED_AT = Gauge("clock_tick_applied_timestamp_seconds",
-                        "Time (the tick's now, Unix seconds) of the latest clock.tick applied", ["consumer"])
-CLOCK_MODE_INFO = Gauge("clock_mode_info", "1 for the clock mode this process runs in", ["mode"])
 
 
 def publish_clock_mode(mode: str) -> None:

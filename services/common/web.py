@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 
 from .logging import log
 from .process import tune_gc
+from .ticks import publish_clock_mode
 
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
 REQUESTS = Counter("http_requests_total", "HTTP responses by status code", ["service", "status"])
@@ -51,6 +52,17 @@ class RequestTelemetry:
 
         with self.gauge.track_inprogress():
             await self.app(scope, receive, counting_send)
+
+
+def service_app(service: str, settings: object, description: str, lifespan: Callable) -> FastAPI:
+    """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
+    auth dependencies read the JWT secret there), clean error bodies and the in-flight gauge."""
+    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, service)
+    publish_clock_mode(getattr(settings, "clock_mode", "wall"))  # clock_mode_info: ClockStalled is wall-only
+    return app
 
 
 def install_in_flight_gauge(app: FastAPI, service: str) -> None:

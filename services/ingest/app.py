@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager, suppress
 from functools import partial
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
 from services.common.ratelimit import CallerRateLimit
 from services.common.logging import configure_logging, log
-from services.common.ticks import publish_clock_mode
-from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.web import add_components, health_router, mount_metrics, service_app
 
 from .directory import Directory
 from .directory_feed import DirectoryFeed
@@ -25,7 +24,6 @@ from .telemetry import REQUESTS_REFUSED
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("ingest", settings.log_level)
-    publish_clock_mode(settings.clock_mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -39,25 +37,23 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         feed = app.state.directory_feed = DirectoryFeed(settings.kafka_bootstrap, app.state.directory,
                                                         settings.directory_idle_s)
         feed.start()
-        log.info("ingest_started", kafka=settings.kafka_bootstrap)
+        # Serve once the directory is read (seconds), but never hang the start on it: past the wait
+        # the requests that need it get 503 until it is ready.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(feed.ready.wait(), settings.directory_startup_wait_s)
+        log.info("ingest_started", kafka=settings.kafka_bootstrap, directory_ready=feed.ready.is_set())
         yield
         await feed.stop()
         await asyncio.to_thread(app.state.publisher.close)
 
-    app = FastAPI(
-        title="CareCircle ingest",
-        version="1.0",
-        description="App clients send logins, posts, check-ins and meditation plays; admins enrol members.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
+    app = service_app("ingest", settings, lifespan=lifespan,
+                      description="App clients send logins, posts, check-ins and meditation plays; "
+                                  "admins enrol members.")
     app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)
     app.state.member_event_limit = CallerRateLimit(settings.member_event_limit)
     app.state.directory = Directory()
     app.state.directory_feed = None
     app.state.member_commands = asyncio.Lock()
-    install_error_handlers(app)
-    install_in_flight_gauge(app, "ingest")
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:

@@ -9,7 +9,6 @@ with every migration this code knows applied."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
-from services.common.ticks import publish_clock_mode
-from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.web import health_router, mount_metrics, service_app
 
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
@@ -50,9 +48,6 @@ async def schema_current(ch: ClickHouse | None, timeout_s: float = 2.0) -> bool:
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("metrics", settings.log_level)
-    publish_clock_mode(settings.clock_mode)
-    for noisy in ("faust", "mode", "aiokafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     uses_kafka = settings.run_sink or settings.run_stream
 
@@ -89,12 +84,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         finally:
             await asyncio.to_thread(ch.close)
 
-    app = FastAPI(title="CareCircle metrics", version="1.0",
-                  description="Daily feasibility metrics (login, participation, completion) from the event log.",
-                  lifespan=lifespan)
-    app.state.settings = settings
-    install_error_handlers(app)
-    install_in_flight_gauge(app, "metrics")
+    app = service_app("metrics", settings, lifespan=lifespan,
+                      description="Daily feasibility metrics (login, participation, completion) from the event log.")
 
     @app.exception_handler(ClickHouseError)
     async def _clickhouse_down(_: Request, exc: ClickHouseError):

@@ -11,7 +11,6 @@ cross-checks the two.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timezone
 
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 from contracts.clock import ClockTick
 from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.events import parse_recorded_event
-from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
+from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
 from services.common.logging import log
@@ -31,7 +30,7 @@ from services.common.ticks import CountedTickGate, Tick, kafka_time
 from .settings import MetricsSettings
 from .publication import DailyPublication
 from .state import MemberDayBook
-from .telemetry import DEAD_LETTERS, STREAM_EVENTS
+from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
@@ -64,7 +63,9 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                     parsed.append(parse_recorded_event(value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=str(exc)[:300])
+            conflicts_before = app.book.conflicts
             changed = app.book.apply_events(parsed)
+            EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
 
@@ -72,18 +73,18 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     async def members(stream):
         async for value in stream:
             try:
-                kind = json.loads(value).get("type")
-                if kind == "member.enrolled":
-                    changed = app.book.enrol(MemberEnrolled.model_validate_json(value))
-                elif kind == "member.withdrawn":
-                    changed = app.book.withdraw(MemberWithdrawn.model_validate_json(value))
-                elif kind == "cohort.configured":
-                    changed = app.book.configure(CohortConfigured.model_validate_json(value))
-                else:
-                    continue
-            except (ValidationError, ValueError, AttributeError) as exc:
+                record = parse_member_record(value)
+            except ValidationError as exc:
                 log.warning("stream_invalid_member_record", error=str(exc)[:300])
                 continue
+            if isinstance(record, MemberEnrolled):
+                changed = app.book.enrol(record)
+            elif isinstance(record, MemberWithdrawn):
+                changed = app.book.withdraw(record)
+            elif isinstance(record, CohortConfigured):
+                changed = app.book.configure(record)
+            else:
+                changed = app.book.change_timezone(record)
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)
 

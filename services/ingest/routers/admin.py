@@ -21,7 +21,7 @@ from contracts.members import (
     TimezoneChangeRequest, WithdrawalRequest,
 )
 from contracts.topics import CLOCK_TICKS, MEMBERS
-from services.common.auth import Principal, require_role
+from services.common.auth import Admin
 from services.common.kafka import Publisher, Record
 
 from ..deps import get_app_settings, get_directory, get_publisher
@@ -29,7 +29,6 @@ from ..directory import Directory, Refusal
 from ..settings import IngestSettings
 
 router = APIRouter(tags=["admin"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 SettingsDep = Annotated[IngestSettings, Depends(get_app_settings)]
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
