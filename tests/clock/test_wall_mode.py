@@ -95,18 +95,21 @@ def test_two_wall_clocks_one_logical_tick_per_period(jwt_secret, tmp_path):
         ticks = ticks_on_log(stack.bootstrap)
         records = sum(len(t) for t in ticks.values())
         distinct = sum(len(set(t)) for t in ticks.values())
+        # per partition, the records later than every earlier one in log order: what a consumer can apply
+        # (under load a slow clock's copy of a period may land after the other clock's next period)
+        new = sum(sum(1 for i, now in enumerate(t) if all(now > earlier for earlier in t[:i])) for t in ticks.values())
         per_period = Counter(now for t in ticks.values() for now in t)
         assert max(per_period.values()) >= 12  # both processes wrote the same period to all 6 partitions
-        assert records > distinct >= 6 * 5
+        assert records > distinct >= new >= 6 * 5
 
         for service, consumers in CONSUMERS.items():
             for consumer in consumers:
                 wait_for(lambda: sum(_counts(stack.urls[service], consumer).values()) >= records, 60,
                          f"{consumer} to read every tick")
                 got = _counts(stack.urls[service], consumer)
-                # each period applied once per partition (or skipped for a newer one while catching up)
-                assert got["apply"] + got["skipped_to_newest"] == distinct, (consumer, got, distinct)
-                assert got["duplicate_or_stale"] >= records - distinct and got["future"] == 0, (consumer, got)
+                # each new period applied once per partition (or skipped for a newer one while catching up)
+                assert got["apply"] + got["skipped_to_newest"] == new, (consumer, got, new)
+                assert got["duplicate_or_stale"] >= records - new and got["future"] == 0, (consumer, got)
 
         requested = [json.loads(r.value) for r in read_topic(stack.bootstrap, "notifications.outbound", expect_at_least=1)
                      if r.key == member.encode()]
