@@ -11,6 +11,12 @@ from services.common.broker import start_broker
 from services.common.kafka import ensure_topics
 
 TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+# Tests mint HS256 tokens with the test secret, a development option the services accept only with
+# AUTH_DEV=1 (docs/security.md); set before any settings object or service process is created.
+os.environ.setdefault("AUTH_DEV", "1")
+# The access-matrix tests send hundreds of refused tokens from one address on purpose; the 401-flood
+# limit has its own test (tests/faults/test_hostile_clients.py) with the production default.
+os.environ.setdefault("RATE_LIMIT_REFUSED_PER_ADDRESS", "100000/minute")
 
 # Tests drive time with POST /v1/admin/clock, which only `simulated` mode accepts (docs/clock.md).
 # Set before any settings object is built; subprocesses inherit it. Wall-mode tests set CLOCK_MODE=wall.

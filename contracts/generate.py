@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import alerts, clock, daily, events, members, notifications, surveys, topics
+from . import alerts, audit, clock, daily, events, members, notifications, surveys, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -30,6 +30,7 @@ SCHEMAS: dict[str, Any] = {
     "notification.failed": notifications.NotificationFailed,
     "notification.skipped": notifications.NotificationSkipped,
     "notification.dead_letter": notifications.NotificationDeadLetter,
+    "notification.replayed": notifications.NotificationReplayed,
     "survey.scheduled": surveys.SurveyScheduled,
     "survey.invited": surveys.SurveyInvited,
     "survey.reminded": surveys.SurveyReminded,
@@ -47,6 +48,7 @@ SCHEMAS: dict[str, Any] = {
     "call-request": alerts.CallRequest,
     "engagement.day": daily.EngagementDay,
     "engagement.dead_letter": daily.EventDeadLetter,
+    "staff.access": audit.StaffAccess,
 }
 
 

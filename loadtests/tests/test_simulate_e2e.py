@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from time import monotonic, sleep
 from zoneinfo import ZoneInfo
 
@@ -25,16 +25,19 @@ def test_study_run_reports_zero_differences(stack):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     out = result.stdout
     assert "platform equals ground truth: 0 differences" in out
-    assert "30 members, 19 withdrawals" in out
-    assert "32 of 45 weekly rates equal at 0.1 %" in out
-    # the table shows week 15 with the paper's login and participation reached exactly
+    assert "30 members, 0 withdrawals" in out
+    assert "each reproduced: yes" in out and "W13 login 26.8" in out and "W14 login 23.6" in out
+    # the table shows week 15 (210 member-days) with the paper's login and participation reached exactly
     week15 = next(line for line in out.splitlines() if line.strip().startswith("│   15 │") or line.strip().startswith("│ 15 "))
     assert "32.9 / 32.9 / 32.9" in week15 and "19.0 / 19.0 / 19.0" in week15
 
 
 def test_member_tokens_three_zones_and_a_wrong_number_is_caught(stack):
     cohort = f"e2e-{uuid.uuid4().hex[:6]}"
-    sim = rates_cohort(members=12, weeks=3, seed=4, cohort=cohort, prefix=cohort, withdrawal_share=0.3)
+    # After the study's clock (March-June, same stack): ingest refuses events more than 30 days before
+    # the latest tick. Three weeks across both DST ends (Europe 25 October, America 1 November).
+    sim = rates_cohort(members=12, weeks=3, seed=4, cohort=cohort, prefix=cohort, withdrawal_share=0.3,
+                       start=date(2026, 10, 19))
     platform = Platform(stack.urls["ingest"], stack.urls["metrics"], stack.secret)
     sent = replay(sim, platform, tick_hours=12, member_tokens=True)
     assert sent == len(sim.schedule)

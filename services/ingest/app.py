@@ -46,7 +46,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await feed.stop()
         await asyncio.to_thread(app.state.publisher.close)
 
-    app = service_app("ingest", settings, lifespan=lifespan,
+    app = service_app("ingest", settings, lifespan=lifespan, body_bytes={"/v1/events": settings.max_body_bytes},
                       description="App clients send logins, posts, check-ins and meditation plays; "
                                   "admins enrol members.")
     app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)

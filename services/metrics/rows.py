@@ -16,7 +16,9 @@ from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
-from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from services.common.logging import error_summary
+from services.metrics.audit_store import InvalidAuditRecord, staff_access_rows
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
@@ -35,7 +37,7 @@ def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tup
     try:
         event = parse_recorded_event(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("events", {
         "event_id": str(event.event_id), "member_id": event.member_id, "type": event.type,
         "occurred_at": _utc(event.occurred_at),
@@ -51,7 +53,7 @@ def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
     try:
         record = parse_member_record(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     kafka = {"kafka_partition": partition, "kafka_offset": offset}
     logged = ("member_records", {"cohort": record.cohort, "member_id": getattr(record, "member_id", ""),
                                  "type": record.type, "record": record.model_dump_json(), **kafka})
@@ -78,7 +80,7 @@ def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
     try:
         tick = ClockTick.model_validate_json(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("clock_ticks", {"event_id": str(tick.event_id), "now": _utc(tick.now),
                              "kafka_partition": partition, "kafka_offset": offset})]
 
@@ -89,6 +91,14 @@ def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
     try:
         return survey_score_rows(value, partition, offset)
     except InvalidSurveyRecord as exc:
+        raise InvalidRecord(error_summary(exc)) from None
+
+
+def audit_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`staff.access` → `staff_access` (docs/security.md, "Audit trail")."""
+    try:
+        return staff_access_rows(value, partition, offset)
+    except InvalidAuditRecord as exc:
         raise InvalidRecord(str(exc)) from None
 
 
@@ -99,4 +109,5 @@ CONVERTERS: dict[str, Converter] = {
     MEMBERS.name: member_rows,
     CLOCK_TICKS.name: clock_rows,
     SURVEYS.name: survey_rows,
+    AUDIT.name: audit_rows,
 }

@@ -16,6 +16,7 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
 from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
@@ -48,6 +49,13 @@ EVENTS_COLUMNS = """
             kafka_offset UInt64"""
 
 
+def _events_first_delivery_ddl() -> str:
+    return f"""CREATE TABLE IF NOT EXISTS events_first_delivery ({EVENTS_COLUMNS},
+            first_delivery UInt64 MATERIALIZED 18446744073709551615 - kafka_offset
+                COMMENT 'ReplacingMergeTree keeps the highest: the lowest offset, the first delivery'
+        ) ENGINE = ReplacingMergeTree(first_delivery) ORDER BY (member_id, event_id)"""
+
+
 def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     """Migration 5: `events` becomes ReplacingMergeTree(first_delivery) (the lowest offset survives a
     merge; before, the LAST inserted row did). Rows are copied into a table with the new engine, which
@@ -55,14 +63,27 @@ def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     engine = ch.query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
     if engine and "first_delivery" in engine[0]["engine_full"]:
         return
-    ch.command(ddl(f"""CREATE TABLE IF NOT EXISTS events_first_delivery ({EVENTS_COLUMNS},
-            first_delivery UInt64 MATERIALIZED 18446744073709551615 - kafka_offset
-                COMMENT 'ReplacingMergeTree keeps the highest: the lowest offset, the first delivery'
-        ) ENGINE = ReplacingMergeTree(first_delivery) ORDER BY (member_id, event_id)"""))
+    ch.command(ddl(_events_first_delivery_ddl()))
     if engine:
         ch.command("INSERT INTO events_first_delivery SELECT * FROM events")
         ch.command("DROP TABLE events")
     ch.command("RENAME TABLE events_first_delivery TO events")
+
+
+_SURVEY_SCORES_BY_RESPONSE_DDL = SURVEY_SCORES_DDL.replace("EXISTS survey_scores", "EXISTS survey_scores_by_response")
+
+
+def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
+    """Migration 7: `survey_scores` ordered by (…, invitation_id, response_id), so that a second response
+    to an invitation no longer replaces the first on merge. Copy, then take the name (re-runnable)."""
+    key = ch.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'")
+    if key and "response_id" in key[0]["sorting_key"]:
+        return
+    ch.command(ddl(_SURVEY_SCORES_BY_RESPONSE_DDL))
+    if key:
+        ch.command("INSERT INTO survey_scores_by_response SELECT * FROM survey_scores")
+        ch.command("DROP TABLE survey_scores")
+    ch.command("RENAME TABLE survey_scores_by_response TO survey_scores")
 
 
 def _copy_member_records(ch: ClickHouse, ddl) -> None:
@@ -88,6 +109,11 @@ def _copy_member_records(ch: ClickHouse, ddl) -> None:
         ch.insert("member_records", {n: [row[i] for row in rows] for i, n in enumerate(names)},
                   TABLE_SCHEMAS["member_records"])
 
+
+# What each look-before-you-act step may create (checked like the plain statements: tests/test_replicated_schema.py).
+_events_keep_first_delivery.ddl = [_events_first_delivery_ddl()]
+_survey_scores_by_response.ddl = [_SURVEY_SCORES_BY_RESPONSE_DDL]
+_copy_member_records.ddl = []
 
 MIGRATIONS: list[tuple[int, str, list]] = [
     (1, "raw events, members, cohorts, clock, sink offsets", [
@@ -207,6 +233,12 @@ MIGRATIONS: list[tuple[int, str, list]] = [
         ) ENGINE = ReplacingMergeTree ORDER BY (cohort, kafka_partition, kafka_offset)""",
         _copy_member_records,
     ]),
+    (7, "survey scores keyed by response: the first complete response of a timepoint is its score", [
+        _survey_scores_by_response,
+    ]),
+    (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
+        STAFF_ACCESS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -264,6 +296,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "staff_access": STAFF_ACCESS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),

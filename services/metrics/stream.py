@@ -23,7 +23,7 @@ from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 
@@ -62,7 +62,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 try:
                     parsed.append(parse_recorded_event(value))
                 except ValidationError as exc:
-                    log.warning("stream_invalid_event", error=str(exc)[:300])
+                    log.warning("stream_invalid_event", error=error_summary(exc))
             conflicts_before = app.book.conflicts
             changed = app.book.apply_events(parsed)
             EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
@@ -75,7 +75,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             try:
                 record = parse_member_record(value)
             except ValidationError as exc:
-                log.warning("stream_invalid_member_record", error=str(exc)[:300])
+                log.warning("stream_invalid_member_record", error=error_summary(exc))
                 continue
             if isinstance(record, MemberEnrolled):
                 changed = app.book.enrol(record)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from services.common.logging import configure_logging
 from services.common.logstate import ready_when_rebuilt
@@ -40,5 +41,7 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
     @app.get("/", include_in_schema=False)
     async def console() -> FileResponse:
         return FileResponse(STATIC / "console.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the console's script and styles
 
     return app

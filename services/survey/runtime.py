@@ -28,7 +28,7 @@ from contracts.surveys import (
 )
 from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
@@ -131,7 +131,7 @@ class SurveyRuntime(LogStateRuntime):
         try:
             record = parse_member_record(value)
         except ValidationError as exc:
-            log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("member_record_invalid", partition=partition, error=error_summary(exc))
             return []
         if isinstance(record, MemberTimezoneChanged):
             self.book.fold_member(record)  # re-times the member's open invitations; nothing to decide
@@ -151,7 +151,7 @@ class SurveyRuntime(LogStateRuntime):
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("clock_tick_invalid", partition=partition, error=error_summary(exc))
             return []
         if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
             return []  # duplicate, backwards or from the future: counted by the gate, decides nothing

@@ -112,7 +112,7 @@ def test_only_the_owning_service_writes_the_topics_that_matter(prod):
     assert writers["members"] == {"ingest"}
     assert writers["engagement.events"] == {"ingest"}
     assert writers["alerts"] == {"notifier"}
-    assert writers["notifications.outbound"] == {"notifier", "survey"}
+    assert writers["notifications.outbound"] == {"notifier", "survey", "dlq-tool"}  # dlq-tool: replays only
     # no wildcard or prefix write reaches a catalogue topic
     assert not [t for t in writers if t.endswith("*") and not t.startswith("carecircle-")]
 
@@ -132,6 +132,8 @@ def test_every_kafka_client_deployment_authenticates_as_its_own_user(prod):
     for deployment in (r for r in prod if r["kind"] == "Deployment" and r["metadata"]["name"] != "metrics"):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e for e in container.get("env", [])}
+        assert "KAFKA_SASL_USERNAME" in env, \
+            f"{deployment['metadata']['name']}: give it a KafkaUser in deploy/k8s/base/kafka/client-auth.yaml"
         user = env["KAFKA_SASL_USERNAME"]["value"]
         assert user in users, deployment["metadata"]["name"]
         assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}

@@ -182,7 +182,7 @@ def test_probes_metrics_and_openapi(client, driver):
             "/v1/cohorts/{cohort}/experience.csv"} <= set(spec["paths"])
     refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", json.dumps(spec)))
     assert refs and refs <= set(spec["components"]["schemas"]) and "QlqC30Items" in refs
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404  # only with API_DOCS=1 (docs/security.md: Swagger UI is on a CDN)
 
 
 def test_bad_or_foreign_stream_records_are_skipped_not_fatal(driver):
