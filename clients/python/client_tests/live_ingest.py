@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -28,8 +29,14 @@ class Gate:
     faults: dict[int, Fault] = field(default_factory=dict)
     bodies: list[bytes] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # URL path → file, served as is (the browser test)
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] in self.files:
+            path = self.files[scope["path"]]
+            kind = b"text/javascript" if path.suffix == ".js" else b"text/html"
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]})
+            return await send({"type": "http.response.body", "body": path.read_bytes()})
         if scope["type"] != "http" or scope["path"] != "/v1/events":
             return await self.app(scope, receive, send)
         chunks = []
