@@ -49,6 +49,13 @@ EVENTS_COLUMNS = """
             kafka_offset UInt64"""
 
 
+def _events_first_delivery_ddl() -> str:
+    return f"""CREATE TABLE IF NOT EXISTS events_first_delivery ({EVENTS_COLUMNS},
+            first_delivery UInt64 MATERIALIZED 18446744073709551615 - kafka_offset
+                COMMENT 'ReplacingMergeTree keeps the highest: the lowest offset, the first delivery'
+        ) ENGINE = ReplacingMergeTree(first_delivery) ORDER BY (member_id, event_id)"""
+
+
 def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     """Migration 5: `events` becomes ReplacingMergeTree(first_delivery) (the lowest offset survives a
     merge; before, the LAST inserted row did). Rows are copied into a table with the new engine, which
@@ -56,14 +63,14 @@ def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
     engine = ch.query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
     if engine and "first_delivery" in engine[0]["engine_full"]:
         return
-    ch.command(ddl(f"""CREATE TABLE IF NOT EXISTS events_first_delivery ({EVENTS_COLUMNS},
-            first_delivery UInt64 MATERIALIZED 18446744073709551615 - kafka_offset
-                COMMENT 'ReplacingMergeTree keeps the highest: the lowest offset, the first delivery'
-        ) ENGINE = ReplacingMergeTree(first_delivery) ORDER BY (member_id, event_id)"""))
+    ch.command(ddl(_events_first_delivery_ddl()))
     if engine:
         ch.command("INSERT INTO events_first_delivery SELECT * FROM events")
         ch.command("DROP TABLE events")
     ch.command("RENAME TABLE events_first_delivery TO events")
+
+
+_SURVEY_SCORES_BY_RESPONSE_DDL = SURVEY_SCORES_DDL.replace("EXISTS survey_scores", "EXISTS survey_scores_by_response")
 
 
 def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
@@ -72,7 +79,7 @@ def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
     key = ch.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'")
     if key and "response_id" in key[0]["sorting_key"]:
         return
-    ch.command(ddl(SURVEY_SCORES_DDL.replace("EXISTS survey_scores", "EXISTS survey_scores_by_response")))
+    ch.command(ddl(_SURVEY_SCORES_BY_RESPONSE_DDL))
     if key:
         ch.command("INSERT INTO survey_scores_by_response SELECT * FROM survey_scores")
         ch.command("DROP TABLE survey_scores")
@@ -102,6 +109,11 @@ def _copy_member_records(ch: ClickHouse, ddl) -> None:
         ch.insert("member_records", {n: [row[i] for row in rows] for i, n in enumerate(names)},
                   TABLE_SCHEMAS["member_records"])
 
+
+# What each look-before-you-act step may create (checked like the plain statements: tests/test_replicated_schema.py).
+_events_keep_first_delivery.ddl = [_events_first_delivery_ddl()]
+_survey_scores_by_response.ddl = [_SURVEY_SCORES_BY_RESPONSE_DDL]
+_copy_member_records.ddl = []
 
 MIGRATIONS: list[tuple[int, str, list]] = [
     (1, "raw events, members, cohorts, clock, sink offsets", [

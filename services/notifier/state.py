@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
 
 import orjson
 
@@ -47,6 +48,7 @@ class NotifierState:
         self.queue = CallQueue()
         self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
         self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
 
@@ -97,9 +99,26 @@ class NotifierState:
         if kind == "notification.requested":
             self.requested.add(NotificationRequested.model_validate(data).dedup_key)
         elif kind == "notification.delivered":
-            self.done[NotificationDelivered.model_validate(data).dedup_key] = "delivered"
+            outcome = NotificationDelivered.model_validate(data)
+            self.done[outcome.dedup_key] = "delivered"
+            self._replay_handled(outcome.replay_of)
         elif kind == "notification.failed":
-            self.done.setdefault(NotificationFailed.model_validate(data).dedup_key, "failed")
+            outcome = NotificationFailed.model_validate(data)
+            self.done.setdefault(outcome.dedup_key, "failed")
+            self._replay_handled(outcome.replay_of)
+
+    def _replay_handled(self, replay: UUID | None) -> None:
+        if replay is not None:
+            self.replays_done.add(replay)
+
+    def delivery_due(self, dedup_key: str, replay: UUID | None = None) -> bool:
+        """A request once per dedup_key; an operator's replay once, despite that dedup (rules.delivery_due)."""
+        return rules.delivery_due(self.done.get(dedup_key), replay, self.replays_done)
+
+    def delivery_handled(self, dedup_key: str, delivered: bool, replay: UUID | None = None) -> None:
+        """Marked before the outcome is published: meanwhile nothing may send this key (or replay) again."""
+        self.done[dedup_key] = "delivered" if delivered else "failed"
+        self._replay_handled(replay)
 
     def apply_alert(self, event: AlertEvent) -> bool:
         """Fold an alert step into the call queue; False when it was known already."""
