@@ -154,3 +154,12 @@ def test_events_of_a_member_not_enrolled_yet_stay_queued(ingest, mint):
     client.track_login()
     result = client.flush()
     assert (result.accepted, result.rejected, result.pending) == (0, [], 1)
+
+
+def test_the_example_script_sends_a_day(ingest, member, broker, tmp_path, capsys):
+    import runpy
+
+    member_id, token = member
+    example = runpy.run_path(str(CLIENT_DIR.parent / "examples" / "send_a_day.py"))
+    assert example["main"](ingest.url, token, str(tmp_path / "queue.sqlite")) == 0
+    assert "accepted 5, rejected 0, still queued 0" in capsys.readouterr().out

@@ -3,7 +3,8 @@
 from datetime import date
 
 from carecircle_client import CareCircleClient, ClientError
-from services.notifier.tests.conftest import World, notifier_client, notifier_settings, unique, wait_until
+from services.notifier.tests.conftest import World, notifier_client, notifier_settings, unique
+from testsupport.polling import wait_until
 
 
 def test_today_shows_which_tasks_are_done(broker, jwt_secret, mint, tmp_path):

@@ -2,7 +2,9 @@
 
 from datetime import date
 
-from .conftest import notifier_client, notifier_settings, unique, wait_until
+from testsupport.polling import wait_until
+
+from .conftest import notifier_client, notifier_settings, unique
 
 
 def test_a_member_reads_their_own_day_and_only_theirs(broker, world, jwt_secret, mint, tmp_path):
