@@ -61,6 +61,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.strip().isdigit() else None
 
 
+def _json_or_empty(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def token_subject(token: str) -> str:
     """The token's `sub` (read, not verified: ingest verifies it) as the default member_id."""
     try:
@@ -186,8 +194,10 @@ class CareCircleClient:
         if response.status_code == 202:
             data = response.json()
             return data["accepted"], {r["index"]: r["errors"] for r in data.get("rejected", [])}
-        if response.status_code == 422 and isinstance(response.json().get("detail"), list):
-            return 0, {r["index"]: r["errors"] for r in response.json()["detail"]}  # no valid event in the batch
+        if response.status_code == 422:
+            detail = _json_or_empty(response).get("detail")
+            if isinstance(detail, list):  # no valid event in the batch: each index with its errors
+                return 0, {r["index"]: r["errors"] for r in detail}
         raise ClientError(f"ingest refused the request: HTTP {response.status_code} {response.text[:200]}",
                           response.status_code)
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from client_tests.conftest import landed_ids
-from client_tests.live_ingest import LiveIngest
+from client_tests.live_ingest import Fault, LiveIngest
 
 PACKAGE = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -81,3 +81,41 @@ def test_events_queued_offline_are_sent_once_when_the_network_returns(broker, jw
             browser.close()
         assert [len(json.loads(b)) for b in ingest.gate.bodies] == [500, 100]
         assert sorted(landed_ids(broker, offline["ids"], 600)) == sorted(offline["ids"])
+
+
+FAULTS_AND_REJECTIONS = """async () => {
+  const { CareCircleClient } = await import('/client/index.js');
+  const sleeps = [], reported = [];
+  const client = new CareCircleClient({ baseUrl: location.origin, token: window.TOKEN, flushIntervalMs: 0,
+    queue: new (await import('/client/index.js')).MemoryQueue(),
+    sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); }, onRejected: (r) => reported.push(r.event.event_id) });
+  const good = [await client.trackLogin(), await client.trackCheckin('meal', 1200)];
+  const bad = await client.trackPost('megaphone');
+  good.push(await client.trackMeditationPlay('breath-1', 300, true));
+  const result = await client.flush();
+  return { good, bad, sleeps, reported, accepted: result.accepted, pending: result.pending,
+           rejected: result.rejected.map((r) => r.event.event_id) };
+}"""
+
+
+def test_503_and_429_are_retried_with_the_same_batch_and_an_invalid_event_is_reported(broker, jwt_secret, mint):
+    dist = build_package()
+    with LiveIngest(broker, jwt_secret) as ingest:
+        ingest.gate.files = {"/blank.html": Path(__file__).with_name("blank.html")} | {
+            f"/client/{f.name}": f for f in dist.glob("*.js")}
+        ingest.gate.faults = {0: Fault(503, retry_after=3), 1: Fault(429, retry_after=7)}
+        member = f"ts-{time.time_ns() % 10**9}"
+        ingest.enrol(mint("ops", "admin"), member)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"{ingest.url}/blank.html")
+            page.evaluate(f"window.TOKEN = {json.dumps(mint(member))}")
+            outcome = page.evaluate(FAULTS_AND_REJECTIONS)
+            browser.close()
+        assert ingest.gate.statuses == [503, 429, 202]
+        assert ingest.gate.bodies[0] == ingest.gate.bodies[1] == ingest.gate.bodies[2]  # the same ids every time
+        assert outcome["sleeps"] == [3000, 7000]  # Retry-After honoured
+        assert outcome["accepted"] == 3 and outcome["pending"] == 0
+        assert outcome["rejected"] == outcome["reported"] == [outcome["bad"]]
+        assert sorted(landed_ids(broker, outcome["good"] + [outcome["bad"]], 3)) == sorted(outcome["good"])
