@@ -142,11 +142,13 @@ def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, in
 
 
 def service_app(service: str, settings: object, description: str, lifespan: Callable,
-                body_bytes: dict[str, int] | None = None) -> FastAPI:
+                body_bytes: dict[str, int] | None = None, api_version: str = "1.0") -> FastAPI:
     """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
     auth dependencies read the token keys there), clean error bodies, the in-flight gauge, the request
-    guard and security headers. `body_bytes`: routes allowed a larger body than the default."""
-    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    guard and security headers. `body_bytes`: routes allowed a larger body than the default.
+    `api_version`: the published contract's version; a breaking change raises its major number
+    (contracts/compat.py, docs/clients.md)."""
+    app = FastAPI(title=f"CareCircle {service}", version=api_version, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
     install_in_flight_gauge(app, service, body_bytes)

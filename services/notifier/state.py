@@ -185,6 +185,26 @@ class NotifierState:
         out["timezone"] = member.zones.zone_on(today)
         return out
 
+    def member_day(self, member_id: str, now: datetime) -> dict | None:
+        """What a member sees of their own day at `now` (their local day): the tasks in force that day
+        and which are done, and the day's reminder times with whether each was sent. None: not enrolled."""
+        member = self.members.get(member_id)
+        if member is None:
+            return None
+        cohort = self.settings_of(member.cohort)
+        today = member.local_day(now)
+        settings = cohort.settings_on(today)
+        done = self.days.get(member_id, {}).get(today, NO_ENGAGEMENT)
+        reminders = []
+        for slot in sorted(settings.reminder_times):
+            key = rules.Reminder(member_id, member.cohort, today, slot, ()).dedup_key
+            reminders.append({"at": slot.strftime("%H:%M"), "sent": key in self.requested,
+                              "passed": member.zones.at(today, slot) <= now})
+        return {"member_id": member_id, "day": today.isoformat(), "timezone": member.zones.zone_on(today),
+                "in_follow_up": member.in_follow_up(today, cohort.latest.ends_on), "logged_in": done.logged_in,
+                "tasks": [{"task": task, "done": task in done.tasks_done} for task in settings.tasks],
+                "reminders": reminders}
+
     # --- decisions on a clock tick --------------------------------------------------------------
 
     def decide(self, partition: int, now: datetime
