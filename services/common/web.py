@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from .guard import GuardSettings, RequestGuard
 from .logging import log
 from .process import tune_gc
+from .ticks import publish_clock_mode
 
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
 REQUESTS = Counter("http_requests_total", "HTTP responses by status code", ["service", "status"])
@@ -151,6 +152,7 @@ def service_app(service: str, settings: object, description: str, lifespan: Call
     app.state.settings = settings
     install_error_handlers(app)
     install_in_flight_gauge(app, service, body_bytes)
+    publish_clock_mode(getattr(settings, "clock_mode", "wall"))  # clock_mode_info: ClockStalled is wall-only
     return app
 
 
