@@ -24,7 +24,7 @@ import kubernetes_validate
 
 from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
 
-from . import crds
+from . import crds, ops_checks
 from .kustomize import is_builtin
 
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
@@ -56,6 +56,11 @@ SINGLETONS: dict[str, Singleton] = {
     ),
 }
 
+# Processes of their own beside the four services: name -> port (probes and /metrics only).
+AUXILIARY: dict[str, int] = {"clock": 8005}
+SINGLETONS["clock"] = Singleton(
+    "clock", (), "one tick writer per period; a second one only writes copies that every consumer drops")
+
 _FALSE = {"0", "off", "f", "false", "n", "no"}  # what pydantic reads as False
 
 
@@ -79,8 +84,12 @@ def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSIO
 
 
 def validate_custom(resources: Iterable[dict]) -> list[str]:
-    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict)."""
-    return crds.validate(r for r in resources if not is_builtin(r.get("apiVersion", "")))
+    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict);
+    Gateway API resources against CareCircle's strict schema of the fields it uses (deploy/ops_checks.py)."""
+    resources = list(resources)
+    custom = [r for r in resources if not is_builtin(r.get("apiVersion", ""))]
+    return (crds.validate(r for r in custom if not ops_checks.is_gateway_api(r))
+            + ops_checks.validate_gateway_api(r for r in custom if ops_checks.is_gateway_api(r)))
 
 
 def _by_kind(resources: Iterable[dict], kind: str) -> list[dict]:
@@ -197,7 +206,7 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
         where = f"Deployment/{name}"
         singleton = singletons.get(name)
         service_name = singleton.service if singleton else name  # whose image, port and settings it runs
-        port, by_partitions = services.get(service_name, (None, False))
+        port, by_partitions = services.get(service_name) or (AUXILIARY.get(service_name), False)
         pod = deployment.get("spec", {}).get("template", {})
         pod_labels = pod.get("metadata", {}).get("labels", {})
         pod_spec = pod.get("spec", {})
@@ -293,7 +302,8 @@ def check_topics(resources: list[dict], catalogue: Iterable[Topic] = CATALOGUE) 
 
 
 def check_all(resources: list[dict]) -> list[str]:
-    return validate_builtin(resources) + validate_custom(resources) + check_workloads(resources) + check_topics(resources)
+    return (validate_builtin(resources) + validate_custom(resources) + check_workloads(resources)
+            + check_topics(resources) + ops_checks.check_operations(resources))
 
 
 DOCKERFILE = Path(__file__).resolve().parent / "docker" / "Dockerfile"

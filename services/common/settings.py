@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import CATALOGUE, DEAD_LETTER_RETENTION_DAYS, OUTBOUND_RETENTION_DAYS, Topic, with_retention
 
 DEV_JWT_SECRET = "carecircle-dev-secret-change-me-0123456789"  # documented in docs/security.md; `make run` only
 # A secret containing one of these was copied from a template or a README, not generated.
 _PLACEHOLDER_MARKERS = ("replace", "change-me", "changeme", "placeholder", "example", "your-secret", "xxxx")
+
+ClockMode = Literal["wall", "simulated"]
+CLOCK_MODES: tuple[str, ...] = ("wall", "simulated")
 
 
 def is_placeholder_secret(secret: str) -> bool:
@@ -53,6 +61,24 @@ class CommonSettings(ServerSettings):
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
                                                           "(off in production: Strimzi owns topics)")
+    # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;
+    # `simulated` = only POST /v1/admin/clock moves time (demo, simulator, tests, benchmarks).
+    clock_mode: ClockMode = Field(default="wall", description="wall: the clock process ticks from the wall clock and no API moves time "
+                                                  "(production); simulated: only POST /v1/admin/clock moves time")
+    clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
+                                    description="Period of the clock process in wall mode (one tick each)")
+
+    @field_validator("clock_mode", mode="before")
+    @classmethod
+    def _known_clock_mode(cls, value: object) -> object:
+        # A typo must stop the service at start-up with the setting's name, not fall back to a mode.
+        if value not in CLOCK_MODES:
+            raise ValueError(f"CLOCK_MODE must be one of {', '.join(CLOCK_MODES)} (got {str(value)[:40]!r})")
+        return value
+
+    @property
+    def clock_period(self) -> timedelta:
+        return timedelta(seconds=self.clock_tick_seconds)
 
     @model_validator(mode="after")
     def _verification_keys(self):
@@ -66,3 +92,25 @@ class CommonSettings(ServerSettings):
             raise ValueError("no token verification key: set JWT_JWKS_FILE or JWT_JWKS_URL "
                              "(or AUTH_DEV=1 with JWT_SECRET for local development)")
         return self
+
+
+class RetentionSettings(BaseSettings):
+    """How long the topics that hold message text are kept (KAFKA_RETENTION_*; docs/retention.md).
+    Used when a service creates the topics; in Kubernetes the KafkaTopic resources carry the same values."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_RETENTION_", env_file=None, extra="ignore", frozen=True)
+
+    dead_letter_days: int = Field(default=DEAD_LETTER_RETENTION_DAYS, ge=1, le=3650,
+                                  description="Days the *.dlq topics keep a dead letter")
+    outbound_days: int = Field(default=OUTBOUND_RETENTION_DAYS, ge=1, le=3650,
+                               description="Days notifications.outbound keeps requests and outcomes")
+
+    @model_validator(mode="after")
+    def _outbound_outlives_dead_letters(self) -> RetentionSettings:
+        if self.outbound_days < self.dead_letter_days:
+            raise ValueError("KAFKA_RETENTION_OUTBOUND_DAYS must be at least KAFKA_RETENTION_DEAD_LETTER_DAYS "
+                             "(a replay checks the dead letter against the delivery records)")
+        return self
+
+    def catalogue(self, catalogue: tuple[Topic, ...] = CATALOGUE) -> tuple[Topic, ...]:
+        return with_retention(self.dead_letter_days, self.outbound_days, catalogue)

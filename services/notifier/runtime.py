@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -23,12 +24,14 @@ from pydantic import ValidationError
 from contracts.alerts import AlertAcknowledged, AlertEvent, CallLogged, alert_event_adapter
 from contracts.clock import ClockTick
 from contracts.notifications import (
-    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested,
+    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
+    NotificationSkipped,
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -56,6 +59,9 @@ class NotifierRuntime(LogStateRuntime):
                                    nurse_webhook=bool(settings.nurse_webhook_url))
         self.deliverer = Deliverer(settings)
         self._gauge_cohorts: set[str] = set()
+        # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
+        self.tick_gate.announce()
 
     async def stop(self) -> None:
         await super().stop()
@@ -102,19 +108,30 @@ class NotifierRuntime(LogStateRuntime):
     def alert_record(event: AlertEvent) -> Record:
         return Record(ALERTS.name, event.member_id.encode(), event.model_dump_json().encode())
 
-    async def commit(self, notes: Sequence[NotificationRequested], events: Sequence[AlertEvent]) -> None:
+    async def commit(self, notes: Sequence[NotificationRequested | NotificationSkipped],
+                     events: Sequence[AlertEvent]) -> None:
         """Notification requests first, then the alert steps: a crash in between re-decides the same
         step with the same ids on the next run, and the delivery side drops the repeated request by
         its dedup_key. Folded only after the broker acknowledged."""
         if notes:
             await self.publish([self.note_record(n) for n in notes], retry=True)
-            self.state.requested.update(n.dedup_key for n in notes)
-            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in notes))
+            requested = [n for n in notes if isinstance(n, NotificationRequested)]
+            self.state.requested.update(n.dedup_key for n in requested)
+            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in requested))
+            self.count_skipped([n for n in notes if isinstance(n, NotificationSkipped)])
         if events:
             await self.publish([self.alert_record(e) for e in events], retry=True)
             for event in events:
                 if self.apply_alert(event):
                     telemetry.ALERT_EVENTS.labels(event.type).inc()
+
+    def count_skipped(self, skipped: Sequence[NotificationSkipped]) -> None:
+        self.state.skipped.update(n.dedup_key for n in skipped)
+        for reason in ("past_grace", "superseded"):
+            count = sum(n.reason == reason for n in skipped)
+            if count:  # counts only: member ids stay out of the logs
+                telemetry.REMINDERS_SKIPPED.labels(reason).inc(count)
+                log.info("reminders_skipped", reason=reason, count=count, tick=skipped[0].occurred_at.isoformat())
 
     # --- stream handlers (called by the faust agents, one record at a time) ---------------------
 
@@ -126,51 +143,60 @@ class NotifierRuntime(LogStateRuntime):
         await self.rebuilt.wait()
         self.fold(ENGAGEMENT_EVENTS.name, partition, value)
 
-    async def on_tick_record(self, partition: int, value: bytes) -> None:
+    async def on_tick_record(self, partition: int, value: bytes, written_at: datetime | None = None) -> None:
         await self.rebuilt.wait()
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=_why(exc))
             return
+        if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
+            return  # duplicate, backwards or from the future: counted by the gate, decides nothing
         notes, events = self.state.decide(partition, tick.now)
         await self.commit(notes, events)
         self.state.tick_handled(partition, tick.now)
         self._refresh_gauges()
 
     async def on_outbound_record(self, partition: int, value: bytes) -> str:
-        """Deliver a `notification.requested` once per dedup_key; record the outcome on the topic."""
+        """Deliver a `notification.requested` once per dedup_key, or an operator's `notification.replayed`
+        once per replay despite that dedup (state.delivery_due); record the outcome on the topic."""
         await self.rebuilt.wait()
+        replay: UUID | None = None
         try:
             data = orjson.loads(value)
-            if not isinstance(data, dict) or data.get("type") != "notification.requested":
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "notification.replayed":
+                replayed = NotificationReplayed.model_validate(data)
+                note, replay = replayed.request, replayed.event_id
+            elif kind == "notification.requested":
+                note = NotificationRequested.model_validate(data)
+            else:
                 self.fold(NOTIFICATIONS_OUTBOUND.name, partition, value)
                 return "folded"
-            note = NotificationRequested.model_validate(data)
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
         self.state.requested.add(note.dedup_key)
-        if note.dedup_key in self.state.done:
+        if not self.state.delivery_due(note.dedup_key, replay):
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             return "duplicate"
         ok, attempts, reason = await self.deliverer.deliver(note)
         now = note.occurred_at
+        ids = (note.dedup_key,) if replay is None else (note.dedup_key, replay)  # a replay's outcome is its own
         if ok:
-            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", *ids), dedup_key=note.dedup_key,
                                             channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                            occurred_at=now)
+                                            occurred_at=now, replay_of=replay)
             records = [self.note_record(outcome)]
         else:
-            outcome = NotificationFailed(event_id=rules.stable_id("failed", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationFailed(event_id=rules.stable_id("failed", *ids), dedup_key=note.dedup_key,
                                          channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                         reason=reason, occurred_at=now)
-            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", note.dedup_key), dedup_key=note.dedup_key,
+                                         reason=reason, occurred_at=now, replay_of=replay)
+            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", *ids), dedup_key=note.dedup_key,
                                           reason=reason, attempts=attempts, request=note, occurred_at=now)
             records = [Record(NOTIFICATIONS_DLQ.name, note.recipient.encode(), dead.model_dump_json().encode()),
                        self.note_record(outcome)]
-        # Mark first: while the outcome is being published nothing may send this key again.
-        self.state.done[note.dedup_key] = "delivered" if ok else "failed"
+        self.state.delivery_handled(note.dedup_key, ok, replay)
         await self.publish(records, retry=True)
         telemetry.DELIVERIES.labels(note.channel, "delivered" if ok else "failed").inc()
         return "delivered" if ok else "failed"
