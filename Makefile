@@ -46,7 +46,8 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	API_DOCS=1 JWT_JWKS_FILE=$(abspath var/keys/jwks.json) JWT_SIGNING_KEY_FILE=$(abspath var/keys/signing-key.pem) \
 		PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
 
-test: venv  ## the whole suite, against the real broker and the real ClickHouse engine
+test: venv  ## lint (ruff, pyproject.toml [tool.ruff]), then the whole suite against the real broker and ClickHouse
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-faults: venv  ## crash, outage, hostile-input and access-control suite with its scoreboard (also part of `make test`)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import statistics
 import sys
-import uuid
 import tempfile
 import time
+import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 

@@ -437,7 +437,7 @@ def main(quick: bool = False) -> None:
         rss_table.add_row(label, f"{kib / 1024:,.0f}")
     console.print(rss_table)
 
-    md = [f"# CareCircle benchmark results", "",
+    md = ["# CareCircle benchmark results", "",
           f"`make bench` (`python -m bench.run{' --quick' if quick else ''}`) on {os.cpu_count()} cores, "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} minutes in all. Local broker: tansu (memory); "
           "ClickHouse: embedded chDB. Raw limits are measured in the same run, so a busy machine lowers both sides.", "",

@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.members import MemberEnrolled
+from contracts.topics import MEMBER_PARTITIONS
 from services.common.broker import start_broker
 from services.common.kafka import Publisher, ensure_topics
-from contracts.topics import MEMBER_PARTITIONS
 from services.survey.runtime import SurveyRuntime, records_for
 from services.survey.scoring import score
 from services.survey.settings import SurveySettings

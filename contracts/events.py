@@ -13,6 +13,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .common import EventId, MemberId, ShortName, ShortText, StrictModel, Timestamp, check_plausible_time
 
+
 class LoginPayload(StrictModel):
     pass
 

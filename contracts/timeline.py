@@ -25,7 +25,12 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .members import (
-    DATE_EFFECTIVE_SETTINGS, CohortConfigured, CohortSettings, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn,
+    DATE_EFFECTIVE_SETTINGS,
+    CohortConfigured,
+    CohortSettings,
+    MemberEnrolled,
+    MemberTimezoneChanged,
+    MemberWithdrawn,
 )
 
 ONE_DAY = timedelta(days=1)

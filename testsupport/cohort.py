@@ -15,8 +15,8 @@ import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from fractions import Fraction
 from datetime import date, datetime, time, timedelta, timezone
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 TASKS = ("meal", "exercise", "meditation")

@@ -4,7 +4,14 @@ from uuid import uuid4
 import pytest
 
 from contracts.engagement import (
-    follow_up_day, follow_up_days, in_follow_up, is_active, is_working_day, local_day, stage, study_week,
+    follow_up_day,
+    follow_up_days,
+    in_follow_up,
+    is_active,
+    is_working_day,
+    local_day,
+    stage,
+    study_week,
     summarize_day,
 )
 from contracts.events import parse_client_event

@@ -6,7 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.surveys import (
-    SCALES, ExperienceResponse, QlqC30Response, ScaleScores, SurveyPlan, SurveyScored, item_answers,
+    SCALES,
+    ExperienceResponse,
+    QlqC30Response,
+    ScaleScores,
+    SurveyPlan,
+    SurveyScored,
+    item_answers,
 )
 
 

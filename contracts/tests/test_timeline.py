@@ -4,7 +4,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from contracts.members import CohortSettings, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.timeline import FollowUp, SettingsHistory, ZoneHistory, apply_member_record

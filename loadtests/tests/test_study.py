@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 
 from loadtests.study import (
-    HALF_STEP, STUDY_TABLE, best_counts, counts_for, exactly_reachable, feasible_counts, followed_days,
-    attrition_design, members_per_day, nearest_count, reachable, read_rates_csv, rounds_to, study_design,
+    HALF_STEP,
+    STUDY_TABLE,
+    attrition_design,
+    best_counts,
+    counts_for,
+    exactly_reachable,
+    feasible_counts,
+    followed_days,
+    members_per_day,
+    nearest_count,
+    reachable,
+    read_rates_csv,
+    rounds_to,
+    study_design,
 )
 
 # The study's Table 3 as published (He et al., JMIR Cancer 2025), kept in the repository as a CSV

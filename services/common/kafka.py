@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.partitioner.default import murmur2
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from contracts.topics import Topic
 

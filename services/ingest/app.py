@@ -11,8 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
-from services.common.ratelimit import CallerRateLimit
 from services.common.logging import configure_logging, log
+from services.common.ratelimit import CallerRateLimit
 from services.common.web import add_components, health_router, mount_metrics, service_app
 
 from .directory import Directory

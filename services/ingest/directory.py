@@ -24,7 +24,11 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from contracts.members import (
-    CohortConfigured, EnrollmentRequest, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn,
+    CohortConfigured,
+    EnrollmentRequest,
+    MemberEnrolled,
+    MemberTimezoneChanged,
+    MemberWithdrawn,
     TimezoneChangeRequest,
 )
 from contracts.timeline import MemberTimeline, apply_member_record

@@ -20,9 +20,9 @@ from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log, scrub
 from services.common.web import health_router, mount_metrics, service_app
 
+from . import telemetry  # noqa: F401  (registers the stream series)
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
-from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
 from .routers import api, audit, qol
 from .rows import CONVERTERS

@@ -28,7 +28,14 @@ import pyarrow as pa
 
 from contracts.members import CohortConfigured, parse_member_record
 from contracts.metrics_api import (
-    CohortSummary, DayRates, DayTypeRates, Denominator, MemberSummary, StageFilter, WeekRates, intervention_summary,
+    CohortSummary,
+    DayRates,
+    DayTypeRates,
+    Denominator,
+    MemberSummary,
+    StageFilter,
+    WeekRates,
+    intervention_summary,
 )
 
 from . import days

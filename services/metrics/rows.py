@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
-from contracts.events import parse_recorded_event
 from contracts.erasure import MemberErased
+from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBERS, SURVEYS
 from services.common.logging import error_summary

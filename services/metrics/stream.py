@@ -23,7 +23,12 @@ from contracts.erasure import MemberErased
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import (
-    CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBER_ERASURES, MEMBERS,
+    CLOCK_TICKS,
+    ENGAGEMENT_DAILY,
+    ENGAGEMENT_EVENTS,
+    ENGAGEMENT_EVENTS_DLQ,
+    MEMBER_ERASURES,
+    MEMBERS,
 )
 from services.common.kafka import Publisher, Record
 from services.common.logging import error_summary, log
@@ -31,8 +36,8 @@ from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 
 from .erasure import new_pseudonym
-from .settings import MetricsSettings
 from .publication import DailyPublication
+from .settings import MetricsSettings
 from .state import MemberDayBook
 from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS
 

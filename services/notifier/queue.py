@@ -14,7 +14,12 @@ from datetime import date, datetime
 from uuid import UUID
 
 from contracts.alerts import (
-    AlertAcknowledged, AlertEscalated, AlertEvent, AlertRaised, AlertResolved, CallLogged,
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertEvent,
+    AlertRaised,
+    AlertResolved,
+    CallLogged,
 )
 
 

@@ -39,7 +39,8 @@ Definitions (docs/services/notifier.md, docs/metrics.md; member time: docs/timel
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence, Set as AbstractSet
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import islice

@@ -23,13 +23,23 @@ from pydantic import ValidationError
 
 from contracts.alerts import AlertAcknowledged, AlertEvent, CallLogged, alert_event_adapter
 from contracts.clock import ClockTick
+from contracts.erasure import MemberErased, MemberKey
 from contracts.notifications import (
-    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
+    NotificationDeadLetter,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationReplayed,
+    NotificationRequested,
     NotificationSkipped,
 )
-from contracts.erasure import MemberErased, MemberKey
 from contracts.topics import (
-    ALERTS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND,
+    ALERTS,
+    ENGAGEMENT_EVENTS,
+    MEMBER_ERASURES,
+    MEMBER_KEYS,
+    MEMBERS,
+    NOTIFICATIONS_DLQ,
+    NOTIFICATIONS_OUTBOUND,
 )
 from services.common.kafka import Record
 from services.common.logging import error_summary, log

@@ -18,7 +18,10 @@ from contracts.engagement import NO_ENGAGEMENT, DayEngagement, summarize_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, parse_member_record
 from contracts.notifications import (
-    NotificationDelivered, NotificationFailed, NotificationRequested, NotificationSkipped,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSkipped,
 )
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 

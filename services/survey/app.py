@@ -9,7 +9,10 @@ from services.common.logging import configure_logging
 from services.common.logstate import ready_when_rebuilt
 from services.common.stream import runtime_and_stream
 from services.common.web import (
-    add_components, health_router, mount_metrics, service_app,
+    add_components,
+    health_router,
+    mount_metrics,
+    service_app,
 )
 
 from .routers import members, staff

@@ -21,10 +21,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.clock import ClockTick
 from contracts.members import (
-    CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn, parse_member_record,
+    CohortConfigured,
+    MemberEnrolled,
+    MemberTimezoneChanged,
+    MemberWithdrawn,
+    parse_member_record,
 )
 from contracts.surveys import (
-    SurveyEvent, SurveyExpired, SurveyInvited, SurveyReminded, SurveyResponded, SurveyScored,
+    SurveyEvent,
+    SurveyExpired,
+    SurveyInvited,
+    SurveyReminded,
+    SurveyResponded,
+    SurveyScored,
 )
 from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import Record

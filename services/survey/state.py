@@ -25,14 +25,27 @@ from uuid import UUID
 from contracts.members import MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.notifications import NotificationRequested
 from contracts.surveys import (
-    SurveyCancelled, SurveyExpired, SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded, SurveyScheduled,
+    SurveyCancelled,
+    SurveyExpired,
+    SurveyInvited,
+    SurveyPlan,
+    SurveyReminded,
+    SurveyResponded,
+    SurveyScheduled,
     SurveyScored,
 )
-
 from contracts.timeline import MemberTimeline, apply_member_record
 
 from .schedule import (
-    OPEN, StepTimes, Status, due_day, due_steps, next_step_at, schedule, step_event_id, step_times,
+    OPEN,
+    Status,
+    StepTimes,
+    due_day,
+    due_steps,
+    next_step_at,
+    schedule,
+    step_event_id,
+    step_times,
 )
 
 SurveyStepEvent = (SurveyScheduled | SurveyInvited | SurveyReminded | SurveyExpired | SurveyCancelled

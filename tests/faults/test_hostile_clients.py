@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from services.common.broker import free_port
-from testsupport.broker import ServiceProcess
 from services.survey.app import create_app as survey_app
 from services.survey.settings import SurveySettings
+from testsupport.broker import ServiceProcess
 
 from .services import all_services
 

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-
 from client_tests.conftest import landed_ids
 from client_tests.live_ingest import Fault, LiveIngest
+from playwright.sync_api import sync_playwright
 
 PACKAGE = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]

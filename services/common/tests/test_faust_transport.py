@@ -10,7 +10,6 @@ from services.common.kafka import Publisher, Record, ensure_topics
 from services.common.settings import CommonSettings
 from services.common.stream import catalogue_topic, faust_app_running, make_faust_app
 
-
 # A topic of its own: the catalogue topics of the shared test broker hold only contract records.
 PROBE = Topic("test.faust-direct-delivery", "probe key", ("bytes",), "direct-delivery test records")
 

@@ -18,8 +18,14 @@ from contracts.clock import ClockRequest, ClockTick, tick_event_id
 from contracts.common import CohortId, MemberId
 from contracts.erasure import MemberErased
 from contracts.members import (
-    CohortConfigured, CohortSettings, EnrollmentRequest, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn,
-    TimezoneChangeRequest, WithdrawalRequest,
+    CohortConfigured,
+    CohortSettings,
+    EnrollmentRequest,
+    MemberEnrolled,
+    MemberTimezoneChanged,
+    MemberWithdrawn,
+    TimezoneChangeRequest,
+    WithdrawalRequest,
 )
 from contracts.topics import CLOCK_TICKS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS
 from services.common.auth import Admin

@@ -18,8 +18,8 @@ from services.common.auth import Principal
 from services.common.kafka import Publisher, Record
 from services.common.web import validation_errors
 
-from ..directory import Directory
 from ..deps import event_sender, get_app_settings, get_directory, get_publisher
+from ..directory import Directory
 from ..settings import IngestSettings
 from ..telemetry import ACCEPTED, PRODUCE_SECONDS, REJECTED
 

@@ -11,7 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from contracts.common import CohortId
 from contracts.metrics_api import (
-    CohortSummary, DayRates, DayTypeRates, Denominator, MemberSummary, StageFilter, WeekRates,
+    CohortSummary,
+    DayRates,
+    DayTypeRates,
+    Denominator,
+    MemberSummary,
+    StageFilter,
+    WeekRates,
 )
 from services.common.audit import record_access
 from services.common.auth import Aggregates, Principal, Staff, require_cohort

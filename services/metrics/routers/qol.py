@@ -6,7 +6,6 @@ statistics are the survey service's pure `qol_change`."""
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter
 
 from contracts.qol import ScaleComparison

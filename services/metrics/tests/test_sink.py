@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from services.metrics import telemetry
 from services.metrics.clickhouse import ClickHouseError, connect
 from services.metrics.rows import CONVERTERS
 from services.metrics.schema import TABLE_SCHEMAS, migrate
-from services.metrics import telemetry
 from services.metrics.sink import Sink, load_positions
 from testsupport.cohort import generate
 

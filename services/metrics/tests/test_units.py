@@ -6,7 +6,8 @@ import statistics
 import uuid
 from datetime import date, datetime, timezone
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.events import parse_client_event
 from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn

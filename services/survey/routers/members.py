@@ -12,8 +12,15 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.surveys import (
-    EXPERIENCE_QUESTIONS, ExperienceResponse, PendingSurvey, QlqC30Response, ResponseResult, ScaleScores,
-    SurveyResponded, SurveyScored, item_answers,
+    EXPERIENCE_QUESTIONS,
+    ExperienceResponse,
+    PendingSurvey,
+    QlqC30Response,
+    ResponseResult,
+    ScaleScores,
+    SurveyResponded,
+    SurveyScored,
+    item_answers,
 )
 from services.common.auth import Member
 from services.common.kafka import BrokerUnavailable

@@ -17,8 +17,8 @@ from contracts.surveys import ExperienceRow
 from services.common.audit import record_access
 from services.common.auth import Principal, Staff
 
-from ..runtime import SurveyRuntime
 from ..deps import Runtime
+from ..runtime import SurveyRuntime
 
 router = APIRouter(tags=["staff"])
 CSV_COLUMNS = ("member_id", "invitation_id", "responded_at", "q1", "q2", "q3")

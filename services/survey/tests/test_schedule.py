@@ -4,7 +4,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.members import MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.surveys import SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded
