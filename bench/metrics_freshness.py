@@ -47,8 +47,15 @@ def main() -> None:
         try:
             for module, port_var, port in (("services.ingest", "INGEST_PORT", ingest_port),
                                            ("services.metrics", "METRICS_PORT", metrics_port)):
-                processes.append(subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env={**env, port_var: str(port)},
-                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", module],
+                        cwd=REPO,
+                        env={**env, port_var: str(port)},
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
                 wait_for_port(port, timeout_s=60)
             admin = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
             ingest = httpx.Client(base_url=f"http://127.0.0.1:{ingest_port}", headers=admin)
@@ -86,7 +93,10 @@ def main() -> None:
             broker.wait(10)
     samples.sort()
     p50, p95 = statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
-    line = f"accepted → visible in API over {probes} probes: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms"
+    line = (
+        f"accepted → visible in API over {probes} probes: p50 {p50 * 1000:.0f} ms, "
+        f"p95 {p95 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms"
+    )
     bullet_report("metrics_freshness", "metrics freshness", [line], console)
 
 

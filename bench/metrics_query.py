@@ -48,9 +48,19 @@ def fill(ch, total: int) -> float:
     member_ids = [f"c{c:02d}-m{m:03d}" for c in range(COHORTS) for m in range(MEMBERS)]
     kafka = {"kafka_partition": [0] * members, "kafka_offset": list(range(members))}
     now = datetime(2026, 9, 1, tzinfo=timezone.utc)
-    ch.insert("enrolments", {"member_id": member_ids, "cohort": [m.split("-")[0] for m in member_ids],
-                             "timezone": [ZONES[i % 3] for i in range(members)], "enrolled_on": [START] * members,
-                             "occurred_at": [now] * members, "event_id": member_ids, **kafka}, TABLE_SCHEMAS["enrolments"])
+    ch.insert(
+        "enrolments",
+        {
+            "member_id": member_ids,
+            "cohort": [m.split("-")[0] for m in member_ids],
+            "timezone": [ZONES[i % 3] for i in range(members)],
+            "enrolled_on": [START] * members,
+            "occurred_at": [now] * members,
+            "event_id": member_ids,
+            **kafka,
+        },
+        TABLE_SCHEMAS["enrolments"],
+    )
     # The same enrolments as the members-topic records the cohort calendar folds (member_records).
     records = [MemberEnrolled(event_id=uuid.UUID(int=i), member_id=m, cohort=m.split("-")[0], timezone=ZONES[i % 3],
                               enrolled_on=START, occurred_at=now) for i, m in enumerate(member_ids)]
@@ -142,7 +152,9 @@ def main() -> None:
         rows += [("aggregate check alone", *timed(lambda: check(ch, cohort))),
                  ("Grafana Table 3 (member_days rollup)", *timed(lambda: ch.query(grafana, {"c": cohort})))]
         ch.close()
-    table = Table(title=f"metrics queries at {total:,} events ({COHORTS} cohorts × {MEMBERS} members, one cohort queried)")
+    table = Table(
+        title=f"metrics queries at {total:,} events ({COHORTS} cohorts × {MEMBERS} members, one cohort queried)"
+    )
     for col in ("query", "median ms", "p95 ms"):
         table.add_column(col)
     for name, p50, p95 in rows:

@@ -194,7 +194,9 @@ def raw_broker(messages: int) -> dict[str, float]:
                                         auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
             await consumer.start()
             try:
-                parts = [TopicPartition("engagement.events", p) for p in consumer.partitions_for_topic("engagement.events")]
+                parts = [
+                    TopicPartition("engagement.events", p) for p in consumer.partitions_for_topic("engagement.events")
+                ]
                 consumer.assign(parts)
                 await consumer.seek_to_beginning(*parts)
                 got, t0 = 0, time.perf_counter()
@@ -218,11 +220,18 @@ def raw_chdb(rows: int) -> dict[str, float]:
     from services.metrics.schema import TABLE_SCHEMAS, migrate
 
     at = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    columns = {"event_id": [uuid.uuid4().hex for _ in range(rows)], "member_id": [f"m-{i % 5000:05d}" for i in range(rows)],
-               "type": ["checkin"] * rows, "occurred_at": [at + timedelta(seconds=i) for i in range(rows)],
-               "received_at": [at] * rows, "tasks": [["meal"]] * rows, "action": [1] * rows,
-               "payload": ['{"task":"meal"}'] * rows, "kafka_partition": [i % 6 for i in range(rows)],
-               "kafka_offset": list(range(rows))}
+    columns = {
+        "event_id": [uuid.uuid4().hex for _ in range(rows)],
+        "member_id": [f"m-{i % 5000:05d}" for i in range(rows)],
+        "type": ["checkin"] * rows,
+        "occurred_at": [at + timedelta(seconds=i) for i in range(rows)],
+        "received_at": [at] * rows,
+        "tasks": [["meal"]] * rows,
+        "action": [1] * rows,
+        "payload": ['{"task":"meal"}'] * rows,
+        "kafka_partition": [i % 6 for i in range(rows)],
+        "kafka_offset": list(range(rows)),
+    }
     import pyarrow as pa
 
     with tempfile.TemporaryDirectory(prefix="bench-raw-chdb-") as tmp:
@@ -336,7 +345,9 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.0%}"
 
 
-def summary_rows(steps: dict[str, StepResult], raw: dict, chdb: dict, plat: dict) -> list[tuple[str, str, str, str, str]]:
+def summary_rows(
+    steps: dict[str, StepResult], raw: dict, chdb: dict, plat: dict
+) -> list[tuple[str, str, str, str, str]]:
     ingest = steps["ingest"].markdown if "ingest" in steps else ""
     batched = _number(r"ingest, 500-event requests \| ([\d,.]+) events/s", ingest)
     bare = _number(r"bare kafka-python producer[^|]*\| ([\d,.]+) events/s", ingest)
@@ -359,19 +370,49 @@ def summary_rows(steps: dict[str, StepResult], raw: dict, chdb: dict, plat: dict
     sim = plat.get("sim", {})
     lt = plat.get("locust", {})
     rows = [
-        ("ingest, 500-event requests (events/s)", _fmt(batched), "≥ 70 % of the bare producer",
-         f"bare producer (same events, acks=all) {_fmt(bare)} · broker alone {_fmt(raw.get('produce'))}",
-         f"{_ratio(batched, bare)} of bare producer"),
-        ("  latency per 500-event request", f"p50 {_fmt(batch_p50, ' ms', 1)} · p99 {_fmt(batch_p99, ' ms', 1)}", "", "", ""),
-        ("ingest, single events (req/s at a 1,000 req/s offer)", _fmt(single_rps),
-         "p99 < 50 ms", "", f"p50 {_fmt(single_p50, ' ms', 1)} · p99 {_fmt(single_p99, ' ms', 1)}"),
-        ("faust member-day state, one worker (events/s)", _fmt(faust), "≥ 10,000",
-         f"broker consume (aiokafka, no group) {_fmt(raw.get('consume'))} rec/s", f"{_ratio(faust, raw.get('consume'))} of consume"),
-        ("event → API freshness, idle (202 → counted by /daily; bench.metrics_freshness)",
-         f"p50 {_fmt(idle_p50, ' ms')} · p95 {_fmt(idle_p95, ' ms')}", "p95 < 2 s", "", ""),
-        ("event → API freshness under load (POST → counted by /weekly, whole platform)",
-         f"p50 {_fmt(fresh.get('p50'), ' s', 2)} · p95 {_fmt(fresh.get('p95'), ' s', 2)} ({fresh.get('samples', 0)} events)",
-         "p95 < 2 s", f"while {lt.get('users', 0)} locust users run", ""),
+        (
+            "ingest, 500-event requests (events/s)",
+            _fmt(batched),
+            "≥ 70 % of the bare producer",
+            f"bare producer (same events, acks=all) {_fmt(bare)} · broker alone {_fmt(raw.get('produce'))}",
+            f"{_ratio(batched, bare)} of bare producer",
+        ),
+        (
+            "  latency per 500-event request",
+            f"p50 {_fmt(batch_p50, ' ms', 1)} · p99 {_fmt(batch_p99, ' ms', 1)}",
+            "",
+            "",
+            "",
+        ),
+        (
+            "ingest, single events (req/s at a 1,000 req/s offer)",
+            _fmt(single_rps),
+            "p99 < 50 ms",
+            "",
+            f"p50 {_fmt(single_p50, ' ms', 1)} · p99 {_fmt(single_p99, ' ms', 1)}",
+        ),
+        (
+            "faust member-day state, one worker (events/s)",
+            _fmt(faust),
+            "≥ 10,000",
+            f"broker consume (aiokafka, no group) {_fmt(raw.get('consume'))} rec/s",
+            f"{_ratio(faust, raw.get('consume'))} of consume",
+        ),
+        (
+            "event → API freshness, idle (202 → counted by /daily; bench.metrics_freshness)",
+            f"p50 {_fmt(idle_p50, ' ms')} · p95 {_fmt(idle_p95, ' ms')}",
+            "p95 < 2 s",
+            "",
+            "",
+        ),
+        (
+            "event → API freshness under load (POST → counted by /weekly, whole platform)",
+            f"p50 {_fmt(fresh.get('p50'), ' s', 2)} · p95 {_fmt(fresh.get('p95'), ' s', 2)} "
+            f"({fresh.get('samples', 0)} events)",
+            "p95 < 2 s",
+            f"while {lt.get('users', 0)} locust users run",
+            "",
+        ),
     ]
     at = _number(r"latency at ([\d,]+) events", query)
     for name, ((p50, p95), (c50, c95)) in q.items():
@@ -380,16 +421,28 @@ def summary_rows(steps: dict[str, StepResult], raw: dict, chdb: dict, plat: dict
                      f"data unchanged (answer cache): median {_fmt(c50, ' ms', 1)} · p95 {_fmt(c95, ' ms', 1)}"))
     rows.append(("query: dashboard Table 3 from the member_days rollup",
                  f"median {_fmt(grafana[0], ' ms', 1)} · p95 {_fmt(grafana[1], ' ms', 1)}", "< 100 ms", "", ""))
-    rows.append(("chDB insert as the sink writes (20,000-row batches from Python columns)", _fmt(chdb.get("small"), " rows/s"), "",
-                 f"engine alone: one {chdb.get('rows', 0):,}-row Arrow table {_fmt(chdb.get('big'), ' rows/s')}",
-                 _ratio(chdb.get("small"), chdb.get("big"))))
+    rows.append(
+        (
+            "chDB insert as the sink writes (20,000-row batches from Python columns)",
+            _fmt(chdb.get("small"), " rows/s"),
+            "",
+            f"engine alone: one {chdb.get('rows', 0):,}-row Arrow table {_fmt(chdb.get('big'), ' rows/s')}",
+            _ratio(chdb.get("small"), chdb.get("big")),
+        )
+    )
     rows.append(("simulator end to end (replay → every number equal)",
                  f"{sim.get('events', 0):,} deliveries in {_fmt(sim.get('replay_s'), ' s', 1)}, equal after "
                  f"{_fmt(sim.get('caught_up_s'), ' s', 1)}", "0 differences", f"{sim.get('diffs', 'n/a')} differences",
                  f"{_fmt((sim.get('events') or 0) / (sim.get('replay_s') or 1))} events/s through ingest"))
-    rows.append((f"locust, {lt.get('users', 0)} users for {lt.get('seconds', 0)} s (alongside)",
-                 f"{_fmt(lt.get('rps'), ' req/s', 1)}, p50 {_fmt(lt.get('p50'), ' ms')} · p99 {_fmt(lt.get('p99'), ' ms')}",
-                 "0 failures", f"{lt.get('failures', 'n/a')} failures of {lt.get('requests', 0):,}", ""))
+    rows.append(
+        (
+            f"locust, {lt.get('users', 0)} users for {lt.get('seconds', 0)} s (alongside)",
+            f"{_fmt(lt.get('rps'), ' req/s', 1)}, p50 {_fmt(lt.get('p50'), ' ms')} · p99 {_fmt(lt.get('p99'), ' ms')}",
+            "0 failures",
+            f"{lt.get('failures', 'n/a')} failures of {lt.get('requests', 0):,}",
+            "",
+        )
+    )
     return rows
 
 
@@ -437,17 +490,33 @@ def main(quick: bool = False) -> None:
         rss_table.add_row(label, f"{kib / 1024:,.0f}")
     console.print(rss_table)
 
-    md = ["# CareCircle benchmark results", "",
-          f"`make bench` (`python -m bench.run{' --quick' if quick else ''}`) on {os.cpu_count()} cores, "
-          f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} minutes in all. Local broker: tansu (memory); "
-          "ClickHouse: embedded chDB. Raw limits are measured in the same run, so a busy machine lowers both sides.", "",
-          "| figure | result | target | raw limit (same run) | ratio / detail |", "|---|---|---|---|---|"]
+    md = [
+        "# CareCircle benchmark results",
+        "",
+        f"`make bench` (`python -m bench.run{' --quick' if quick else ''}`) on {os.cpu_count()} cores, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_s / 60:.1f} minutes in all. "
+        "Local broker: tansu (memory); "
+        "ClickHouse: embedded chDB. Raw limits are measured in the same run, so a busy machine lowers both sides.",
+        "",
+        "| figure | result | target | raw limit (same run) | ratio / detail |",
+        "|---|---|---|---|---|",
+    ]
     md += [f"| {' | '.join(r)} |" for r in rows]
-    md += ["", f"Broker alone: {raw['bytes']:.0f}-byte events (the ingest benchmark's), produce {raw['produce']:,.0f} msg/s "
-           f"(kafka-python, acks=all, idempotent), consume {raw['consume']:,.0f} msg/s (aiokafka, assigned partitions).", "",
-           "## Peak RSS of each process (VmHWM)", "", "| process | MiB |", "|---|---|"]
+    md += [
+        "",
+        f"Broker alone: {raw['bytes']:.0f}-byte events (the ingest benchmark's), produce {raw['produce']:,.0f} msg/s "
+        f"(kafka-python, acks=all, idempotent), consume {raw['consume']:,.0f} msg/s (aiokafka, assigned partitions).",
+        "",
+        "## Peak RSS of each process (VmHWM)",
+        "",
+        "| process | MiB |",
+        "|---|---|",
+    ]
     md += [f"| {label} | {kib / 1024:,.0f} |" for label, kib in rss.items()]
-    md += ["", "The platform processes are measured while the simulator, the freshness probe and locust ran against them."]
+    md += [
+        "",
+        "The platform processes are measured while the simulator, the freshness probe and locust ran against them.",
+    ]
     for step in steps.values():
         md += ["", f"## {step.name} ({step.seconds:.0f} s{'' if step.ok else ', FAILED'})", "",
                step.markdown.replace("\n# ", "\n### ").strip().removeprefix("# ")]

@@ -74,7 +74,9 @@ def main(members: int = 20_000, broker: bool = False) -> None:
     started = time.perf_counter()
     for i, enrolment in enumerate(enrolments):
         log += book.on_enrolled(enrolment, partition=i % MEMBER_PARTITIONS)
-    rows.append(("enrolment → 4 scheduled questionnaires", f"{members / (time.perf_counter() - started):,.0f} members/s"))
+    rows.append(
+        ("enrolment → 4 scheduled questionnaires", f"{members / (time.perf_counter() - started):,.0f} members/s")
+    )
 
     quiet = datetime(2026, 10, 31, tzinfo=timezone.utc)  # nothing due yet: the every-minute cost
     started = time.perf_counter()
@@ -89,7 +91,9 @@ def main(members: int = 20_000, broker: bool = False) -> None:
     for partition in range(MEMBER_PARTITIONS):
         steps += book.on_tick(busy, partition)
     log += steps
-    rows.append((f"busy tick ({len(steps):,} steps), all partitions", f"{(time.perf_counter() - started) * 1000:,.1f} ms"))
+    rows.append(
+        (f"busy tick ({len(steps):,} steps), all partitions", f"{(time.perf_counter() - started) * 1000:,.1f} ms")
+    )
 
     fresh = SurveyBook()
     started = time.perf_counter()

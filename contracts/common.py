@@ -25,7 +25,9 @@ CohortId = Annotated[
 ]
 ShortName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
-EventId = Annotated[UUID, Field(description="Client-generated UUID; duplicates are delivered at most once into numbers")]
+EventId = Annotated[
+    UUID, Field(description="Client-generated UUID; duplicates are delivered at most once into numbers")
+]
 Timestamp = Annotated[AwareDatetime, Field(description="RFC 3339 timestamp with a UTC offset")]
 
 

@@ -106,7 +106,9 @@ def compare_schema(old: Any, new: Any, old_doc: dict, new_doc: dict, where: str,
         else:
             found += compare_schema(schema, new_props[name], old_doc, new_doc, f"{where}.{name}", reading, seen)
     if reading:
-        found += [f"{where}.{n}: no longer always present" for n in sorted(old_required - new_required) if n in new_props]
+        found += [
+            f"{where}.{n}: no longer always present" for n in sorted(old_required - new_required) if n in new_props
+        ]
     else:
         found += [f"{where}.{n}: new required field" for n in sorted(new_required - old_required)]
     if "items" in old and "items" in new:

@@ -40,12 +40,16 @@ class CohortSettings(StrictModel):
     ends_on: date | None = Field(default=None, description="Last follow-up day of the cohort (inclusive)")
     holidays: tuple[date, ...] = Field(default=(), max_length=400, description="Non-working days besides weekends")
     working_days: tuple[date, ...] = Field(
-        default=(), max_length=400, description="Make-up working days (e.g. a worked Saturday) that would otherwise be non-working"
+        default=(),
+        max_length=400,
+        description="Make-up working days (e.g. a worked Saturday) that would otherwise be non-working",
     )
     reminder_times: tuple[time, ...] = Field(default=(time(8), time(12), time(19)), min_length=1, max_length=6)
     inactive_days_intervention: int = Field(default=2, ge=1, le=28)
     open_ended_min_login_rate_7d: float = Field(default=0.5, ge=0, le=1)
-    nurses: tuple[MemberId, ...] = Field(default=(), max_length=50, description="Staff ids (token sub) of the cohort's nurses")
+    nurses: tuple[MemberId, ...] = Field(
+        default=(), max_length=50, description="Staff ids (token sub) of the cohort's nurses"
+    )
     lead_nurse: MemberId | None = None
 
     @model_validator(mode="after")
@@ -113,7 +117,9 @@ member_record_adapter: TypeAdapter[Any] = TypeAdapter(MemberRecord)
 MEMBER_RECORD_TYPES = ("cohort.configured", "member.enrolled", "member.withdrawn", "member.timezone_changed")
 
 
-def parse_member_record(raw: bytes | str) -> CohortConfigured | MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged:
+def parse_member_record(
+    raw: bytes | str,
+) -> CohortConfigured | MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged:
     """Validate one record of the `members` topic into its model (dispatch on `type`)."""
     return member_record_adapter.validate_json(raw)
 

@@ -48,7 +48,9 @@ class MemberSummary(StrictModel):
     timezone: str
     enrolled_on: date
     withdrawn_on: date | None
-    follow_up_days: int = Field(description="Complete follow-up days so far (up to the latest clock tick, withdrawal, cohort end)")
+    follow_up_days: int = Field(
+        description="Complete follow-up days so far (up to the latest clock tick, withdrawal, cohort end)"
+    )
     window_days: int = Field(description="Complete follow-up days counted for activity: the first 28 (fewer so far)")
     logged_in_days: int
     participated_days: int
@@ -91,7 +93,9 @@ class StageSummary(StrictModel):
     mean_login_rate: float = Field(description="Mean of the weekly login rates (unrounded), half-up to 2 decimals")
     mean_participation_rate: float
     mean_completion_rate: float
-    pooled_login_rate: float = Field(description="100 × logged_in_days / member_days over the stage, half-up to 2 decimals")
+    pooled_login_rate: float = Field(
+        description="100 × logged_in_days / member_days over the stage, half-up to 2 decimals"
+    )
     pooled_participation_rate: float
     pooled_completion_rate: float
 

@@ -77,11 +77,19 @@ def asyncapi_document() -> dict[str, Any]:
             "subscribe": {"message": {"oneOf": [{"$ref": f"#/components/messages/{m}"} for m in messages_of(topic)]}},
             "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in messages_of(topic)},
         }
-    return {"asyncapi": "2.6.0",
-            "info": {"title": "CareCircle topics", "version": ASYNCAPI_VERSION,
-                     "description": "Kafka topics of CareCircle and their JSON messages (generated: python -m contracts.publish)."},
-            "defaultContentType": "application/json", "channels": channels,
-            "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))}}
+    return {
+        "asyncapi": "2.6.0",
+        "info": {
+            "title": "CareCircle topics",
+            "version": ASYNCAPI_VERSION,
+            "description": (
+                "Kafka topics of CareCircle and their JSON messages (generated: python -m contracts.publish)."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
+    }
 
 
 def render() -> dict[Path, tuple[dict, str]]:

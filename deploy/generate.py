@@ -74,7 +74,9 @@ def topics_yaml() -> str:
 
 
 def users_yaml() -> str:
-    return dump_all([kafka_users.kafka_user(a) for a in kafka_users.ACCESS], HEADER.format(source="deploy/kafka_users.py"))
+    return dump_all(
+        [kafka_users.kafka_user(a) for a in kafka_users.ACCESS], HEADER.format(source="deploy/kafka_users.py")
+    )
 
 
 def prometheus_rule_yaml(source: Path = ALERTS_FILE, name: str = "carecircle-alerts") -> str:
@@ -102,40 +104,92 @@ DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "carecircle-service-health.
 # (ClickHouse) are the metrics service's. Every panel states its unit (tests/deploy/test_dashboards.py);
 # every expression is syntax-checked by promtool in tests/deploy.
 HEALTH_PANELS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("Services up", "bool_yes_no", (('up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),)),
+    (
+        "Services up",
+        "bool_yes_no",
+        (('up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),),
+    ),
     ("Ingest: events accepted /s", "ops", (("sum by (type) (rate(ingest_events_accepted_total[5m]))", "{{type}}"),)),
-    ("Ingest: requests refused /s", "reqps",
-     (("sum by (status) (rate(ingest_requests_refused_total[5m]))", "{{status}}"),)),
-    ("Ingest: broker acknowledgement p99", "s",
-     (("histogram_quantile(0.99, sum by (le) (rate(ingest_produce_seconds_bucket[5m])))", "p99"),)),
-    ("HTTP p99 by route", "s",
-     (('histogram_quantile(0.99, sum by (service, method, route, le) '
-       '(rate(http_request_duration_seconds_bucket{route!="unmatched"}[5m])))', "{{service}} {{method}} {{route}}"),)),
-    ("HTTP requests /s by route", "reqps",
-     (("sum by (service, method, route) (rate(http_request_duration_seconds_count[5m]))",
-       "{{service}} {{method}} {{route}}"),)),
+    (
+        "Ingest: requests refused /s",
+        "reqps",
+        (("sum by (status) (rate(ingest_requests_refused_total[5m]))", "{{status}}"),),
+    ),
+    (
+        "Ingest: broker acknowledgement p99",
+        "s",
+        (("histogram_quantile(0.99, sum by (le) (rate(ingest_produce_seconds_bucket[5m])))", "p99"),),
+    ),
+    (
+        "HTTP p99 by route",
+        "s",
+        (
+            (
+                "histogram_quantile(0.99, sum by (service, method, route, le) "
+                '(rate(http_request_duration_seconds_bucket{route!="unmatched"}[5m])))',
+                "{{service}} {{method}} {{route}}",
+            ),
+        ),
+    ),
+    (
+        "HTTP requests /s by route",
+        "reqps",
+        (
+            (
+                "sum by (service, method, route) (rate(http_request_duration_seconds_count[5m]))",
+                "{{service}} {{method}} {{route}}",
+            ),
+        ),
+    ),
     ("HTTP requests in flight", "short", (("sum by (service) (http_requests_in_flight)", "{{service}}"),)),
-    ("Data freshness", "s", (("max(metrics_sink_seconds_since_write)", "since the sink's last write"),
-                             ("max(metrics_clock_tick_age_seconds)", "age of the latest tick"))),
-    ("ClickHouse sink: records behind the log", "short",
-     (("sum by (topic) (metrics_sink_lag_records)", "{{topic}}"),)),
-    ("Kafka consumer lag (records)", "short",
-     (("sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}"),)),
-    ("Dead letters (last hour)", "short",
-     ((r'sum by (topic) (increase(kafka_topic_partition_current_offset{topic=~".+\\.dlq"}[1h]))', "{{topic}}"),)),
+    (
+        "Data freshness",
+        "s",
+        (
+            ("max(metrics_sink_seconds_since_write)", "since the sink's last write"),
+            ("max(metrics_clock_tick_age_seconds)", "age of the latest tick"),
+        ),
+    ),
+    ("ClickHouse sink: records behind the log", "short", (("sum by (topic) (metrics_sink_lag_records)", "{{topic}}"),)),
+    (
+        "Kafka consumer lag (records)",
+        "short",
+        (("sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}"),),
+    ),
+    (
+        "Dead letters (last hour)",
+        "short",
+        ((r'sum by (topic) (increase(kafka_topic_partition_current_offset{topic=~".+\\.dlq"}[1h]))', "{{topic}}"),),
+    ),
     ("ClickHouse sink: rows written /s", "ops", (("sum by (table) (rate(metrics_sink_rows_total[5m]))", "{{table}}"),)),
-    ("ClickHouse sink: write failures (10 min)", "short",
-     (("sum(increase(metrics_sink_write_failures_total[10m]))", "failures"),)),
-    ("Kafka brokers: partitions at risk", "short",
-     (("sum(kafka_server_replicamanager_underreplicatedpartitions)", "under-replicated"),
-      ("sum(kafka_server_replicamanager_underminisrpartitioncount)", "under min ISR (writes fail)"),
-      ("sum(kafka_controller_kafkacontroller_offlinepartitionscount)", "offline"))),
-    ("ClickHouse servers: read-only tables and replica delay", "short",
-     (("sum by (hostname) (chi_clickhouse_metric_ReadonlyReplica)", "read-only {{hostname}}"),
-      ("max by (hostname) (chi_clickhouse_metric_ReplicasMaxAbsoluteDelay)", "delay s {{hostname}}"))),
+    (
+        "ClickHouse sink: write failures (10 min)",
+        "short",
+        (("sum(increase(metrics_sink_write_failures_total[10m]))", "failures"),),
+    ),
+    (
+        "Kafka brokers: partitions at risk",
+        "short",
+        (
+            ("sum(kafka_server_replicamanager_underreplicatedpartitions)", "under-replicated"),
+            ("sum(kafka_server_replicamanager_underminisrpartitioncount)", "under min ISR (writes fail)"),
+            ("sum(kafka_controller_kafkacontroller_offlinepartitionscount)", "offline"),
+        ),
+    ),
+    (
+        "ClickHouse servers: read-only tables and replica delay",
+        "short",
+        (
+            ("sum by (hostname) (chi_clickhouse_metric_ReadonlyReplica)", "read-only {{hostname}}"),
+            ("max by (hostname) (chi_clickhouse_metric_ReplicasMaxAbsoluteDelay)", "delay s {{hostname}}"),
+        ),
+    ),
     ("Nurse alerts past their deadline", "short", (("sum by (level) (notifier_alerts_overdue)", "{{level}}"),)),
-    ("Notification deliveries /s", "ops",
-     (("sum by (channel, outcome) (rate(notifier_deliveries_total[15m]))", "{{channel}} {{outcome}}"),)),
+    (
+        "Notification deliveries /s",
+        "ops",
+        (("sum by (channel, outcome) (rate(notifier_deliveries_total[15m]))", "{{channel}} {{outcome}}"),),
+    ),
     ("Open survey invitations", "short", (("sum(survey_open_invitations)", "open"),)),
 )
 

@@ -1,7 +1,8 @@
 """Operational checks of the rendered manifests (called by deploy.policy.check_all):
 
 * every Deployment's containers wait in `preStop` before SIGTERM, shorter than the grace period, so a
-  rollout drops no request while endpoints and the Gateway catch up (docs/operations.md#rollouts-without-dropped-requests);
+  rollout drops no request while endpoints and the Gateway catch up
+  (docs/operations.md#rollouts-without-dropped-requests);
 * Gateway API resources are valid (a strict schema of the Gateway API v1 standard-channel fields this
   repository uses, written after the specification, gateway-api v1.2: an unknown or misspelt field fails
   here instead of being dropped by the API server);
@@ -59,27 +60,79 @@ _BACKEND = {"type": "object", "required": ["name"], "properties": {
     "port": {"type": "integer", "minimum": 1, "maximum": 65535}, "weight": {"type": "integer", "minimum": 0}},
     "additionalProperties": False}
 SCHEMAS = {
-    f"{GATEWAY_API}/Gateway": {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "properties": {
-        "apiVersion": {"const": GATEWAY_API}, "kind": {"const": "Gateway"}, "metadata": _META,
-        "spec": {"type": "object", "required": ["gatewayClassName", "listeners"], "properties": {
-            "gatewayClassName": _NAME, "listeners": {"type": "array", "minItems": 1, "maxItems": 64, "items": _LISTENER},
-            "addresses": {"type": "array"}, "infrastructure": {"type": "object"}}, "additionalProperties": False}},
-        "additionalProperties": False},
-    f"{GATEWAY_API}/HTTPRoute": {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "properties": {
-        "apiVersion": {"const": GATEWAY_API}, "kind": {"const": "HTTPRoute"}, "metadata": _META,
-        "spec": {"type": "object", "properties": {
-            "parentRefs": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "object", "required": ["name"],
-                           "properties": {"group": {"type": "string"}, "kind": {"type": "string"}, "name": _NAME,
-                                          "namespace": _NAME, "sectionName": {"type": "string"},
-                                          "port": {"type": "integer"}}, "additionalProperties": False}},
-            "hostnames": {"type": "array", "maxItems": 16, "items": _HOST},
-            "rules": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "matches": {"type": "array", "maxItems": 64, "items": _MATCH},
-                "filters": {"type": "array", "maxItems": 16, "items": _FILTER},
-                "backendRefs": {"type": "array", "maxItems": 16, "items": _BACKEND},
-                "timeouts": {"type": "object"}}, "additionalProperties": False}}},
-            "required": ["parentRefs", "rules"], "additionalProperties": False}},
-        "additionalProperties": False},
+    f"{GATEWAY_API}/Gateway": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": GATEWAY_API},
+            "kind": {"const": "Gateway"},
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "required": ["gatewayClassName", "listeners"],
+                "properties": {
+                    "gatewayClassName": _NAME,
+                    "listeners": {"type": "array", "minItems": 1, "maxItems": 64, "items": _LISTENER},
+                    "addresses": {"type": "array"},
+                    "infrastructure": {"type": "object"},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    },
+    f"{GATEWAY_API}/HTTPRoute": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": GATEWAY_API},
+            "kind": {"const": "HTTPRoute"},
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "parentRefs": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 32,
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "group": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "name": _NAME,
+                                "namespace": _NAME,
+                                "sectionName": {"type": "string"},
+                                "port": {"type": "integer"},
+                            },
+                            "additionalProperties": False,
+                        },
+                    },
+                    "hostnames": {"type": "array", "maxItems": 16, "items": _HOST},
+                    "rules": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 16,
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "matches": {"type": "array", "maxItems": 64, "items": _MATCH},
+                                "filters": {"type": "array", "maxItems": 16, "items": _FILTER},
+                                "backendRefs": {"type": "array", "maxItems": 16, "items": _BACKEND},
+                                "timeouts": {"type": "object"},
+                            },
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "required": ["parentRefs", "rules"],
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    },
 }
 
 

@@ -79,7 +79,9 @@ def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSIO
             path = ".".join(str(p) for p in exc.path)
             errors.append(f"{_name(resource)}: {path}: {exc.message}")
         except kubernetes_validate.SchemaNotFoundError as exc:
-            errors.append(f"{_name(resource)}: no schema for {resource.get('apiVersion')} {resource.get('kind')} ({exc})")
+            errors.append(
+                f"{_name(resource)}: no schema for {resource.get('apiVersion')} {resource.get('kind')} ({exc})"
+            )
     return errors
 
 
@@ -197,8 +199,11 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
             errors.append(f"singleton {name}: no Deployment")
     for service in _by_kind(resources, "Service"):
         selector = service.get("spec", {}).get("selector") or {}
-        selected = sorted(n for n, d in deployments.items()
-                          if _selects(selector, d.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})))
+        selected = sorted(
+            n
+            for n, d in deployments.items()
+            if _selects(selector, d.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {}))
+        )
         if len(selected) > 1:
             errors.append(f"Service/{service['metadata']['name']}: selects the pods of {len(selected)} Deployments "
                           f"({', '.join(selected)})")
@@ -259,18 +264,24 @@ def check_topics(resources: list[dict], catalogue: Iterable[Topic] = CATALOGUE) 
     topics = _by_kind(resources, "KafkaTopic")
     by_name: dict[str, list[dict]] = {}
     for resource in topics:
-        by_name.setdefault(resource.get("spec", {}).get("topicName") or resource["metadata"]["name"], []).append(resource)
+        by_name.setdefault(resource.get("spec", {}).get("topicName") or resource["metadata"]["name"], []).append(
+            resource
+        )
     catalogue = list(catalogue)
     for topic in catalogue:
         found = by_name.get(topic.name, [])
         if not found:
-            errors.append(f"topic {topic.name}: in contracts/topics.py but no KafkaTopic (run python -m deploy.generate)")
+            errors.append(
+                f"topic {topic.name}: in contracts/topics.py but no KafkaTopic (run python -m deploy.generate)"
+            )
             continue
         if len(found) > 1:
             errors.append(f"topic {topic.name}: {len(found)} KafkaTopics")
         spec = found[0].get("spec", {})
         if spec.get("partitions") != topic.partitions:
-            errors.append(f"topic {topic.name}: KafkaTopic has {spec.get('partitions')} partitions, catalogue {topic.partitions}")
+            errors.append(
+                f"topic {topic.name}: KafkaTopic has {spec.get('partitions')} partitions, catalogue {topic.partitions}"
+            )
         config = {k: str(v) for k, v in (spec.get("config") or {}).items()}
         for key, value in topic.kafka_configs().items():
             if config.get(key) != value:
@@ -459,7 +470,10 @@ def check_compose(compose: dict) -> list[str]:
             errors.append(f"service {name}: build without an image name (make up tags images carecircle/<name>:dev)")
         if name in SERVICES and isinstance(service.get("build"), dict):
             build = service["build"]
-            if build.get("dockerfile") != "deploy/docker/Dockerfile" or (build.get("args") or {}).get("SERVICE") != name:
+            if (
+                build.get("dockerfile") != "deploy/docker/Dockerfile"
+                or (build.get("args") or {}).get("SERVICE") != name
+            ):
                 errors.append(f"service {name}: build must use deploy/docker/Dockerfile with args SERVICE: {name}")
     for singleton in SINGLETONS.values():
         service = services.get(singleton.service)

@@ -49,8 +49,12 @@ class AppUser(FastHttpUser):
     def on_start(self) -> None:
         self.member = f"lt-{uuid4().hex[:12]}"
         self.auth = {"Authorization": f"Bearer {mint_token(SECRET, self.member)}"}
-        enrolment = {"member_id": self.member, "cohort": COHORT, "enrolled_on": datetime.now(timezone.utc).date().isoformat(),
-                     "timezone": random.choice(["Asia/Shanghai", "Europe/Berlin", "America/New_York"])}
+        enrolment = {
+            "member_id": self.member,
+            "cohort": COHORT,
+            "enrolled_on": datetime.now(timezone.utc).date().isoformat(),
+            "timezone": random.choice(["Asia/Shanghai", "Europe/Berlin", "America/New_York"]),
+        }
         self.client.post("/v1/enrollments", json=enrolment, headers=ADMIN, name="POST /v1/enrollments")
         self.send("login", {})
 

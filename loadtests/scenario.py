@@ -72,9 +72,19 @@ def _partial_tasks(rng: random.Random) -> frozenset[str]:
     return frozenset(rng.sample(TASKS, rng.randint(1, len(TASKS) - 1)))
 
 
-def _realise_cohort(rng: random.Random, cohort: str, settings: dict, enrolments: list[dict], withdrawals: list[dict],
-                    days: list[tuple[_Day, bool, frozenset[str]]], zone_of: dict[str, str], now: datetime,
-                    after_withdrawal: list[_Day], duplicate_share: float, late_share: float) -> tuple[GeneratedCohort, list]:
+def _realise_cohort(
+    rng: random.Random,
+    cohort: str,
+    settings: dict,
+    enrolments: list[dict],
+    withdrawals: list[dict],
+    days: list[tuple[_Day, bool, frozenset[str]]],
+    zone_of: dict[str, str],
+    now: datetime,
+    after_withdrawal: list[_Day],
+    duplicate_share: float,
+    late_share: float,
+) -> tuple[GeneratedCohort, list]:
     plan, events = [], []
     for d, logged, tasks in days:
         day_events = _realise(rng, d.member_id, d.zone, d.day, logged, set(tasks))
@@ -127,7 +137,9 @@ def rates_cohort(members: int = 60, weeks: int = 15, start: date = date(2026, 3,
         member_id, zone = f"{prefix}-{index:03d}", zones[index % len(zones)]
         zone_of[member_id] = zone
         enrolled_on = start + timedelta(days=index % enrol_days)
-        enrolments.append({"member_id": member_id, "cohort": cohort, "timezone": zone, "enrolled_on": enrolled_on.isoformat()})
+        enrolments.append(
+            {"member_id": member_id, "cohort": cohort, "timezone": zone, "enrolled_on": enrolled_on.isoformat()}
+        )
         withdrawn_on = None
         if rng.random() < withdrawal_share:
             withdrawn_on = enrolled_on + timedelta(days=rng.randint(7, 7 * weeks - 1))
@@ -176,7 +188,9 @@ def study_cohort(start: date = date(2026, 3, 2), cohort: str = "study", prefix: 
     for index, followed in enumerate(design.followed):
         member_id, zone = f"{prefix}-{index:03d}", zones[index % len(zones)]
         zone_of[member_id] = zone
-        enrolments.append({"member_id": member_id, "cohort": cohort, "timezone": zone, "enrolled_on": start.isoformat()})
+        enrolments.append(
+            {"member_id": member_id, "cohort": cohort, "timezone": zone, "enrolled_on": start.isoformat()}
+        )
         for number in range(1, followed + 1):
             day = start + timedelta(days=number - 1)
             by_week[study_week(number)].append(_Day(index, member_id, zone, day, number, is_working_day(day)))
@@ -200,7 +214,9 @@ def study_cohort(start: date = date(2026, 3, 2), cohort: str = "study", prefix: 
         completed = set(_weighted_pick(rng, participated, [weight(d) for d in participated], counts.completed))
         logged_set, participated_set = set(logged), set(participated)
         for d in sorted(pool, key=lambda d: (d.member, d.day_number)):
-            tasks = frozenset(TASKS) if d in completed else _partial_tasks(rng) if d in participated_set else frozenset()
+            tasks = (
+                frozenset(TASKS) if d in completed else _partial_tasks(rng) if d in participated_set else frozenset()
+            )
             days.append((d, d in logged_set, tasks))
     generated, schedule = _realise_cohort(rng, cohort, settings, enrolments, withdrawals, days, zone_of,
                                           _end_of(ends_on), after, duplicate_share, late_share)

@@ -95,7 +95,11 @@ def paper_differences(sim: Simulation, weekly: list[dict]) -> list[tuple[int, st
     "Reproducing the study"): a cell reachable over the week's member-days must round to the paper's
     value; an unreachable one must be the nearest reachable value. Give it the `enrolled` rows."""
     out = []
-    counts = {"login_rate": "logged_in_days", "participation_rate": "participated_days", "completion_rate": "completed_days"}
+    counts = {
+        "login_rate": "logged_in_days",
+        "participation_rate": "participated_days",
+        "completion_rate": "completed_days",
+    }
     for row in weekly:
         if row["week"] not in sim.paper:
             continue
@@ -174,7 +178,9 @@ class Platform:
         out: dict[str, list[dict] | None] = {}
         for endpoint in ("weekly", "members", "daytypes", "weekly?denominator=enrolled", "summary"):
             try:
-                r = self.http.get(f"{self.metrics_url.rstrip('/')}/v1/cohorts/{cohort}/{endpoint}", headers=self.headers())
+                r = self.http.get(
+                    f"{self.metrics_url.rstrip('/')}/v1/cohorts/{cohort}/{endpoint}", headers=self.headers()
+                )
                 out[endpoint] = r.json() if r.status_code == 200 else None
             except httpx.HTTPError:
                 out[endpoint] = None
@@ -280,18 +286,29 @@ def summary_table(sim: Simulation, answer: dict, diffs: list[Difference]) -> Tab
         table.add_column(col)
     members = answer.get("members") or []
     bad = {d.row for d in diffs if d.endpoint == "members"}
-    table.add_row("members (rows equal)", f"{len(members) - len(bad & {m['member_id'] for m in members})} of {len(members)}",
-                  str(len(truth["members"])), "[green]=[/]" if not bad else "[red]≠[/]")
+    table.add_row(
+        "members (rows equal)",
+        f"{len(members) - len(bad & {m['member_id'] for m in members})} of {len(members)}",
+        str(len(truth["members"])),
+        "[green]=[/]" if not bad else "[red]≠[/]",
+    )
     table.add_row("active members (login ≥ 70 % in 28 days)", str(sum(bool(m["active"]) for m in members)),
                   str(sum(bool(m["active"]) for m in truth["members"])), "")
     by_type = {r["day_type"]: r for r in answer.get("daytypes") or []}
     for want in truth["daytypes"]:
         have = by_type.get(want["day_type"], {})
         bad_type = any(d.endpoint == "daytypes" and d.row == want["day_type"] for d in diffs)
-        fmt = lambda r: (f"login {_pct(r.get('login_rate'))} % · particip. {_pct(r.get('participation_rate'))} % · "
-                         f"actions {r.get('actions_mean', 0):.2f} (SD {r.get('actions_sd') or 0:.2f})") if r else "—"
-        table.add_row(f"{want['day_type']} days", fmt(have), fmt(want), "[green]=[/]" if not bad_type else "[red]≠[/]")
+        table.add_row(f"{want['day_type']} days", _daytype_rates(have), _daytype_rates(want),
+                      "[green]=[/]" if not bad_type else "[red]≠[/]")
     return table
+
+
+def _daytype_rates(r: dict) -> str:
+    """One day type's rates as a table cell; "—" when the answer has no row for it."""
+    if not r:
+        return "—"
+    return (f"login {_pct(r.get('login_rate'))} % · particip. {_pct(r.get('participation_rate'))} % · "
+            f"actions {r.get('actions_mean', 0):.2f} (SD {r.get('actions_sd') or 0:.2f})")
 
 
 # ---------------------------------------------------------------- CLI
@@ -314,10 +331,14 @@ def _idle() -> None:
 def main(
     ctx: typer.Context,
     study: Annotated[bool, typer.Option("--study", help="Replay the paper's 30-member, 15-week cohort")] = False,
-    demo: Annotated[bool, typer.Option("--demo", help="make run: wait for the services, replay live, stay idle")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="make run: wait for the services, replay live, stay idle")
+    ] = False,
     members: Annotated[int, typer.Option(min=1, max=100_000)] = 60,
     weeks: Annotated[int, typer.Option(min=1, max=52)] = 15,
-    login: Annotated[str | None, typer.Option(help="Weekly login probabilities, comma separated (one per week)")] = None,
+    login: Annotated[
+        str | None, typer.Option(help="Weekly login probabilities, comma separated (one per week)")
+    ] = None,
     participation: Annotated[str | None, typer.Option(help="Weekly participation probabilities")] = None,
     completion: Annotated[str | None, typer.Option(help="Weekly completion probabilities")] = None,
     rates_csv: Annotated[Path | None, typer.Option(help="Weekly rates % as in study-weekly-rates.csv")] = None,
@@ -326,14 +347,19 @@ def main(
     withdrawal_share: Annotated[float, typer.Option(min=0, max=1)] = 0.2,
     duplicate_share: Annotated[float, typer.Option(min=0, max=1)] = 0.05,
     late_share: Annotated[float, typer.Option(min=0, max=1)] = 0.1,
-    start: Annotated[str | None, typer.Option(help="First enrolment day (YYYY-MM-DD); default 2026-03-02, demo: so that it ends today")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First enrolment day (YYYY-MM-DD); default 2026-03-02, demo: so that it ends today"),
+    ] = None,
     cohort: Annotated[str | None, typer.Option(help="Cohort id (default: study / sim / demo-<time>)")] = None,
     seed: Annotated[int, typer.Option()] = 1,
     ingest_url: Annotated[str, typer.Option(envvar="INGEST_URL")] = "http://127.0.0.1:8001",
     metrics_url: Annotated[str, typer.Option(envvar="METRICS_URL")] = "http://127.0.0.1:8002",
     jwt_secret: Annotated[str, typer.Option(envvar="JWT_SECRET", show_default=False)] = DEV_JWT_SECRET,
     tick_hours: Annotated[float, typer.Option(min=0.25, help="Simulated hours between clock ticks")] = 24.0,
-    day_seconds: Annotated[float, typer.Option(min=0, help="Real seconds per simulated day (0: as fast as possible)")] = 0.0,
+    day_seconds: Annotated[
+        float, typer.Option(min=0, help="Real seconds per simulated day (0: as fast as possible)")
+    ] = 0.0,
     member_tokens: Annotated[bool, typer.Option(help="Send each member's events with their own token")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the platform to catch up")] = 120.0,
 ) -> None:
@@ -385,7 +411,9 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
         console.print(f"demo cohort [bold]{sim.cohort.cohort}[/]: {len(sim.cohort.enrolments)} members, "
                       f"{len(sim.schedule)} deliveries, one simulated day every {day_seconds or 3:g} s")
         notifier_url = os.environ.get("NOTIFIER_URL", "http://127.0.0.1:8003")
-        console.print(f"  dashboard     {metrics_url}/?cohort={sim.cohort.cohort}&refresh=3#token={nurse}", soft_wrap=True)
+        console.print(
+            f"  dashboard     {metrics_url}/?cohort={sim.cohort.cohort}&refresh=3#token={nurse}", soft_wrap=True
+        )
         console.print(f"  nurse console {notifier_url}/#token={nurse}", soft_wrap=True)
         day_seconds = day_seconds or 3.0
         tick_hours = min(tick_hours, 6.0)
@@ -424,10 +452,12 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
                       f"k/210, each reproduced: {'yes' if not broken else 'NO'}; unreachable (marked *, nearest "
                       "reachable value): " + ", ".join(f"W{w} {r.split('_')[0]} {t}" for w, r, _, t in unreachable))
         for s in (answer.get("summary") or {}).get("stages", []):
-            console.print(f"intervention summary ({s['denominator']}): mean of weekly rates {s['mean_login_rate']:.2f} / "
-                          f"{s['mean_participation_rate']:.2f} / {s['mean_completion_rate']:.2f} %, pooled "
-                          f"{s['pooled_login_rate']:.2f} / {s['pooled_participation_rate']:.2f} / "
-                          f"{s['pooled_completion_rate']:.2f} % (paper: 60.37 / 42.25 / 22.38, means of rounded rates)")
+            console.print(
+                f"intervention summary ({s['denominator']}): mean of weekly rates {s['mean_login_rate']:.2f} / "
+                f"{s['mean_participation_rate']:.2f} / {s['mean_completion_rate']:.2f} %, pooled "
+                f"{s['pooled_login_rate']:.2f} / {s['pooled_participation_rate']:.2f} / "
+                f"{s['pooled_completion_rate']:.2f} % (paper: 60.37 / 42.25 / 22.38, means of rounded rates)"
+            )
         for week, rate, got, target in broken:
             console.print(f"[red]STUDY RULE[/] week {week} {rate}: platform {got!r}, paper {target}")
     for d in diffs[:50]:

@@ -45,7 +45,10 @@ STUDY_MEMBERS_AT_LAST_WEEK = 13
 
 
 def read_rates_csv(path: Path) -> dict[int, tuple[str, str, str]]:
-    """A weekly table in the reference CSV's shape (week, login_rate_pct, participation_rate_pct, completion_rate_pct)."""
+    """A weekly table in the reference CSV's shape.
+
+    Columns: week, login_rate_pct, participation_rate_pct, completion_rate_pct.
+    """
     with open(path, newline="") as f:
         return {int(r["week"]): (r["login_rate_pct"], r["participation_rate_pct"], r["completion_rate_pct"])
                 for r in csv.DictReader(f)}
@@ -91,7 +94,9 @@ def best_counts(targets: tuple[str, str, str], member_days: int) -> tuple[int, F
             for comp in options[2]:
                 if not comp <= part <= logged <= member_days:
                     continue
-                errors = [abs(Fraction(100 * k, member_days) - Fraction(t)) for k, t in zip((logged, part, comp), targets)]
+                errors = [
+                    abs(Fraction(100 * k, member_days) - Fraction(t)) for k, t in zip((logged, part, comp), targets)
+                ]
                 key = (sum(e >= HALF_STEP for e in errors), sum(errors), (logged, part, comp))
                 if best is None or key[:2] < best[:2]:
                     best = key
@@ -131,7 +136,9 @@ def choose_denominators(table: dict[int, tuple[str, str, str]], members: int = S
     scored = {w: {d: best_counts(table[w], d) for d in range(1, members * DAYS_PER_WEEK + 1)} for w in weeks}
 
     def week_cost(w: int, a: int, b: int) -> tuple[tuple[int, Fraction, float], int] | None:
-        options = [(scored[w][d][0], scored[w][d][1], abs(d - ideal[w]), d) for d in range(max(1, a + 6 * b), 6 * a + b + 1)]
+        options = [
+            (scored[w][d][0], scored[w][d][1], abs(d - ideal[w]), d) for d in range(max(1, a + 6 * b), 6 * a + b + 1)
+        ]
         if not options:
             return None
         m, e, dist, d = min(options)

@@ -59,8 +59,16 @@ def _stamp(day: date, at: time, zone: str) -> str:
     return datetime.combine(day, at, ZoneInfo(zone)).isoformat()
 
 
-def generate(seed: int = 7, members: int = 54, weeks: int = 15, start: date = date(2026, 7, 27),
-             cohort: str = "acceptance", prefix: str = "m", duplicate_share: float = 0.05, late_share: float = 0.1) -> GeneratedCohort:
+def generate(
+    seed: int = 7,
+    members: int = 54,
+    weeks: int = 15,
+    start: date = date(2026, 7, 27),
+    cohort: str = "acceptance",
+    prefix: str = "m",
+    duplicate_share: float = 0.05,
+    late_share: float = 0.1,
+) -> GeneratedCohort:
     rng = random.Random(seed)
     holidays = (start + timedelta(days=10), start + timedelta(days=40))  # a Thursday and a Saturday
     ends_on = start + timedelta(days=7 * weeks - 1 + 2)  # members enrolled on days 0-2 get 15 full weeks
@@ -152,9 +160,17 @@ def _rates(days: list[PlannedDay]) -> dict:
     logged = sum(d.logged_in for d in days)
     part = sum(bool(d.tasks) for d in days)
     comp = sum(d.tasks == frozenset(TASKS) for d in days)
-    return {"denominator": "followup", "partial": False, "member_days": n, "logged_in_days": logged, "participated_days": part, "completed_days": comp,
-            "login_rate": 100 * logged / n if n else 0.0, "participation_rate": 100 * part / n if n else 0.0,
-            "completion_rate": 100 * comp / n if n else 0.0}
+    return {
+        "denominator": "followup",
+        "partial": False,
+        "member_days": n,
+        "logged_in_days": logged,
+        "participated_days": part,
+        "completed_days": comp,
+        "login_rate": 100 * logged / n if n else 0.0,
+        "participation_rate": 100 * part / n if n else 0.0,
+        "completion_rate": 100 * comp / n if n else 0.0,
+    }
 
 
 def truth_weekly(g: GeneratedCohort) -> list[dict]:

@@ -40,12 +40,17 @@ def test_summary_reads_every_figure_with_its_target_and_limit():
     faust = text["faust member-day state, one worker (events/s)"]
     assert faust[1] == "2,656" and faust[2] == "≥ 10,000" and faust[4] == "1% of consume"
     weekly = text["API /weekly at 10,000,000 events, computed (as after every write)"]
-    assert weekly[1] == "median 71.2 ms · p95 1,088.1 ms" and weekly[4] == "data unchanged (answer cache): median 2.9 ms · p95 3.4 ms"
+    assert (
+        weekly[1] == "median 71.2 ms · p95 1,088.1 ms"
+        and weekly[4] == "data unchanged (answer cache): median 2.9 ms · p95 3.4 ms"
+    )
     daily = text["API /daily at 10,000,000 events, computed (as after every write)"]
     assert daily[1] == "median 65.6 ms · p95 76.1 ms" and "median n/a" in daily[4]  # missing → n/a
     assert text["API /members at 10,000,000 events, computed (as after every write)"][1] == "median n/a · p95 n/a"
     assert "p95 0.50 s" in text["event → API freshness under load (POST → counted by /weekly, whole platform)"][1]
-    assert text["event → API freshness, idle (202 → counted by /daily; bench.metrics_freshness)"][1] == "p50 n/a · p95 n/a"
+    assert (
+        text["event → API freshness, idle (202 → counted by /daily; bench.metrics_freshness)"][1] == "p50 n/a · p95 n/a"
+    )
 
 
 def test_summary_reads_the_idle_freshness_line():

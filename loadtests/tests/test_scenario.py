@@ -54,8 +54,15 @@ def test_compare_finds_every_kind_of_difference():
     changed["members"].pop()
     changed["daytypes"][0]["actions_sd"] *= 1.001
     diffs = compare(truth, changed)
-    assert {(d.endpoint, d.field) for d in diffs} == {("weekly", "logged_in_days"), ("members", "*"), ("daytypes", "actions_sd")}
-    assert compare(truth, {"weekly": None, "members": truth["members"], "daytypes": truth["daytypes"]})[0].endpoint == "weekly"
+    assert {(d.endpoint, d.field) for d in diffs} == {
+        ("weekly", "logged_in_days"),
+        ("members", "*"),
+        ("daytypes", "actions_sd"),
+    }
+    assert (
+        compare(truth, {"weekly": None, "members": truth["members"], "daytypes": truth["daytypes"]})[0].endpoint
+        == "weekly"
+    )
 
 
 class Recorder:

@@ -28,7 +28,9 @@ def test_study_run_reports_zero_differences(stack):
     assert "30 members, 0 withdrawals" in out
     assert "each reproduced: yes" in out and "W13 login 26.8" in out and "W14 login 23.6" in out
     # the table shows week 15 (210 member-days) with the paper's login and participation reached exactly
-    week15 = next(line for line in out.splitlines() if line.strip().startswith("│   15 │") or line.strip().startswith("│ 15 "))
+    week15 = next(
+        line for line in out.splitlines() if line.strip().startswith("│   15 │") or line.strip().startswith("│ 15 ")
+    )
     assert "32.9 / 32.9 / 32.9" in week15 and "19.0 / 19.0 / 19.0" in week15
 
 

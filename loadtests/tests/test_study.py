@@ -83,7 +83,9 @@ def test_attrition_design_is_a_real_follow_up_nearest_the_table():
     for week in design.weeks:
         assert sum(per_day[7 * (week.week - 1):7 * week.week]) == week.member_days
         assert week.completed <= week.participated <= week.logged_in <= week.member_days
-        assert (week.logged_in, week.participated, week.completed) == best_counts(STUDY_TABLE[week.week], week.member_days)[2]
+        assert (week.logged_in, week.participated, week.completed) == best_counts(
+            STUDY_TABLE[week.week], week.member_days
+        )[2]
     matched = sum(rounds_to(k, w.member_days, t) for w in design.weeks
                   for k, t in zip((w.logged_in, w.participated, w.completed), STUDY_TABLE[w.week]))
     assert matched == 32  # the optimum of the DP under attrition with 30 → 13 members

@@ -38,8 +38,11 @@ class CommonSettings(ServerSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
-    auth_dev: bool = Field(default=False, description="Development mode (AUTH_DEV=1): accept HS256 tokens signed "
-                                                      "with JWT_SECRET and the documented dev secret; never in production")
+    auth_dev: bool = Field(
+        default=False,
+        description="Development mode (AUTH_DEV=1): accept HS256 tokens signed "
+        "with JWT_SECRET and the documented dev secret; never in production",
+    )
     jwt_secret: SecretStr | None = Field(default=None, min_length=32,
                                          description="HS256 dev secret (only with AUTH_DEV=1)")
     jwt_jwks_file: str | None = Field(default=None, description="JWKS file with the token issuer's Ed25519 public keys")
@@ -63,8 +66,11 @@ class CommonSettings(ServerSettings):
                                                           "(off in production: Strimzi owns topics)")
     # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;
     # `simulated` = only POST /v1/admin/clock moves time (demo, simulator, tests, benchmarks).
-    clock_mode: ClockMode = Field(default="wall", description="wall: the clock process ticks from the wall clock and no API moves time "
-                                                  "(production); simulated: only POST /v1/admin/clock moves time")
+    clock_mode: ClockMode = Field(
+        default="wall",
+        description="wall: the clock process ticks from the wall clock and no API moves time "
+        "(production); simulated: only POST /v1/admin/clock moves time",
+    )
     clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
                                     description="Period of the clock process in wall mode (one tick each)")
 

@@ -13,8 +13,9 @@ Per partition it remembers the latest tick it applied and judges each new one:
                           same partition applies only that one (one decision instead of one per minute).
 
 `TickGate` is pure (no I/O, no clock reads). `CountedTickGate` counts into the one set of Prometheus
-series all services share (declared in services/common/telemetry.py): `clock_ticks_ignored_total{consumer,reason}`, `clock_ticks_applied_total{consumer}`
-and `clock_tick_applied_timestamp_seconds{consumer}` (the latest applied tick; the ClockStalled alert).
+series all services share (declared in services/common/telemetry.py): `clock_ticks_ignored_total{consumer,reason}`,
+`clock_ticks_applied_total{consumer}` and `clock_tick_applied_timestamp_seconds{consumer}` (the latest applied tick;
+the ClockStalled alert).
 """
 
 from __future__ import annotations

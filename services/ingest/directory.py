@@ -133,7 +133,9 @@ class Directory:
         if requested is None:
             return earliest
         if earliest is not None and requested < earliest:
-            return Refusal(422, "effective_on", f"must not be earlier than the current date {earliest.isoformat()} (UTC)")
+            return Refusal(
+                422, "effective_on", f"must not be earlier than the current date {earliest.isoformat()} (UTC)"
+            )
         return requested
 
     # --- events --------------------------------------------------------------------------------

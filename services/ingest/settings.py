@@ -24,7 +24,10 @@ class IngestSettings(CommonSettings):
         description="Events (not requests) per member token; a request that would pass it gets 429 as a whole",
     )
     max_event_age_days: int = Field(
-        default=30, ge=1, le=3650, description="Events whose occurred_at lies further before the latest clock tick are refused"
+        default=30,
+        ge=1,
+        le=3650,
+        description="Events whose occurred_at lies further before the latest clock tick are refused",
     )
     directory_startup_wait_s: float = Field(
         default=30, ge=0, le=600, description="How long the start waits for the member directory before serving"

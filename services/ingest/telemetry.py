@@ -10,5 +10,6 @@ PRODUCE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DIRECTORY_RECORDS = Counter(
-    "ingest_directory_records_total", "Records of members / clock.ticks folded into the directory", ["topic", "outcome"])
+    "ingest_directory_records_total", "Records of members / clock.ticks folded into the directory", ["topic", "outcome"]
+)
 DIRECTORY_MEMBERS = Gauge("ingest_directory_members", "Members the directory knows (ever enrolled)")

@@ -106,7 +106,9 @@ _PARAM = re.compile(r"\{(\w+):[^}]+\}")
 
 def create_database_sql(database: str, replicated: bool = False) -> str:
     """The database's DDL; `Replicated`: one Keeper path per database, the server's {shard}/{replica} macros."""
-    engine = f" ENGINE = Replicated('/clickhouse/databases/{database}', '{{shard}}', '{{replica}}')" if replicated else ""
+    engine = (
+        f" ENGINE = Replicated('/clickhouse/databases/{database}', '{{shard}}', '{{replica}}')" if replicated else ""
+    )
     return f"CREATE DATABASE IF NOT EXISTS {database}{engine}"
 
 

@@ -96,7 +96,9 @@ def scope(ch: ClickHouse, cohort: str) -> Scope:
     return Scope(cohort, zones, aggregate_current(ch, cohort))
 
 
-def engagement(ch: ClickHouse, calendar: CohortCalendar, cohort: str) -> dict[tuple[str, date], tuple[frozenset[str], int]]:
+def engagement(
+    ch: ClickHouse, calendar: CohortCalendar, cohort: str
+) -> dict[tuple[str, date], tuple[frozenset[str], int]]:
     """(member, local day) → (tasks done, actions), from the first delivery of every event."""
     sc = scope(ch, cohort)
     # ClickHouse buckets a member by the zone of its latest enrolment: right for members who never

@@ -71,10 +71,24 @@ def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
                                          "event_id": str(w.event_id), **kafka})]
     if isinstance(record, CohortConfigured):
         c, s = record, record.settings
-        return [logged, ("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
-                                     "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
-                                     "holidays": list(s.holidays), "settings": s.model_dump_json(),
-                                     "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
+        return [
+            logged,
+            (
+                "cohorts",
+                {
+                    "cohort": c.cohort,
+                    "tasks": list(s.tasks),
+                    "intervention_weeks": s.intervention_weeks,
+                    "active_login_threshold": s.active_login_threshold,
+                    "ends_on": s.ends_on,
+                    "holidays": list(s.holidays),
+                    "settings": s.model_dump_json(),
+                    "occurred_at": _utc(c.occurred_at),
+                    "event_id": str(c.event_id),
+                    **kafka,
+                },
+            ),
+        ]
     return [logged]  # member.timezone_changed
 
 

@@ -76,7 +76,9 @@ _SURVEY_SCORES_BY_RESPONSE_DDL = SURVEY_SCORES_DDL.replace("EXISTS survey_scores
 def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
     """Migration 7: `survey_scores` ordered by (…, invitation_id, response_id), so that a second response
     to an invitation no longer replaces the first on merge. Copy, then take the name (re-runnable)."""
-    key = ch.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'")
+    key = ch.query(
+        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'"
+    )
     if key and "response_id" in key[0]["sorting_key"]:
         return
     ch.command(ddl(_SURVEY_SCORES_BY_RESPONSE_DDL))

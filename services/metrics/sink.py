@@ -190,7 +190,9 @@ class Sink:
         keep = []
         for record in records:
             try:
-                ticks.append((record, Tick(ClockTick.model_validate_json(record.value).now, kafka_time(record.timestamp))))
+                ticks.append(
+                    (record, Tick(ClockTick.model_validate_json(record.value).now, kafka_time(record.timestamp)))
+                )
             except ValueError:  # pydantic's ValidationError included
                 keep.append(record)
         verdicts = self.tick_gate.admit_batch(partition, [tick for _, tick in ticks])

@@ -16,10 +16,18 @@ class NotifierSettings(CommonSettings):
     port: int = Field(default=8003, validation_alias="NOTIFIER_PORT", description="Listen port")
     group_id: str = Field(default="carecircle-notifier", validation_alias="NOTIFIER_GROUP_ID",
                           description="faust app id (consumer group) of the rule and delivery agents")
-    rebuild_idle_s: float = Field(default=0.5, gt=0, validation_alias="NOTIFIER_REBUILD_IDLE_S",
-                                  description="Quiet time after the reported end offsets before state counts as rebuilt")
-    commit_interval_s: float = Field(default=2.8, gt=0, validation_alias="NOTIFIER_COMMIT_INTERVAL_S",
-                                     description="How often faust commits consumed offsets (tests raise it to force re-processing)")
+    rebuild_idle_s: float = Field(
+        default=0.5,
+        gt=0,
+        validation_alias="NOTIFIER_REBUILD_IDLE_S",
+        description="Quiet time after the reported end offsets before state counts as rebuilt",
+    )
+    commit_interval_s: float = Field(
+        default=2.8,
+        gt=0,
+        validation_alias="NOTIFIER_COMMIT_INTERVAL_S",
+        description="How often faust commits consumed offsets (tests raise it to force re-processing)",
+    )
     delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
     # rules
     reminder_grace_minutes: int = Field(default=120, ge=1, le=720, validation_alias="NOTIFIER_REMINDER_GRACE_MINUTES",

@@ -18,4 +18,6 @@ REMINDERS_SKIPPED = Counter("notifier_reminders_skipped_total",
                             "Reminder slots recorded as notification.skipped instead of sent", ["reason"])
 for _reason in ("past_grace", "superseded"):
     REMINDERS_SKIPPED.labels(_reason)
-RECORDS = Counter("notifier_log_records_total", "Records folded by the state tail, by topic and result", ["topic", "result"])
+RECORDS = Counter(
+    "notifier_log_records_total", "Records folded by the state tail, by topic and result", ["topic", "result"]
+)

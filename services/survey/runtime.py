@@ -55,7 +55,9 @@ def records_for(events: Sequence[SurveyStepEvent]) -> list[Record]:
         records.append(Record(SURVEYS.name, event.member_id.encode(), event.model_dump_json().encode()))
         note = notification_for(event)
         if note is not None:
-            records.append(Record(NOTIFICATIONS_OUTBOUND.name, note.recipient.encode(), note.model_dump_json().encode()))
+            records.append(
+                Record(NOTIFICATIONS_OUTBOUND.name, note.recipient.encode(), note.model_dump_json().encode())
+            )
     return records
 
 

@@ -33,8 +33,12 @@ class SurveySettings(CommonSettings):
     group_id: str = Field(default="carecircle-survey", validation_alias="SURVEY_GROUP_ID",
                           description="faust app id = consumer group of the schedule agents")
     delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
-    rebuild_idle_s: float = Field(default=0.5, gt=0, validation_alias="SURVEY_REBUILD_IDLE_S",
-                                  description="Quiet time after the reported end offsets before the book counts as rebuilt")
+    rebuild_idle_s: float = Field(
+        default=0.5,
+        gt=0,
+        validation_alias="SURVEY_REBUILD_IDLE_S",
+        description="Quiet time after the reported end offsets before the book counts as rebuilt",
+    )
     max_body_bytes: int = Field(default=64 * 1024, validation_alias="SURVEY_MAX_BODY_BYTES",
                                 description="Larger requests get 413")
 

@@ -151,7 +151,11 @@ class SurveyBook:
             # The API accepts a response only while the invitation is open; should an expiry or
             # cancellation race ahead of it in the log, the accepted answer still counts.
             inv.response, inv.status, inv.closed_at = event, "responded", event.occurred_at
-        elif isinstance(event, SurveyScored) and inv.response is not None and inv.response.response_id == event.response_id:
+        elif (
+            isinstance(event, SurveyScored)
+            and inv.response is not None
+            and inv.response.response_id == event.response_id
+        ):
             inv.scored = event
         if inv.status not in OPEN:
             self.open_ids.discard(inv.id)
@@ -191,7 +195,11 @@ class SurveyBook:
         already on or after its date in the member's zone; otherwise the first tick from that date on
         does. Invitations not sent yet are cancelled when they fall due on a day outside follow-up."""
         timeline = self.fold_member(withdrawal)
-        if timeline is None or self.now is None or not timeline.follow_up.withdrawn_on_day(timeline.local_day(self.now)):
+        if (
+            timeline is None
+            or self.now is None
+            or not timeline.follow_up.withdrawn_on_day(timeline.local_day(self.now))
+        ):
             return []
         events = [
             SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=withdrawal.occurred_at,

@@ -71,8 +71,11 @@ def test_kubernetes_runs_the_service_on_the_catalogued_port(service):
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_the_settings_default_to_the_catalogued_port(service):
     settings = importlib.import_module(f"{service.module}.settings")
-    fields = [cls.model_fields["port"] for cls in vars(settings).values()
-              if isinstance(cls, type) and cls.__module__ == settings.__name__ and "port" in getattr(cls, "model_fields", {})]
+    fields = [
+        cls.model_fields["port"]
+        for cls in vars(settings).values()
+        if isinstance(cls, type) and cls.__module__ == settings.__name__ and "port" in getattr(cls, "model_fields", {})
+    ]
     assert len(fields) == 1
     assert fields[0].default == service.port
     assert fields[0].validation_alias == service.port_variable

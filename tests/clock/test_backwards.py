@@ -29,8 +29,12 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def test_a_backwards_tick_changes_nothing(jwt_secret, tmp_path):
-    services = {"ingest": {}, "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}", "METRICS_SINK_POLL_MS": "50"},
-                "notifier": {"NOTIFIER_REBUILD_IDLE_S": "0.3"}, "survey": {}}
+    services = {
+        "ingest": {},
+        "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}", "METRICS_SINK_POLL_MS": "50"},
+        "notifier": {"NOTIFIER_REBUILD_IDLE_S": "0.3"},
+        "survey": {},
+    }
     with running(jwt_secret, tmp_path, services) as stack:  # simulated mode
         admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops', 'admin', ())}"}
         ingest, metrics = stack.urls["ingest"], stack.urls["metrics"]
@@ -48,7 +52,9 @@ def test_a_backwards_tick_changes_nothing(jwt_secret, tmp_path):
         assert httpx.post(ingest + "/v1/events", headers=admin, json=events).status_code == 202
 
         forward = local(4, 0, 30)  # `away` missed days 2 and 3: an alert; T0 invitations are out
-        assert httpx.post(ingest + "/v1/admin/clock", headers=admin, json={"now": forward.isoformat()}).status_code == 202
+        assert (
+            httpx.post(ingest + "/v1/admin/clock", headers=admin, json={"now": forward.isoformat()}).status_code == 202
+        )
         for service, consumers in CONSUMERS.items():
             for consumer in consumers:
                 wait_for(lambda: sample(stack.urls[service], "clock_tick_applied_timestamp_seconds", consumer=consumer)
@@ -74,7 +80,10 @@ def test_a_backwards_tick_changes_nothing(jwt_secret, tmp_path):
                    for s, cs in CONSUMERS.items() for c in cs}
 
         backwards = local(2, 12, 0)  # a reminder slot of day 2, the day `away` first missed
-        assert httpx.post(ingest + "/v1/admin/clock", headers=admin, json={"now": backwards.isoformat()}).status_code == 202
+        assert (
+            httpx.post(ingest + "/v1/admin/clock", headers=admin, json={"now": backwards.isoformat()}).status_code
+            == 202
+        )
         for service, consumers in CONSUMERS.items():
             for consumer in consumers:
                 wait_for(lambda: sample(stack.urls[service], "clock_ticks_ignored_total", consumer=consumer,

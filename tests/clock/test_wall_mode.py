@@ -39,8 +39,13 @@ def _counts(url: str, consumer: str) -> dict[str, float]:
 
 def test_two_wall_clocks_one_logical_tick_per_period(jwt_secret, tmp_path):
     fast = {"CLOCK_TICK_SECONDS": "1"}
-    services = {"ingest": {}, "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}", "METRICS_SINK_POLL_MS": "50"},
-                "notifier": {"NOTIFIER_REBUILD_IDLE_S": "0.3"}, "survey": {}, "clock": fast}
+    services = {
+        "ingest": {},
+        "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}", "METRICS_SINK_POLL_MS": "50"},
+        "notifier": {"NOTIFIER_REBUILD_IDLE_S": "0.3"},
+        "survey": {},
+        "clock": fast,
+    }
     with running(jwt_secret, tmp_path, services, clock_mode="wall") as stack:
         port = free_port()
         second = ServiceProcess("clock", dict(os.environ, KAFKA_BOOTSTRAP=stack.bootstrap, JWT_SECRET=jwt_secret,
@@ -111,7 +116,10 @@ def test_two_wall_clocks_one_logical_tick_per_period(jwt_secret, tmp_path):
                 assert got["apply"] + got["skipped_to_newest"] == new, (consumer, got, new)
                 assert got["duplicate_or_stale"] >= records - new and got["future"] == 0, (consumer, got)
 
-        requested = [json.loads(r.value) for r in read_topic(stack.bootstrap, "notifications.outbound", expect_at_least=1)
-                     if r.key == member.encode()]
+        requested = [
+            json.loads(r.value)
+            for r in read_topic(stack.bootstrap, "notifications.outbound", expect_at_least=1)
+            if r.key == member.encode()
+        ]
         reminders = [r for r in requested if r["type"] == "notification.requested" and r["kind"] == "reminder"]
         assert len(reminders) == 1, reminders  # many ticks, each twice: one reminder

@@ -39,7 +39,10 @@ def test_service_health_shows_freshness_lag_and_latency_per_route():
     assert "metrics_clock_tick_age_seconds" in exprs["Data freshness"]
     assert by_title["Data freshness"]["fieldConfig"]["defaults"]["unit"] == "s"
     assert "metrics_sink_lag_records" in exprs["ClickHouse sink: records behind the log"]
-    assert "route" in exprs["HTTP p99 by route"] and by_title["HTTP p99 by route"]["fieldConfig"]["defaults"]["unit"] == "s"
+    assert (
+        "route" in exprs["HTTP p99 by route"]
+        and by_title["HTTP p99 by route"]["fieldConfig"]["defaults"]["unit"] == "s"
+    )
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])

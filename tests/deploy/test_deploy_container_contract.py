@@ -91,7 +91,8 @@ def running(jwt_secret, tmp_path_factory):
             if "CLICKHOUSE_URL" in env:  # no ClickHouse server here: the same client interface on embedded chDB
                 assert env["CLICKHOUSE_URL"].startswith("clickhouse://")
                 env["CLICKHOUSE_URL"] = f"chdb://{tmp / 'chdb'}"  # one per process: chDB locks its directory
-                # prod's server cluster is Keeper-replicated; chDB has no Keeper (test_replicated_schema checks that DDL)
+                # prod's server cluster is Keeper-replicated; chDB has no Keeper
+                # (test_replicated_schema checks that DDL)
                 assert env.pop("CLICKHOUSE_REPLICATED") == "true"
                 if env.get("METRICS_RUN_SINK") == "false":  # the API alone: the worker migrates the shared store
                     subprocess.run([sys.executable, "-c", _MIGRATE, env["CLICKHOUSE_URL"]], cwd=ROOT, check=True,

@@ -47,7 +47,9 @@ def _kafka_cluster() -> list[dict]:
     return load_all(generate.DEPLOY / "k8s" / "base" / "kafka" / "kafka.yaml")
 
 
-@pytest.mark.parametrize(("topic", "resource"), [("engagement.events", "engagement.events"), ("dead_letters", "dead-letters")])
+@pytest.mark.parametrize(
+    ("topic", "resource"), [("engagement.events", "engagement.events"), ("dead_letters", "dead-letters")]
+)
 def test_resource_names_are_valid_kubernetes_names(topic, resource):
     assert generate.resource_name(topic) == resource
 

@@ -117,7 +117,9 @@ def test_metrics_sink_and_stream_run_once_and_only_the_api_scales(rendered, over
     falsy = {"false", "0", "no", "off", "f", "n"}
     assert _env(resources, "metrics")["METRICS_RUN_SINK"] == _env(resources, "metrics")["METRICS_RUN_STREAM"] == "false"
     worker_env = _env(resources, "metrics-worker")
-    assert not [flag for flag in ("METRICS_RUN_SINK", "METRICS_RUN_STREAM") if str(worker_env.get(flag)).lower() in falsy]
+    assert not [
+        flag for flag in ("METRICS_RUN_SINK", "METRICS_RUN_STREAM") if str(worker_env.get(flag)).lower() in falsy
+    ]
     # one image, two roles
     image = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in (worker, api)}
     assert len(image) == 1 and image.pop().split(":")[0].endswith("carecircle/metrics")
@@ -126,7 +128,9 @@ def test_metrics_sink_and_stream_run_once_and_only_the_api_scales(rendered, over
     assert "minAvailable" not in pdb and pdb["maxUnavailable"] == 1
     assert _selected(resources, _one(resources, "PodDisruptionBudget", "metrics")["spec"]["selector"]) == {"metrics"}
     # Service metrics (the API traffic) reaches API pods only; the worker's headless Service is for scraping
-    assert _selected(resources, {"matchLabels": _one(resources, "Service", "metrics")["spec"]["selector"]}) == {"metrics"}
+    assert _selected(resources, {"matchLabels": _one(resources, "Service", "metrics")["spec"]["selector"]}) == {
+        "metrics"
+    }
     assert _one(resources, "Service", "metrics-worker")["spec"]["clusterIP"] == "None"
     monitored = _one(resources, "ServiceMonitor", "carecircle-services")["spec"]["selector"]["matchExpressions"][0]
     assert {"metrics", "metrics-worker"} <= set(monitored["values"])
@@ -333,7 +337,9 @@ def test_root_or_privileged_pod_refused(prod):
 def test_stream_processor_scaled_past_partitions_refused(prod):
     _one(prod, "HorizontalPodAutoscaler", "survey")["spec"]["maxReplicas"] = MEMBER_PARTITIONS + 1
     errors = policy.check_all(prod)
-    assert len(errors) == 1 and errors[0].startswith(f"HorizontalPodAutoscaler/survey: maxReplicas {MEMBER_PARTITIONS + 1}")
+    assert len(errors) == 1 and errors[0].startswith(
+        f"HorizontalPodAutoscaler/survey: maxReplicas {MEMBER_PARTITIONS + 1}"
+    )
     # ingest and the metrics API are no Kafka consumers: they may scale past the partition count
     _one(prod, "HorizontalPodAutoscaler", "ingest")["spec"]["maxReplicas"] = 50
     _one(prod, "HorizontalPodAutoscaler", "metrics")["spec"]["maxReplicas"] = 30
@@ -368,12 +374,15 @@ def test_metrics_worker_rolling_update_hpa_or_blocking_budget_refused(prod):
     del pdb["maxUnavailable"]
     pdb["minAvailable"] = 1
     errors = policy.check_all(prod)
-    assert sorted(errors) == sorted([
-        "Deployment/metrics-worker: strategy RollingUpdate, must be Recreate (a rolling update runs two at once)",
-        "HorizontalPodAutoscaler/metrics-worker: scales Deployment/metrics-worker, which must run as exactly one process",
-        "PodDisruptionBudget/metrics-worker: forbids evicting the one replica of Deployment/metrics-worker "
-        "(blocks every node drain); use maxUnavailable: 1",
-    ])
+    assert sorted(errors) == sorted(
+        [
+            "Deployment/metrics-worker: strategy RollingUpdate, must be Recreate (a rolling update runs two at once)",
+            "HorizontalPodAutoscaler/metrics-worker: scales Deployment/metrics-worker, "
+            "which must run as exactly one process",
+            "PodDisruptionBudget/metrics-worker: forbids evicting the one replica of Deployment/metrics-worker "
+            "(blocks every node drain); use maxUnavailable: 1",
+        ]
+    )
 
 
 def test_sink_or_stream_switched_on_in_the_api_or_off_in_the_worker_refused(prod):
@@ -393,7 +402,9 @@ def test_service_sending_api_traffic_to_the_worker_refused(prod):
     # a selector on the part-of label alone would also pick the worker's pods
     _one(prod, "Service", "metrics")["spec"]["selector"] = {"app.kubernetes.io/part-of": "carecircle"}
     errors = policy.check_workloads(prod)
-    assert any(e.startswith(f"Service/metrics: selects the pods of {len(DEPLOYMENTS)} Deployments") for e in errors), errors
+    assert any(e.startswith(f"Service/metrics: selects the pods of {len(DEPLOYMENTS)} Deployments") for e in errors), (
+        errors
+    )
     prod.remove(_one(prod, "Deployment", "metrics-worker"))
     assert "singleton metrics-worker: no Deployment" in policy.check_workloads(prod)
 
@@ -414,7 +425,10 @@ def test_loopback_host_latest_image_refused(prod):
     container["image"] = "carecircle/ingest:latest"
     errors = policy.check_workloads(prod)
     assert "Deployment/ingest: env INGEST_HOST must be 0.0.0.0 (reachable from outside the pod)" in errors
-    assert "Deployment/ingest container ingest: image 'carecircle/ingest:latest' must carry an explicit tag (not latest)" in errors
+    assert (
+        "Deployment/ingest container ingest: image 'carecircle/ingest:latest' must carry an explicit tag (not latest)"
+        in errors
+    )
 
 
 # --- the renderer ---------------------------------------------------------------------------------------
@@ -493,4 +507,6 @@ def test_service_variables_set_by_the_deployments_are_read_by_the_service(render
     for deployment, service in DEPLOYMENTS.items():
         if service == name:
             assert policy.unknown_service_env(name, policy.deployment_env(rendered["prod"], deployment)) == []
-    assert policy.unknown_service_env(name, ["INGEST_PORT", "SURVEY_PORT", f"{name.upper()}_PROT"]) == [f"{name.upper()}_PROT"]
+    assert policy.unknown_service_env(name, ["INGEST_PORT", "SURVEY_PORT", f"{name.upper()}_PROT"]) == [
+        f"{name.upper()}_PROT"
+    ]

@@ -178,7 +178,9 @@ def test_service_health_dashboard_reads_series_the_services_expose(exposed_serie
     import re
 
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "carecircle-service-health.json").read_text())
-    used = {n for p in dashboard["panels"] for t in p["targets"] for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", t["expr"])}
+    used = {
+        n for p in dashboard["panels"] for t in p["targets"] for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", t["expr"])
+    }
     for service in ("ingest", "metrics", "notifier", "survey"):
         wanted = {n.removesuffix("_bucket") for n in used if n.startswith(f"{service}_")}
         exposed = exposed_series[service]

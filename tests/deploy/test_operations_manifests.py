@@ -64,7 +64,7 @@ def test_deployment_without_pre_stop_refused(rendered):
 def test_public_routes_serve_the_apps_and_staff_over_tls_only(rendered, overlay):
     resources = rendered[overlay]
     gateway = _one(resources, "Gateway", "carecircle")
-    served = {l["name"]: l for l in gateway["spec"]["listeners"]}
+    served = {listener["name"]: listener for listener in gateway["spec"]["listeners"]}
     for name in ("api", "survey", "dashboard", "console"):
         assert served[name]["protocol"] == "HTTPS" and served[name]["tls"]["mode"] == "Terminate"
         assert served[name]["tls"]["certificateRefs"]

@@ -37,7 +37,9 @@ def all_services(bootstrap: str, jwt_secret: str, workdir: Path, sink: bool = Fa
         "survey": survey_app(SurveySettings(**common), run_stream=False),
     }
     with ExitStack() as stack:
-        clients = {name: stack.enter_context(TestClient(app, raise_server_exceptions=False)) for name, app in apps.items()}
+        clients = {
+            name: stack.enter_context(TestClient(app, raise_server_exceptions=False)) for name, app in apps.items()
+        }
         # they rebuild their state from the log (ingest: its member directory) before serving
         for name in ("ingest", "notifier", "survey", *(("metrics",) if sink else ())):
             client = clients[name]

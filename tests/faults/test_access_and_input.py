@@ -31,8 +31,11 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("POST", "/v1/admin/clock"): {"admin"},
     },
     # researchers: cohort aggregates only (no member list, no call queue, no free text)
-    "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A | ({"researcher"} if view != "members" else set())
-                for view in ("weekly", "summary", "daily", "members", "daytypes", "qol")} | {("GET", "/v1/audit"): {"admin"}},
+    "metrics": {
+        ("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A | ({"researcher"} if view != "members" else set())
+        for view in ("weekly", "summary", "daily", "members", "daytypes", "qol")
+    }
+    | {("GET", "/v1/audit"): {"admin"}},
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,

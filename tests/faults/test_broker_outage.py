@@ -33,7 +33,12 @@ def readiness(stack) -> dict[str, int | str]:
 
 
 def test_every_service_survives_a_broker_outage(jwt_secret, tmp_path, fault_report):
-    services = {"ingest": {}, "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}"}, "notifier": {}, "survey": {}}
+    services = {
+        "ingest": {},
+        "metrics": {"CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}"},
+        "notifier": {},
+        "survey": {},
+    }
     login = lambda: {"event_id": str(uuid4()), "type": "login", "member_id": "m-out",  # noqa: E731
                      "occurred_at": "2026-11-02T08:00:00+00:00"}
     token = {"Authorization": f"Bearer {mint_token(jwt_secret, 'm-out')}"}

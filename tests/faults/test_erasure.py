@@ -139,8 +139,9 @@ def test_erasure_mid_study(own_broker, jwt_secret, mint, tmp_path, fault_report)
             for i in range(0, len(later), 500):
                 assert ingest.post("/v1/events", json=later[i:i + 500], headers=admin).status_code == 202
             assert ingest.post("/v1/admin/clock", json={"now": g.now.isoformat()}, headers=admin).status_code == 202
-            await asyncio.to_thread(wait_until_sunk, ch, _as_half(g, [d for d in first + later if d["member_id"] != victim]),
-                                    prefix)
+            await asyncio.to_thread(
+                wait_until_sunk, ch, _as_half(g, [d for d in first + later if d["member_id"] != victim]), prefix
+            )
             live = _published(ch, g.cohort)
             assert not _tables_naming(ch, victim)
         finally:
@@ -160,7 +161,9 @@ def test_erasure_mid_study(own_broker, jwt_secret, mint, tmp_path, fault_report)
 
         # The log tail: the victim's key ends in a tombstone, so the note no longer opens.
         ring = await key_ring()
-        assert ring.get(victim) is None and len(ring) == len(g.enrolments) - 1 and ring.read(victim, sealed) == ERASED_TEXT
+        assert (
+            ring.get(victim) is None and len(ring) == len(g.enrolments) - 1 and ring.read(victim, sealed) == ERASED_TEXT
+        )
         assert note not in ring.read(victim, sealed)
         erasures = await _read_topic(bootstrap, MEMBER_ERASURES.name)
         assert len(erasures) == 1

@@ -64,8 +64,13 @@ def test_no_secret_or_payload_value_in_any_service_log(broker, jwt_secret, mint,
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-        post = {"event_id": str(uuid4()), "type": "post", "member_id": "m-log", "occurred_at": "2026-11-02T08:00:00+00:00",
-                "payload": {"channel": "community", "text": MARKS["post text"]}}
+        post = {
+            "event_id": str(uuid4()),
+            "type": "post",
+            "member_id": "m-log",
+            "occurred_at": "2026-11-02T08:00:00+00:00",
+            "payload": {"channel": "community", "text": MARKS["post text"]},
+        }
         requests = [
             ("POST", f"{url['ingest']}/v1/events", member, [post]),
             ("POST", f"{url['ingest']}/v1/events", forged, [post]),

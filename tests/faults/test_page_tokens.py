@@ -70,8 +70,10 @@ def test_token_never_stays_in_the_url_or_persistent_storage(pages, mint, fault_r
             page.goto(f"{base}/?cohort=c-page#token={token}")
             page.wait_for_function("() => !location.href.includes('token')")
             page.wait_for_timeout(300)
-            stored = page.evaluate("() => [location.href, JSON.stringify(localStorage), sessionStorage.getItem('cc-token'),"
-                                   " document.getElementById('token').value]")
+            stored = page.evaluate(
+                "() => [location.href, JSON.stringify(localStorage), sessionStorage.getItem('cc-token'),"
+                " document.getElementById('token').value]"
+            )
             tried += 1
             if token in stored[0] or token in stored[1] or stored[2] != token or stored[3] != token:
                 wrong.append((name, "fragment link", stored[:2]))
@@ -88,7 +90,9 @@ def test_token_never_stays_in_the_url_or_persistent_storage(pages, mint, fault_r
             pasted.goto(f"{base}/")
             pasted.fill("#token", token)
             pasted.dispatch_event("#token", "change")
-            kept = pasted.evaluate("() => [location.href, JSON.stringify(localStorage), sessionStorage.getItem('cc-token')]")
+            kept = pasted.evaluate(
+                "() => [location.href, JSON.stringify(localStorage), sessionStorage.getItem('cc-token')]"
+            )
             tried += 1
             if token in kept[0] or token in kept[1] or kept[2] != token:
                 wrong.append((name, "paste box", kept))

@@ -42,15 +42,24 @@ def test_survey_worker_killed_mid_schedule_repeats_and_loses_no_step(jwt_secret,
                 stack.wait_ready()
         # Per member: 4 scheduled, 4 invited, 8 reminded, 4 expired. Wait for all of them: the worker
         # may still be working through the last ticks, which publish nothing for days before an expiry.
-        steps = [json.loads(r.value) for r in read_topic(stack.bootstrap, "surveys", expect_at_least=3 * 20, timeout_s=60)
-                 if r.key.decode() in members.values()]
-        notes = [json.loads(r.value) for r in read_topic(stack.bootstrap, "notifications.outbound", expect_at_least=3 * 12, timeout_s=60)
-                 if r.key.decode() in members.values()]
+        steps = [
+            json.loads(r.value)
+            for r in read_topic(stack.bootstrap, "surveys", expect_at_least=3 * 20, timeout_s=60)
+            if r.key.decode() in members.values()
+        ]
+        notes = [
+            json.loads(r.value)
+            for r in read_topic(stack.bootstrap, "notifications.outbound", expect_at_least=3 * 12, timeout_s=60)
+            if r.key.decode() in members.values()
+        ]
     duplicated_steps = [e for e, n in Counter(s["event_id"] for s in steps).items() if n > 1]
     duplicated_notes = [k for k, n in Counter(n["dedup_key"] for n in notes).items() if n > 1]
     assert duplicated_steps == [] and duplicated_notes == []
     for member in members.values():
         kinds = Counter(s["type"] for s in steps if s["member_id"] == member)
         # 3 QLQ-C30 + 1 experience survey, none answered: each invited, reminded twice, expired
-        assert (kinds["survey.invited"], kinds["survey.reminded"], kinds["survey.expired"]) == (4, 8, 4), (member, kinds)
+        assert (kinds["survey.invited"], kinds["survey.reminded"], kinds["survey.expired"]) == (4, 8, 4), (
+            member,
+            kinds,
+        )
     fault_report.add("survey SIGKILL", faults_injected=1, inputs_tried=len(ticks), duplicates_counted=0)

@@ -76,7 +76,14 @@ def test_token_rules(ingest, keys, fault_report):
     now = datetime.now(timezone.utc)
     old, new = keys["old"], keys["new"]
     stranger = Ed25519PrivateKey.generate()
-    base = {"sub": "m-tok", "role": "member", "iss": ISSUER, "aud": "carecircle", "iat": now, "exp": now + timedelta(hours=1)}
+    base = {
+        "sub": "m-tok",
+        "role": "member",
+        "iss": ISSUER,
+        "aud": "carecircle",
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+    }
     accepted = {"old key (rotation)": eddsa(old), "new key (rotation)": eddsa(new),
                 "member, 30 days": eddsa(new, ttl=timedelta(days=30)),
                 "admin, 12 h": eddsa(new, "ops", "admin", ttl=timedelta(hours=12))}

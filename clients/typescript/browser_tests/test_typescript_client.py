@@ -87,7 +87,8 @@ FAULTS_AND_REJECTIONS = """async () => {
   const sleeps = [], reported = [];
   const client = new CareCircleClient({ baseUrl: location.origin, token: window.TOKEN, flushIntervalMs: 0,
     queue: new (await import('/client/index.js')).MemoryQueue(),
-    sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); }, onRejected: (r) => reported.push(r.event.event_id) });
+    sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); },
+    onRejected: (r) => reported.push(r.event.event_id) });
   const good = [await client.trackLogin(), await client.trackCheckin('meal', 1200)];
   const bad = await client.trackPost('megaphone');
   good.push(await client.trackMeditationPlay('breath-1', 300, true));

@@ -30,7 +30,9 @@ def test_after_a_gap_only_the_current_period_is_due():
 
 def test_the_loop_writes_each_period_once_and_skips_a_gap(monkeypatch):
     settings = ClockSettings(jwt_secret="x" * 40, clock_mode="wall", clock_tick_seconds=60)
-    times = iter([T, T, T + timedelta(seconds=10), T + timedelta(seconds=10), T + timedelta(hours=2), T + timedelta(hours=2)])
+    times = iter(
+        [T, T, T + timedelta(seconds=10), T + timedelta(seconds=10), T + timedelta(hours=2), T + timedelta(hours=2)]
+    )
     written: list[datetime] = []
 
     class Done(Exception):

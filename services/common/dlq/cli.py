@@ -30,7 +30,9 @@ DLQ_NAMES = [t.name for t in DEAD_LETTER_TOPICS]
 
 Bootstrap = Annotated[str, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP", help="Kafka bootstrap servers")]
 Idle = Annotated[float, typer.Option("--idle", min=0.2, max=30, help="Seconds without a new record that end a read")]
-Topics = Annotated[list[str] | None, typer.Option("--topic", "-t", help=f"Dead-letter topic(s); default: {', '.join(DLQ_NAMES)}")]
+Topics = Annotated[
+    list[str] | None, typer.Option("--topic", "-t", help=f"Dead-letter topic(s); default: {', '.join(DLQ_NAMES)}")
+]
 
 
 def _console() -> Console:
@@ -111,11 +113,18 @@ def show(letter_id: Annotated[str, typer.Argument(help="event id (or a unique pr
 
 
 @app.command()
-def replay(letter_ids: Annotated[list[str] | None, typer.Argument(help="event ids (or unique prefixes) or topic/partition/offset")] = None,
-           all_letters: Annotated[bool, typer.Option("--all", help="Every pending letter of notifications.dlq")] = False,
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be replayed; write nothing")] = False,
-           by: Annotated[str | None, typer.Option("--by", help="Operator recorded on the replay (default: login name)")] = None,
-           bootstrap: Bootstrap = "127.0.0.1:9092", idle: Idle = 1.0) -> None:
+def replay(
+    letter_ids: Annotated[
+        list[str] | None, typer.Argument(help="event ids (or unique prefixes) or topic/partition/offset")
+    ] = None,
+    all_letters: Annotated[bool, typer.Option("--all", help="Every pending letter of notifications.dlq")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be replayed; write nothing")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Operator recorded on the replay (default: login name)")
+    ] = None,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    idle: Idle = 1.0,
+) -> None:
     """Deliver dead letters again: writes notification.replayed records that the notifier honours once."""
     if bool(letter_ids) == all_letters:
         _fail("name the letters to replay, or pass --all (not both)", code=2)

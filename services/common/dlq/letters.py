@@ -53,9 +53,14 @@ class Letter:
     def summary(self) -> dict[str, str]:
         """What may be printed: ids, reason and counts; never the message text or event payload."""
         return {
-            "where": self.where, "id": str(self.event_id or "-"), "member": self.member or "-",
-            "kind": self.kind, "channel": self.channel or "-", "attempts": "-" if self.attempts is None else str(self.attempts),
-            "at": self.at.isoformat() if self.at else "-", "reason": self.reason,
+            "where": self.where,
+            "id": str(self.event_id or "-"),
+            "member": self.member or "-",
+            "kind": self.kind,
+            "channel": self.channel or "-",
+            "attempts": "-" if self.attempts is None else str(self.attempts),
+            "at": self.at.isoformat() if self.at else "-",
+            "reason": self.reason,
         }
 
 

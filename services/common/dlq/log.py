@@ -14,7 +14,9 @@ from services.common.kafka import Publisher, Record
 from services.common.kafka_security import kafka_python_options
 
 
-def read_all(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 120.0) -> list[tuple[int, int, bytes | None, bytes | None]]:
+def read_all(
+    bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 120.0
+) -> list[tuple[int, int, bytes | None, bytes | None]]:
     """Every record of `topic` as (partition, offset, key, value), without a consumer group. End offsets
     are not trusted (tansu answers ListOffsets one batch short): the log is read once `idle_s` passes
     with nothing new. Raises LookupError for a topic the broker does not have."""

@@ -24,12 +24,19 @@ def _dead(key: str = "reminder|m-7|2026-09-03|08:00") -> bytes:
 def test_a_letter_shows_ids_and_reason_never_the_text():
     letter = dl.parse("notifications.dlq", 2, 17, b"m-7", _dead())
     summary = letter.summary()
-    assert summary["member"] == "m-7" and summary["reason"] == "HTTP 503" and summary["where"] == "notifications.dlq/2/17"
+    assert (
+        summary["member"] == "m-7" and summary["reason"] == "HTTP 503" and summary["where"] == "notifications.dlq/2/17"
+    )
     assert SECRET not in repr(letter) and SECRET not in str(summary)
 
 
 def test_an_engagement_letter_hides_the_payload_and_is_not_replayable():
-    event = {"type": "checkin", "event_id": str(uuid4()), "member_id": "m-8", "payload": {"task": "meal", "note": SECRET}}
+    event = {
+        "type": "checkin",
+        "event_id": str(uuid4()),
+        "member_id": "m-8",
+        "payload": {"task": "meal", "note": SECRET},
+    }
     value = EventDeadLetter(event_id=uuid4(), member_id="m-8", reason="unknown_member", detail="no enrolment",
                             event=event, dead_lettered_at=NOW).model_dump_json().encode()
     letter = dl.parse("engagement.events.dlq", 0, 3, b"m-8", value)

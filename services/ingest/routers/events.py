@@ -63,7 +63,9 @@ def check_members(principal: Principal, items: list[Any]) -> None:
         return
     for index, item in enumerate(items):
         if not isinstance(item, dict) or item.get("member_id", principal.subject) != principal.subject:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"event {index}: member_id is not the token's subject")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, detail=f"event {index}: member_id is not the token's subject"
+            )
 
 
 NOT_ENROLLED = "not_enrolled"

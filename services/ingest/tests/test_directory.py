@@ -41,7 +41,9 @@ def test_zone_change_dates_are_judged_in_the_members_zone_by_the_latest_tick():
     directory.fold_tick(NOW)
     directory.fold_tick(NOW - timedelta(days=3))  # an older tick changes nothing
     refused = directory.timezone_change("m-1", TimezoneChangeRequest(timezone="UTC", effective_on=date(2026, 11, 10)))
-    assert refused == Refusal(422, "effective_on", "must not be earlier than the member's current local date 2026-11-11")
+    assert refused == Refusal(
+        422, "effective_on", "must not be earlier than the member's current local date 2026-11-11"
+    )
     assert directory.timezone_change("m-2", change) == Refusal(404, "member_id", "unknown member")
 
 

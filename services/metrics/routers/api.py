@@ -65,8 +65,10 @@ async def daily(cohort: CohortPath, principal: Aggregates, answers: AnswersDep,
                 to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), inclusive")] = None,
                 denominator: DenominatorQuery = "followup") -> list[DayRates]:
     if from_ and to and from_ > to:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=[{"loc": ["query", "from"], "msg": "from must not be after to", "type": "value_error"}])
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["query", "from"], "msg": "from must not be after to", "type": "value_error"}],
+        )
     return await _run(answers, principal, cohort, queries.daily, from_, to, denominator)
 
 

@@ -33,10 +33,19 @@ def answers(rng: random.Random, shift: int) -> dict[int, int | None]:
 
 
 def scored_record(member: str, cohort: str, timepoint: str, result) -> bytes:
-    event = SurveyScored(event_id=uuid4(), invitation_id=uuid4(), member_id=member, cohort=cohort,
-                         instrument="qlq_c30", timepoint=timepoint, occurred_at=datetime(2026, 11, 2, tzinfo=timezone.utc),
-                         response_id=uuid4(), scores=ScaleScores(**result.scores), summary=result.summary,
-                         items_answered=result.items_answered)
+    event = SurveyScored(
+        event_id=uuid4(),
+        invitation_id=uuid4(),
+        member_id=member,
+        cohort=cohort,
+        instrument="qlq_c30",
+        timepoint=timepoint,
+        occurred_at=datetime(2026, 11, 2, tzinfo=timezone.utc),
+        response_id=uuid4(),
+        scores=ScaleScores(**result.scores),
+        summary=result.summary,
+        items_answered=result.items_answered,
+    )
     return event.model_dump_json().encode()
 
 

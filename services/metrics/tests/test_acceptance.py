@@ -46,7 +46,9 @@ def test_published_numbers_equal_the_independent_count(own_broker, jwt_secret, m
         truth = truth_members(g)
         assert _subset(members, truth[0].keys()) == truth
         assert 0 < sum(m["active"] for m in members) < len(members)
-        assert sorted(m["member_id"] for m in members if m["withdrawn_on"]) == sorted(w["member_id"] for w in g.withdrawals)
+        assert sorted(m["member_id"] for m in members if m["withdrawn_on"]) == sorted(
+            w["member_id"] for w in g.withdrawals
+        )
 
         daytypes = metrics.get(f"/v1/cohorts/{g.cohort}/daytypes", headers=nurse).json()
         truth = truth_daytypes(g)

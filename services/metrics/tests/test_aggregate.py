@@ -56,7 +56,6 @@ def numbers(ch, cohort: str, use_aggregate: bool | None = None) -> dict:
 
 def test_aggregate_answers_exactly_and_only_while_it_matches_the_raw_events(ch):
     g = generate(seed=5, members=9, weeks=4, cohort="agg")
-    late_member = g.enrolments[0]["member_id"]
     settings = member_record({"cohort": g.cohort, "settings": g.settings}, "cohort.configured")
     insert(ch, member_rows(settings, 0, 0))
     for i, body in enumerate(g.enrolments[1:]):

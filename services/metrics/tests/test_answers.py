@@ -48,7 +48,9 @@ def test_an_answer_is_reused_only_while_the_data_is_unchanged(ch):  # noqa: F811
     assert changes(lambda: insert(ch, rows[:20])) == first  # a replay: new parts, same numbers
     assert changes(lambda: ch.command("OPTIMIZE TABLE events FINAL")) == first  # a merge
     later = g.now + timedelta(days=2)
-    changes(lambda: insert(ch, [("clock_ticks", {"event_id": "t2", "now": later, "kafka_partition": 0, "kafka_offset": 1})]))
+    changes(
+        lambda: insert(ch, [("clock_ticks", {"event_id": "t2", "now": later, "kafka_partition": 0, "kafka_offset": 1})])
+    )
     deleted = "ALTER TABLE events DELETE WHERE kafka_offset % 5 = 0 SETTINGS mutations_sync = 1"
     assert changes(lambda: ch.command(deleted)) != first  # fewer events: the rates moved
     assert answers.get(weekly, "nobody-here") is UNKNOWN_COHORT

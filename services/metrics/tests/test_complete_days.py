@@ -75,7 +75,9 @@ def test_only_complete_days_count_under_both_denominators(own_broker, jwt_secret
         assert [(w["week"], w["member_days"], w["logged_in_days"], w["partial"], w["denominator"]) for w in weekly] \
             == [(1, 9, 7, True, "followup")]
         weekly_enrolled = get("weekly", denominator="enrolled")
-        assert [(w["member_days"], w["logged_in_days"], w["denominator"]) for w in weekly_enrolled] == [(10, 7, "enrolled")]
+        assert [(w["member_days"], w["logged_in_days"], w["denominator"]) for w in weekly_enrolled] == [
+            (10, 7, "enrolled")
+        ]
 
         summary = get("summary")
         by_denominator = {s["denominator"]: s for s in summary["stages"]}

@@ -43,7 +43,9 @@ def test_first_delivery_of_member_and_event_id_wins(own_broker, jwt_secret, mint
             assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
         for event in (first, conflicting, first, other_member):
             assert ingest.post("/v1/events", json=event, headers=admin).status_code == 202
-        assert ingest.post("/v1/admin/clock", json={"now": "2026-09-03T15:30:00+00:00"}, headers=admin).status_code == 202
+        assert (
+            ingest.post("/v1/admin/clock", json={"now": "2026-09-03T15:30:00+00:00"}, headers=admin).status_code == 202
+        )
         ch = metrics.app.state.ch
         # Every delivery reached ClickHouse (the aggregate's seen keys: a's two contents, b's one) with the tick.
         _wait(lambda: ch.query("SELECT count() AS n FROM aggregated_events WHERE startsWith(member_id, {p:String})",

@@ -58,7 +58,9 @@ def test_dashboard_shows_the_api_numbers(broker, jwt_secret, mint, admin_token, 
         token = mint("nurse-d", "nurse", (g.cohort,))
         base = f"http://127.0.0.1:{port}"
         weekly = httpx.get(f"{base}/v1/cohorts/{g.cohort}/weekly", headers={"Authorization": f"Bearer {token}"}).json()
-        members = httpx.get(f"{base}/v1/cohorts/{g.cohort}/members", headers={"Authorization": f"Bearer {token}"}).json()
+        members = httpx.get(
+            f"{base}/v1/cohorts/{g.cohort}/members", headers={"Authorization": f"Bearer {token}"}
+        ).json()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -82,13 +84,17 @@ def test_dashboard_shows_the_api_numbers(broker, jwt_secret, mint, admin_token, 
             assert page.locator("#weekly tr.mean td.login_rate").inner_text() == f"{half_up(mean)}"
             active = sum(m["activity"] == "active" for m in members)
             assert page.locator("#active-count").inner_text() == str(active)
-            assert page.locator("#inactive-count").inner_text() == str(sum(m["activity"] == "inactive" for m in members))
+            assert page.locator("#inactive-count").inner_text() == str(
+                sum(m["activity"] == "inactive" for m in members)
+            )
             assert page.locator("#daytypes tbody tr").count() == 2
             assert page.locator("#daily-chart polyline").count() == 3
 
             png = page.screenshot(full_page=True)
             # counted on a blank page: the dashboard's CSP (default-src 'self') refuses data: images
-            series, non_white = browser.new_page().evaluate(COUNT_PIXELS, [base64.b64encode(png).decode(), list(LOGIN_RGB)])
+            series, non_white = browser.new_page().evaluate(
+                COUNT_PIXELS, [base64.b64encode(png).decode(), list(LOGIN_RGB)]
+            )
             (tmp_path / "dashboard.png").write_bytes(png)
 
             page.goto(f"{base}/?cohort={g.cohort}#token=not-a-token")

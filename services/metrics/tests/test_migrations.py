@@ -27,13 +27,17 @@ def test_upgrading_keeps_rows_and_first_delivery_wins_after(tmp_path, monkeypatc
         event = {"event_id": str(uuid.uuid4()), "type": "checkin", "member_id": "m-1",
                  "occurred_at": "2026-09-01T10:00:00+00:00", "payload": {"task": "meal"}}
         first = engagement_event_rows(json.dumps(event).encode(), 0, 10)[0][1]
-        ch.insert("events", {n: [first[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"])
+        ch.insert(
+            "events", {n: [first[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"]
+        )
 
         monkeypatch.undo()
         assert schema.migrate(ch)[:3] == [5, 6, 7]  # and any later migration
         assert schema.migrate(ch) == []
         later = engagement_event_rows(json.dumps({**event, "payload": {"task": "exercise"}}).encode(), 0, 11)[0][1]
-        ch.insert("events", {n: [later[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"])
+        ch.insert(
+            "events", {n: [later[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"]
+        )
         ch.command("OPTIMIZE TABLE events FINAL")
         assert ch.query("SELECT tasks, kafka_offset FROM events") == [{"tasks": ["meal"], "kafka_offset": 10}]
         assert ch.query("SELECT type, kafka_offset FROM member_records") == \

@@ -60,7 +60,9 @@ async def test_an_outage_delays_publication_and_loses_nothing():
 
 async def test_the_topic_holds_the_latest_state_of_every_key(broker):
     # a topic of its own: the shared broker's engagement.daily holds only contract records
-    topic = Topic("test.daily-publication", "member_id|YYYY-MM-DD", ("bytes",), "publication test records", compacted=True)
+    topic = Topic(
+        "test.daily-publication", "member_id|YYYY-MM-DD", ("bytes",), "publication test records", compacted=True
+    )
     ensure_topics(broker, [topic])
     marker = f"pub-{asyncio.get_running_loop().time()}"
     publication = DailyPublication(lambda: Publisher(broker, 10_000, "metrics-test"))

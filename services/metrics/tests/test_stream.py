@@ -54,8 +54,12 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
         assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
 
         def published():
-            return [EngagementDay.model_validate_json(r.value)
-                    for r in read_topic(broker, "engagement.daily", timeout_s=5) if r.key == f"{member}|2026-09-01".encode()]
+            return [
+                EngagementDay.model_validate_json(r.value)
+                for r in read_topic(broker, "engagement.daily", timeout_s=5)
+                if r.key == f"{member}|2026-09-01".encode()
+            ]
+
         days = _wait(published, "re-applied day not published")
         assert days[-1].logged_in and days[-1].tasks_done == ("meal",) and days[-1].actions == 1
         assert days[-1].day_number == 3 and days[-1].in_follow_up and days[-1].events == 1

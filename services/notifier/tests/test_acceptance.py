@@ -94,10 +94,17 @@ def test_simulated_week_with_a_worker_killed_half_way(own_broker, mint, jwt_secr
     nurse_a = {"Authorization": f"Bearer {mint('n-a', 'nurse', (cohort,))}"}
     port = free_port()
     env = os.environ | {
-        "KAFKA_BOOTSTRAP": broker, "JWT_SECRET": jwt_secret, "NOTIFIER_PORT": str(port),
-        "NOTIFIER_GROUP_ID": unique("notifier-acceptance"), "FAUST_DATADIR": str(tmp_path / "faust"),
-        "NOTIFIER_PUSH_GATEWAY_URL": push.url, "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp.controller.port),
-        "NOTIFIER_REBUILD_IDLE_S": "0.3", "LOG_LEVEL": "WARNING", "ENSURE_TOPICS": "false",
+        "KAFKA_BOOTSTRAP": broker,
+        "JWT_SECRET": jwt_secret,
+        "NOTIFIER_PORT": str(port),
+        "NOTIFIER_GROUP_ID": unique("notifier-acceptance"),
+        "FAUST_DATADIR": str(tmp_path / "faust"),
+        "NOTIFIER_PUSH_GATEWAY_URL": push.url,
+        "NOTIFIER_SMTP_HOST": "127.0.0.1",
+        "NOTIFIER_SMTP_PORT": str(smtp.controller.port),
+        "NOTIFIER_REBUILD_IDLE_S": "0.3",
+        "LOG_LEVEL": "WARNING",
+        "ENSURE_TOPICS": "false",
         "NOTIFIER_COMMIT_INTERVAL_S": "600",  # nothing committed before the kill: everything is re-processed
     }
     service = Service(env, str(tmp_path / "notifier.log"))
@@ -112,7 +119,10 @@ def test_simulated_week_with_a_worker_killed_half_way(own_broker, mint, jwt_secr
 
     def ticks_done(until: datetime) -> bool:
         status = httpx.get(service.url + "/v1/notifier/status", headers=admin).json()
-        return len(status["ticks_done"]) == 6 and min(datetime.fromisoformat(t) for t in status["ticks_done"].values()) >= until
+        return (
+            len(status["ticks_done"]) == 6
+            and min(datetime.fromisoformat(t) for t in status["ticks_done"].values()) >= until
+        )
 
     def ours(bodies, messages):  # the shared test broker also holds other tests' requests
         return ([b for b in bodies if b["recipient"] in m.values()],
@@ -159,8 +169,12 @@ def test_simulated_week_with_a_worker_killed_half_way(own_broker, mint, jwt_secr
     # wd 3 (day 1: the withdrawal takes effect on day 2, its date, not when it was recorded), 1 e-mail
     assert ours_before_kill == 25
     bodies, messages = ours(push.bodies, smtp.messages)
-    alerts = [json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=5) if r.key.decode() in m.values()]
-    steps = [(a["type"], a["member_id"], datetime.fromisoformat(a["occurred_at"]), a.get("assigned_to")) for a in alerts]
+    alerts = [
+        json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=5) if r.key.decode() in m.values()
+    ]
+    steps = [
+        (a["type"], a["member_id"], datetime.fromisoformat(a["occurred_at"]), a.get("assigned_to")) for a in alerts
+    ]
     steps.sort(key=lambda s: s[2])  # read_topic orders by partition
     assert Counter(a["event_id"] for a in alerts).most_common(1)[0][1] == 1, "an alert step was published twice"
     ny_ack = [s for s in steps if s[0] == "alert.acknowledged"]

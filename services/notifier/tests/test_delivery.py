@@ -63,12 +63,19 @@ def test_down_for_a_while_then_delivered_once_even_across_a_restart(broker, jwt_
             assert again.portal.call(runtime.on_outbound_record, 0, request("push", member, push_key)) == "duplicate"
             assert again.portal.call(runtime.on_outbound_record, 0, request("email", nurse, mail_key)) == "duplicate"
         assert [b["dedup_key"] for b in receiver.bodies] == [push_key]
-        assert receiver.bodies[0]["body"] == "Still to do today: meal." and receiver.headers[0]["Idempotency-Key"] == push_key
+        assert (
+            receiver.bodies[0]["body"] == "Still to do today: meal."
+            and receiver.headers[0]["Idempotency-Key"] == push_key
+        )
         assert len(smtp.messages) == 1 and smtp.messages[0][0] == ["nurse.a@example.org"]
         assert "Subject: Your check-ins today" in smtp.messages[0][1]
         outcomes = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound", expect_at_least=2)]
-        delivered = [o for o in outcomes if o["type"] == "notification.delivered" and o["dedup_key"] in (push_key, mail_key)]
-        assert sorted(o["channel"] for o in delivered) == ["email", "push"] and all(o["attempts"] >= 3 for o in delivered)
+        delivered = [
+            o for o in outcomes if o["type"] == "notification.delivered" and o["dedup_key"] in (push_key, mail_key)
+        ]
+        assert sorted(o["channel"] for o in delivered) == ["email", "push"] and all(
+            o["attempts"] >= 3 for o in delivered
+        )
     finally:
         for server in (receiver, smtp):
             if server is not None:
@@ -86,18 +93,30 @@ def test_down_for_good_goes_to_the_dlq_and_refusals_are_not_retried(broker, jwt_
             runtime = client.app.state.runtime
             client.portal.call(runtime.rebuilt.wait)
             assert client.portal.call(runtime.on_outbound_record, 0, request("push", member, keys["down"])) == "failed"
-            assert client.portal.call(runtime.on_outbound_record, 0, request("webhook", "n-a", keys["refused"])) == "failed"
-            assert client.portal.call(runtime.on_outbound_record, 0, request("email", "n-a", keys["unconfigured"])) == "failed"
-            assert client.portal.call(runtime.on_outbound_record, 0, request("push", member, keys["down"])) == "duplicate"
+            assert (
+                client.portal.call(runtime.on_outbound_record, 0, request("webhook", "n-a", keys["refused"]))
+                == "failed"
+            )
+            assert (
+                client.portal.call(runtime.on_outbound_record, 0, request("email", "n-a", keys["unconfigured"]))
+                == "failed"
+            )
+            assert (
+                client.portal.call(runtime.on_outbound_record, 0, request("push", member, keys["down"])) == "duplicate"
+            )
             metrics = client.get("/metrics").text
             assert 'notifier_deliveries_total{channel="push",outcome="failed"}' in metrics
     finally:
         refusing.stop()
-    dead = {json.loads(r.value)["dedup_key"]: json.loads(r.value) for r in read_topic(broker, "notifications.dlq", expect_at_least=3)}
+    dead = {
+        json.loads(r.value)["dedup_key"]: json.loads(r.value)
+        for r in read_topic(broker, "notifications.dlq", expect_at_least=3)
+    }
     assert dead[keys["down"]]["attempts"] == 3 and "ConnectError" in dead[keys["down"]]["reason"]
     assert dead[keys["refused"]]["attempts"] == 1 and dead[keys["refused"]]["reason"].endswith("HTTP 400")
     assert dead[keys["unconfigured"]]["reason"] == "PermanentFailure: email channel not configured"
     assert dead[keys["down"]]["request"]["recipient"] == member
     failed = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound", expect_at_least=3)]
-    assert sorted(f["dedup_key"] for f in failed if f["type"] == "notification.failed" and f["dedup_key"] in keys.values()) \
-        == sorted(keys.values())
+    assert sorted(
+        f["dedup_key"] for f in failed if f["type"] == "notification.failed" and f["dedup_key"] in keys.values()
+    ) == sorted(keys.values())

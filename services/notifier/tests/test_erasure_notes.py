@@ -39,7 +39,9 @@ def test_call_note_is_encrypted_on_the_log_and_unreadable_after_erasure(broker, 
         for p in range(6):
             client.portal.call(runtime.on_tick_record, p, value.encode())
         alert = next(a for a in client.get("/v1/alerts", headers=nurse).json() if a["member_id"] == member)
-        call = client.post(f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": NOTE})
+        call = client.post(
+            f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": NOTE}
+        )
         assert call.status_code == 201 and call.json()["calls"][0]["note"] == NOTE
 
         logged = [json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=1)
@@ -52,7 +54,9 @@ def test_call_note_is_encrypted_on_the_log_and_unreadable_after_erasure(broker, 
         wait_until(lambda: runtime.keys.get(member) is None, what="key destroyed")
         got = client.get(f"/v1/alerts/{alert['alert_id']}", headers=nurse).json()
         assert got["calls"][0]["note"] == ERASED_TEXT
-        again = client.post(f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": "x"})
+        again = client.post(
+            f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": "x"}
+        )
         assert again.status_code == 409
 
     with notifier_client(settings) as client:  # a new instance rebuilds from the log: still unreadable

@@ -34,8 +34,13 @@ def test_open_ended_low_login_rate_episodes(broker, world, jwt_secret, tmp_path)
     with notifier_client(notifier_settings(broker, jwt_secret, str(tmp_path))) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: len(runtime.state.days.get(low, {})) == len(login_days) and len(runtime.state.days.get(steady, {})) == 45,
-                   what="events folded")
+        wait_until(
+            lambda: (
+                len(runtime.state.days.get(low, {})) == len(login_days)
+                and len(runtime.state.days.get(steady, {})) == 45
+            ),
+            what="events folded",
+        )
         for d in range(29, 45):
             for hour in (0, 12):
                 now = local(BE, d, hour)
@@ -49,9 +54,15 @@ def test_open_ended_low_login_rate_episodes(broker, world, jwt_secret, tmp_path)
                   for s in steps), key=lambda s: s[0])
     day = lambda n: (ENROLLED + timedelta(days=n - 1)).isoformat()  # noqa: E731
     assert got == [
-        (local(BE, 35), "alert.raised", low, day(34), None),      # days 28-34: 3 of 7 days with a login
-        (local(BE, 36), "alert.escalated", low, None, None),      # not acknowledged within 24 h
-        (local(BE, 39), "alert.resolved", low, None, "active_again"),  # days 32-38: 4 of 7 (day 36 alone was not enough)
-        (local(BE, 44), "alert.raised", low, day(43), None),      # days 37-43: 3 of 7 — a new episode
+        (local(BE, 35), "alert.raised", low, day(34), None),  # days 28-34: 3 of 7 days with a login
+        (local(BE, 36), "alert.escalated", low, None, None),  # not acknowledged within 24 h
+        (
+            local(BE, 39),
+            "alert.resolved",
+            low,
+            None,
+            "active_again",
+        ),  # days 32-38: 4 of 7 (day 36 alone was not enough)
+        (local(BE, 44), "alert.raised", low, day(43), None),  # days 37-43: 3 of 7 — a new episode
     ]
     assert {s["rule"] for s in steps if s["type"] == "alert.raised"} == {"open_ended_low_login_rate"}

@@ -32,7 +32,11 @@ def test_lifecycle_and_conflicts():
     assert q.apply(step(CallLogged, a, by="n-a", outcome="no_answer", note="call back after 5"))
     assert q.apply(step(AlertResolved, a, reason="active_again"))
     view = q.alerts[a.alert_id]
-    assert (view.status, view.resolved_reason, [c.outcome for c in view.calls]) == ("resolved", "active_again", ["no_answer"])
+    assert (view.status, view.resolved_reason, [c.outcome for c in view.calls]) == (
+        "resolved",
+        "active_again",
+        ["no_answer"],
+    )
     assert q.conflict(step(AlertAcknowledged, a, by="n-a")) == "alert is resolved"
     assert not q.apply(step(CallLogged, a, by="n-a", outcome="reached"))
     assert q.unresolved() == [] and q.apply(raised())  # a new episode may open after the resolution

@@ -39,8 +39,15 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
     with notifier_client(settings) as client:
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
-        wait_until(lambda: cohort in runtime.state.cohorts and runtime.state.members.get(gone, None)
-                   and runtime.state.members[gone].follow_up.withdrawn_on and len(runtime.state.days.get(fine, {})) == 5, what="state")
+        wait_until(
+            lambda: (
+                cohort in runtime.state.cohorts
+                and runtime.state.members.get(gone, None)
+                and runtime.state.members[gone].follow_up.withdrawn_on
+                and len(runtime.state.days.get(fine, {})) == 5
+            ),
+            what="state",
+        )
 
         def tick(now: datetime) -> None:
             value = json.dumps({"type": "clock.tick", "event_id": "00000000-0000-4000-8000-000000000000",
@@ -67,7 +74,9 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
         # scoping and errors
         assert client.get("/v1/alerts", headers=stranger).json() == []
         sh_id, ny_id = alerts[sh]["alert_id"], alerts[ny]["alert_id"]
-        assert client.post(f"/v1/alerts/{sh_id}/ack", headers=stranger).status_code == 404  # same as an unknown id (docs/security.md)
+        assert (
+            client.post(f"/v1/alerts/{sh_id}/ack", headers=stranger).status_code == 404
+        )  # same as an unknown id (docs/security.md)
         assert client.post("/v1/alerts/00000000-0000-4000-8000-000000000001/ack", headers=nurse_a).status_code == 404
         assert client.post("/v1/alerts/not-a-uuid/ack", headers=nurse_a).status_code == 422
         bad = client.post(f"/v1/alerts/{sh_id}/calls", headers=nurse_a, json={"outcome": "maybe"})
@@ -78,7 +87,9 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
         acked = client.post(f"/v1/alerts/{ny_id}/ack", headers=nurse_b)
         assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
         assert client.post(f"/v1/alerts/{ny_id}/ack", headers=nurse_a).status_code == 409
-        call = client.post(f"/v1/alerts/{ny_id}/calls", headers=nurse_b, json={"outcome": "no_answer", "note": "try 6pm"})
+        call = client.post(
+            f"/v1/alerts/{ny_id}/calls", headers=nurse_b, json={"outcome": "no_answer", "note": "try 6pm"}
+        )
         assert call.status_code == 201 and call.json()["calls"][0]["outcome"] == "no_answer"
         tick(local(SH, 4, 23, 59))
         assert not queue()[sh]["escalated"]

@@ -61,8 +61,13 @@ def pending_view(inv: Invitation) -> PendingSurvey:
 def result_view(inv: Invitation) -> ResponseResult:
     r, scored = inv.response, inv.scored
     return ResponseResult(
-        invitation_id=inv.id, response_id=r.response_id, instrument=r.instrument, timepoint=r.timepoint,
-        responded_at=r.occurred_at, scores=scored.scores if scored else None, summary=scored.summary if scored else None,
+        invitation_id=inv.id,
+        response_id=r.response_id,
+        instrument=r.instrument,
+        timepoint=r.timepoint,
+        responded_at=r.occurred_at,
+        scores=scored.scores if scored else None,
+        summary=scored.summary if scored else None,
     )
 
 
@@ -109,10 +114,18 @@ def parse_answers(instrument: str, data: Any) -> tuple[dict[str, int] | None, di
     response_model=ResponseResult,
     summary="Answer a questionnaire (QLQ-C30: {'items': {'1': 1-4, …, '30': 1-7}}; experience: {'answers': {'q1': …}})",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
-    responses={200: {"description": "Identical resubmission: the first result"}, 400: {}, 401: {}, 403: {},
-               404: {"description": "No such invitation for this member"}, 409: {"description": "Already answered differently"},
-               410: {"description": "Expired or cancelled"}, 413: {}, 422: {"description": "Per-item errors"},
-               503: {"description": "Broker unavailable or state rebuilding; retry"}},
+    responses={
+        200: {"description": "Identical resubmission: the first result"},
+        400: {},
+        401: {},
+        403: {},
+        404: {"description": "No such invitation for this member"},
+        409: {"description": "Already answered differently"},
+        410: {"description": "Expired or cancelled"},
+        413: {},
+        422: {"description": "Per-item errors"},
+        503: {"description": "Broker unavailable or state rebuilding; retry"},
+    },
 )
 async def respond(invitation_id: UUID, request: Request, principal: Member, runtime: Runtime):
     if not runtime.rebuilt.is_set():

@@ -64,7 +64,9 @@ def test_members_in_three_zones_walk_the_whole_schedule_across_a_restart(own_bro
     cohort = unique("c")
     members = {key: unique(f"m-{key}") for key in ZONES}
     berlin_t0 = nine_local(ZONES["be"], 1)
-    expected_times = sorted({nine_local(ZONES[k], d) for k in ("sh", "ny") for days in STEP_DAYS.values() for d in days})
+    expected_times = sorted(
+        {nine_local(ZONES[k], d) for k in ("sh", "ny") for days in STEP_DAYS.values() for d in days}
+    )
     first_half = [t for t in expected_times if berlin_t0 < t < nine_local("Asia/Shanghai", 15)]
     second_half = [t for t in expected_times if t >= nine_local("Asia/Shanghai", 15)]
     with world.ingest:
@@ -108,7 +110,11 @@ def test_members_in_three_zones_walk_the_whole_schedule_across_a_restart(own_bro
             want = [(kind, datetime.combine(ENROLLED + timedelta(days=d - 1), clock(9)), n)
                     for kind, d, n in zip(KINDS, days, (None, 1, 2, None))]
             assert got == want, (key, timepoint)
-    berlin = [(r["type"], r["timepoint"]) for r in records if r["member_id"] == members["be"] and r["type"] != "survey.scheduled"]
+    berlin = [
+        (r["type"], r["timepoint"])
+        for r in records
+        if r["member_id"] == members["be"] and r["type"] != "survey.scheduled"
+    ]
     assert berlin == [("survey.invited", "T0")] + [("survey.cancelled", tp) for tp in ("T0", "T1", "T2", "post")]
 
     notes = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound", expect_at_least=30)

@@ -130,7 +130,10 @@ def test_experience_answers_only_for_staff_of_the_cohort_and_never_logged(driver
         assert [(r["member_id"], r["q1"], r["q3"]) for r in table] == [(member, secret, "'=HYPERLINK(\"x\")")]
     for token in (mint("n-2", "nurse", ("other",)), mint("ops", "admin"), mint(member)):
         assert client.get(f"/v1/cohorts/{cohort}/experience", headers=bearer(token)).status_code in (403,)
-    assert client.get(f"/v1/cohorts/{cohort}/experience", headers=bearer(mint("ops", "admin", (cohort,)))).status_code == 200
+    assert (
+        client.get(f"/v1/cohorts/{cohort}/experience", headers=bearer(mint("ops", "admin", (cohort,)))).status_code
+        == 200
+    )
     assert "SECRET-7731" not in capsys.readouterr().out
 
 
@@ -160,7 +163,9 @@ def test_a_restarted_service_rebuilds_its_book_from_the_log(broker, jwt_secret, 
         assert second.post(url, headers=bearer(mint(member)), json=answer).status_code == 200  # identical: first result
         assert second.post(url, headers=bearer(mint(member)), json={"items": {"29": 1}}).status_code == 409
         assert [s for s in driver.tick(datetime(2026, 11, 2, 15, tzinfo=UTC)) if s.member_id == member] == []
-        assert [s for s in driver.tick(datetime(2026, 11, 4, 14, tzinfo=UTC)) if s.member_id == member] == []  # answered
+        assert [
+            s for s in driver.tick(datetime(2026, 11, 4, 14, tzinfo=UTC)) if s.member_id == member
+        ] == []  # answered
         book = second.app.state.runtime.book
         t1 = [s for s in driver.tick(datetime(2026, 11, 14, 14, tzinfo=UTC)) if s.member_id == member]
         state = [(i.scheduled.timepoint, i.status, i.reminders_sent) for i in book.member_invitations(member)]

@@ -19,8 +19,14 @@ from testsupport.traffic import steady_traffic
 def scheduled_records(members: int, start: int = 0):
     events = []
     for i in range(start, start + members):
-        enrolment = MemberEnrolled(event_id=uuid4(), member_id=f"m-{i}", cohort="c-1", timezone="Asia/Shanghai",
-                                   enrolled_on=date(2026, 11, 2), occurred_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+        enrolment = MemberEnrolled(
+            event_id=uuid4(),
+            member_id=f"m-{i}",
+            cohort="c-1",
+            timezone="Asia/Shanghai",
+            enrolled_on=date(2026, 11, 2),
+            occurred_at=datetime(2026, 11, 1, tzinfo=timezone.utc),
+        )
         events += schedule(enrolment, SurveyPlan())
     return records_for(events)
 

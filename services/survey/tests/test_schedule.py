@@ -159,13 +159,25 @@ def test_re_enrolment_continues_the_first_schedule_and_never_issues_t0_again():
 def test_a_zone_change_moves_later_steps_to_the_new_wall_clock():
     book = SurveyBook()
     book.on_enrolled(enrolled("m-sh", "Asia/Shanghai", date(2026, 11, 2)))
-    book.fold_member(MemberTimezoneChanged(event_id=uuid4(), member_id="m-sh", cohort="c-1", timezone="Europe/Berlin",
-                                           effective_on=date(2026, 11, 10), occurred_at=datetime(2026, 11, 3, tzinfo=UTC)))
+    book.fold_member(
+        MemberTimezoneChanged(
+            event_id=uuid4(),
+            member_id="m-sh",
+            cohort="c-1",
+            timezone="Europe/Berlin",
+            effective_on=date(2026, 11, 10),
+            occurred_at=datetime(2026, 11, 3, tzinfo=UTC),
+        )
+    )
     t0 = book.on_tick(at("Asia/Shanghai", 2026, 11, 2))  # before the change: Shanghai's 09:00
     assert [(e.type, e.timepoint) for e in t0] == [("survey.invited", "T0")]
     # T0's expiry (the 9th, before the change) keeps Shanghai's clock; T1 (day 14, the 15th) waits for Berlin's 09:00.
-    assert [(e.type, e.timepoint) for e in book.on_tick(at("Asia/Shanghai", 2026, 11, 15))] == [("survey.expired", "T0")]
-    assert [(e.type, e.timepoint) for e in book.on_tick(at("Europe/Berlin", 2026, 11, 15))] == [("survey.invited", "T1")]
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("Asia/Shanghai", 2026, 11, 15))] == [
+        ("survey.expired", "T0")
+    ]
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("Europe/Berlin", 2026, 11, 15))] == [
+        ("survey.invited", "T1")
+    ]
     t1 = next(i for i in book.member_invitations("m-sh") if i.scheduled.timepoint == "T1")
     assert t1.status == "invited" and t1.invited_at == at("Europe/Berlin", 2026, 11, 15)
 
@@ -200,8 +212,12 @@ def test_invitations_and_reminders_become_push_requests_with_stable_dedup_keys()
 def reference_tick(book, now):
     """The rules applied by brute force: every open invitation checked against due_steps."""
     out = []
-    for inv in sorted((book.invitations[i] for i in book.open_ids), key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)):
-        out += [(inv.id, step) for step in due_steps(inv.scheduled, inv.status, inv.reminders_sent, now, inv.invited_at)]
+    for inv in sorted(
+        (book.invitations[i] for i in book.open_ids), key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)
+    ):
+        out += [
+            (inv.id, step) for step in due_steps(inv.scheduled, inv.status, inv.reminders_sent, now, inv.invited_at)
+        ]
     return out
 
 
