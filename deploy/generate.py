@@ -93,7 +93,9 @@ HEALTH_PANELS: tuple[tuple[str, str, str], ...] = (
     ("Ingest: broker acknowledgement p99 (s)",
      "histogram_quantile(0.99, sum by (le) (rate(ingest_produce_seconds_bucket[5m])))", "p99"),
     ("HTTP requests in flight", "sum by (service) (http_requests_in_flight)", "{{service}}"),
-    ("Kafka consumer lag", "sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}"),
+    # Each service publishes its own lag (docs/scale.md, "Lag"): the worst replica per partition, summed.
+    ("Consumer lag (records)", "sum by (service, consumer, topic) (max by (service, consumer, topic, partition) "
+     "(carecircle_consumer_lag_records))", "{{service}} {{consumer}} {{topic}}"),
     ("Dead letters (last hour)",
      r'sum by (topic) (increase(kafka_topic_partition_current_offset{topic=~".+\\.dlq"}[1h]))', "{{topic}}"),
     ("ClickHouse sink: rows written /s", "sum by (table) (rate(metrics_sink_rows_total[5m]))", "{{table}}"),

@@ -23,11 +23,14 @@ from contextlib import suppress
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .kafka import BrokerUnavailable, Publisher, Record, tail_from_start
+from .lag import LagReporter
 from .logging import log
 from .tasks import cancel_and_wait
 
 # Past the reported end, a never-quiet log counts as read after this many idle periods.
 STEADY_TRAFFIC_IDLE_PERIODS = 10
+# How often the tail asks for the log end to publish its lag (an extra ListOffsets request).
+LOG_END_REFRESH_S = 5.0
 
 
 def rebuilt_by_now(past_end_since: float | None, last_new: float, now: float, idle_s: float) -> bool:
@@ -50,6 +53,8 @@ class LogStateRuntime:
         self._tail: asyncio.Task | None = None
         self._stopping = False
         self._locks: dict[Hashable, asyncio.Lock] = {}
+        self.tail_lag = LagReporter(name, "log-tail")
+        self.stream_lag: LagReporter | None = None  # set by the service's faust app, when it runs one
 
     # --- what a service supplies ----------------------------------------------------------------
 
@@ -94,14 +99,24 @@ class LogStateRuntime:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         reported_end = await consumer.end_offsets(tps)
+        for tp in tps:
+            self.tail_lag.record_applied(tp.topic, tp.partition, 0)
+        self.tail_lag.record_log_end({(tp.topic, tp.partition): end for tp, end in reported_end.items()})
         last_new, past_end_since = time.monotonic(), None
+        ends_asked = time.monotonic()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
                     self.fold(tp.topic, tp.partition, record.value)
+                if records:
+                    self.tail_lag.record_applied(tp.topic, tp.partition, records[-1].offset + 1)
             if batches:
                 last_new = time.monotonic()
+            if time.monotonic() - ends_asked >= LOG_END_REFRESH_S:
+                ends_asked = time.monotonic()
+                ends = await consumer.end_offsets(tps)
+                self.tail_lag.record_log_end({(tp.topic, tp.partition): end for tp, end in ends.items()})
             if self.rebuilt.is_set():
                 continue
             if past_end_since is None:

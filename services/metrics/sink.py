@@ -24,6 +24,7 @@ import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
+from services.common.lag import LagReporter
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
 
@@ -61,6 +62,7 @@ class Sink:
         self.batches = 0
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.lag = LagReporter("metrics", "sink")  # log end − stored position (docs/scale.md, "Lag")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
@@ -90,6 +92,7 @@ class Sink:
             start = self.positions.get((tp.topic, tp.partition), 0)
             self.positions[(tp.topic, tp.partition)] = start
             consumer.seek(tp, start)
+        self._publish_lag(consumer)
         log.info("sink_assigned", partitions=len(partitions), resumed=sum(1 for v in self.positions.values() if v))
         return consumer
 
@@ -146,12 +149,23 @@ class Sink:
                 ends[(tp.topic, tp.partition)] = records[-1].offset + 1
         await self._write_with_retry(tables, ends)
         self.positions.update(ends)
+        self._publish_lag(consumer)
         self.batches += 1
         SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
         SINK_LAST_WRITE.set_to_current_time()
         self.written.set()
         self.written = asyncio.Event()
         return True
+
+    def _publish_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for (topic, partition), position in self.positions.items():
+            self.lag.record_applied(topic, partition, position)
+        ends = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)  # from the last fetch response: no extra request
+            if highwater is not None:
+                ends[(tp.topic, tp.partition)] = highwater
+        self.lag.record_log_end(ends)
 
     async def _write_with_retry(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int]) -> None:
         delay = 0.1
