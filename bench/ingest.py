@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 from kafka import KafkaProducer
 from rich.console import Console
 from rich.table import Table
@@ -52,6 +53,14 @@ def sample_events(n: int, members: int = 50) -> list[dict]:
         events.append({"event_id": str(uuid4()), "type": kind, "member_id": f"m-{i % members:04d}",
                        "occurred_at": (start + timedelta(seconds=i)).isoformat(), "payload": payload})
     return events
+
+
+def enrol(base_url: str, token: str, members: list[str]) -> None:
+    """Ingest refuses events of members never enrolled: enrol the sample's members first."""
+    for member in members:
+        httpx.post(f"{base_url}/v1/enrollments", headers={"Authorization": f"Bearer {token}"}, timeout=10, json={
+            "member_id": member, "cohort": "bench", "timezone": "UTC",
+            "enrolled_on": (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()}).raise_for_status()
 
 
 def bare_producer_rate(bootstrap: str, events: list[dict], rounds: int) -> float:
@@ -101,6 +110,7 @@ def main() -> None:
         wait_for_port(port, timeout_s=60)
         token = mint_token(SECRET, "bench", "admin")
         url = f"http://127.0.0.1:{port}/v1/events"
+        enrol(f"http://127.0.0.1:{port}", token, sorted({e["member_id"] for e in sample_events(500)}))
         with tempfile.TemporaryDirectory() as tmp:
             batch_file, single_file = Path(tmp) / "batch.json", Path(tmp) / "single.json"
             batch_file.write_text(json.dumps(sample_events(500)))

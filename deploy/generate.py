@@ -20,10 +20,12 @@ from typing import Any
 
 from contracts.topics import CATALOGUE, Topic
 
+from . import kafka_users
 from .yamlio import dump_all, load
 
 DEPLOY = Path(__file__).resolve().parent
 TOPICS_FILE = DEPLOY / "k8s" / "base" / "kafka" / "topics.yaml"
+USERS_FILE = DEPLOY / "k8s" / "base" / "kafka" / "users.yaml"
 ALERTS_FILE = DEPLOY / "prometheus" / "alerts.yml"
 RULE_FILE = DEPLOY / "k8s" / "base" / "monitoring" / "prometheus-rule.yaml"
 
@@ -52,7 +54,7 @@ def kafka_topic(topic: Topic, replicas: int = TOPIC_REPLICAS) -> dict[str, Any]:
     config = {key: _config_value(value) for key, value in topic.kafka_configs().items()}
     config.setdefault("min.insync.replicas", MIN_INSYNC_REPLICAS)
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {
             "name": resource_name(topic.name),
@@ -65,6 +67,10 @@ def kafka_topic(topic: Topic, replicas: int = TOPIC_REPLICAS) -> dict[str, Any]:
 
 def topics_yaml() -> str:
     return dump_all([kafka_topic(t) for t in CATALOGUE], HEADER.format(source="contracts/topics.py"))
+
+
+def users_yaml() -> str:
+    return dump_all([kafka_users.kafka_user(a) for a in kafka_users.ACCESS], HEADER.format(source="deploy/kafka_users.py"))
 
 
 def prometheus_rule_yaml() -> str:
@@ -126,7 +132,7 @@ def service_health_dashboard_json() -> str:
     return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
-OUTPUTS = {TOPICS_FILE: topics_yaml, RULE_FILE: prometheus_rule_yaml, DASHBOARD_FILE: service_health_dashboard_json}
+OUTPUTS = {TOPICS_FILE: topics_yaml, USERS_FILE: users_yaml, RULE_FILE: prometheus_rule_yaml, DASHBOARD_FILE: service_health_dashboard_json}
 
 
 def stale() -> list[Path]:

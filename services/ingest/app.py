@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager, suppress
 from functools import partial
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -37,7 +37,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         feed = app.state.directory_feed = DirectoryFeed(settings.kafka_bootstrap, app.state.directory,
                                                         settings.directory_idle_s)
         feed.start()
-        log.info("ingest_started", kafka=settings.kafka_bootstrap)
+        # Serve once the directory is read (seconds), but never hang the start on it: past the wait
+        # the requests that need it get 503 until it is ready.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(feed.ready.wait(), settings.directory_startup_wait_s)
+        log.info("ingest_started", kafka=settings.kafka_bootstrap, directory_ready=feed.ready.is_set())
         yield
         await feed.stop()
         await asyncio.to_thread(app.state.publisher.close)

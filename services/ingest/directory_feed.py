@@ -1,26 +1,22 @@
 """Keeps ingest's `Directory` current: tails `members` and `clock.ticks` from offset 0 (aiokafka,
 no consumer group: every replica reads every partition) for as long as the process runs.
 
-Ready once caught up: every partition's position has reached the end offset reported at start and
-the log stayed quiet for `idle_s` (tansu reports the end one batch short, so the quiet period is what
-proves the last batch was read). Until then ingest answers 503 to the requests that need it.
+Ready once caught up, by the rule of the shared log tail (services.common.logstate): past the end
+offsets reported at start (tansu reports them one batch short), then quiet for `idle_s` or, under
+steady traffic that never goes quiet, 10 such periods. Until then ingest answers 503 to the requests
+that need it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from contracts.clock import ClockTick
 from contracts.members import parse_member_record
 from contracts.topics import CLOCK_TICKS, MEMBERS
-from services.common.kafka import tail_from_start
 from services.common.logging import log
-from services.common.tasks import cancel_and_wait
+from services.common.logstate import LogTail
 
 from .directory import Directory
 from .telemetry import DIRECTORY_MEMBERS, DIRECTORY_RECORDS
@@ -30,26 +26,23 @@ TOPICS = (MEMBERS.name, CLOCK_TICKS.name)
 
 class DirectoryFeed:
     def __init__(self, bootstrap: str, directory: Directory, idle_s: float = 0.5) -> None:
-        self.bootstrap, self.directory, self.idle_s = bootstrap, directory, idle_s
-        self.ready = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._stopping = False
+        self.directory = directory
+        self.tail = LogTail("ingest-directory", bootstrap, TOPICS, self.fold, idle_s, self._on_ready)
+        self.ready = self.tail.rebuilt
 
     def start(self) -> None:
-        self._task = asyncio.create_task(
-            tail_from_start(self.bootstrap, "ingest-directory", self._follow, lambda: self._stopping),
-            name="ingest-directory")
+        self.tail.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        await cancel_and_wait(self._task)
+        await self.tail.stop()
 
-    def fold(self, topic: str, value: bytes | None) -> None:
+    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
         try:
             if topic == CLOCK_TICKS.name:
                 self.directory.fold_tick(ClockTick.model_validate_json(value or b"").now)
             else:
                 self.directory.fold(parse_member_record(value or b""))
+                DIRECTORY_MEMBERS.set(len(self.directory.members))
             DIRECTORY_RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             DIRECTORY_RECORDS.labels(topic, "invalid").inc()
@@ -57,25 +50,6 @@ class DirectoryFeed:
             where = exc.errors(include_input=False)[0]["loc"] if isinstance(exc, ValidationError) else ()
             log.warning("directory_record_invalid", topic=topic, error=type(exc).__name__, loc=list(where))
 
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for topic in TOPICS
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        reported_end = await consumer.end_offsets(partitions)
-        started = last_new = time.monotonic()
-        while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-            for tp, records in batches.items():
-                for record in records:
-                    self.fold(tp.topic, record.value)
-            if batches:
-                last_new = time.monotonic()
-                DIRECTORY_MEMBERS.set(len(self.directory.members))
-            if not self.ready.is_set() and time.monotonic() - last_new >= self.idle_s:
-                positions = [await consumer.position(tp) for tp in partitions]
-                if all(p >= reported_end[tp] for p, tp in zip(positions, partitions)):
-                    log.info("ingest_directory_ready", members=len(self.directory.members),
-                             seconds=round(time.monotonic() - started, 3))
-                    self.ready.set()
+    def _on_ready(self) -> None:
+        log.info("ingest_directory_ready", members=len(self.directory.members),
+                 seconds=round(self.tail.rebuild_seconds or 0.0, 3))

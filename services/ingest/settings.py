@@ -26,6 +26,9 @@ class IngestSettings(CommonSettings):
     max_event_age_days: int = Field(
         default=30, ge=1, le=3650, description="Events whose occurred_at lies further before the latest clock tick are refused"
     )
+    directory_startup_wait_s: float = Field(
+        default=30, ge=0, le=600, description="How long the start waits for the member directory before serving"
+    )
     directory_idle_s: float = Field(
         default=0.5, gt=0, le=30, description="Quiet time that proves the members/clock log was read to its end"
     )

@@ -16,17 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Counter
-
-from . import queries
+from . import queries, telemetry
 from .clickhouse import ClickHouse
 
 DATA_VERSION_SQL = """SELECT sipHash64(arraySort(groupArray(concat(table, '/', name)))) AS version
     FROM system.parts WHERE database = currentDatabase() AND active"""
-
-ANSWERS = Counter("metrics_api_answers_total", "API answers by source", ["source"])
-for _source in ("cache", "computed"):
-    ANSWERS.labels(_source)
 
 UNKNOWN_COHORT = object()  # the answer for a cohort with neither enrolments nor settings
 
@@ -49,10 +43,10 @@ class Answers:
             hit = self._entries.get(key)
             if hit is not None and hit[0] == version:
                 self._entries.move_to_end(key)
-                ANSWERS.labels("cache").inc()
+                telemetry.ANSWERS.labels("cache").inc()
                 return hit[1]
         answer = fn(self.ch, cohort, *args) if queries.cohort_exists(self.ch, cohort) else UNKNOWN_COHORT
-        ANSWERS.labels("computed").inc()
+        telemetry.ANSWERS.labels("computed").inc()
         with self._lock:
             self._entries[key] = (version, answer)
             self._entries.move_to_end(key)

@@ -9,7 +9,6 @@ with every migration this code knows applied."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -49,8 +48,6 @@ async def schema_current(ch: ClickHouse | None, timeout_s: float = 2.0) -> bool:
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("metrics", settings.log_level)
-    for noisy in ("faust", "mode", "aiokafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     uses_kafka = settings.run_sink or settings.run_stream
 

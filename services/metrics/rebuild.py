@@ -16,6 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.common.kafka_security import aiokafka_options
+
 from .clickhouse import ClickHouse, connect
 from .rows import CONVERTERS
 from .schema import INSERT_TIME_AGGREGATES, TABLE_SCHEMAS, migrate
@@ -26,7 +28,8 @@ cli = typer.Typer(add_completion=False, help=__doc__)
 
 
 async def _estimated_total(bootstrap: str, topics: list[str]) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                **aiokafka_options())
     await consumer.start()
     try:
         await consumer.topics()

@@ -7,17 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from prometheus_client import Counter, Gauge
-
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
 
-from . import queries
+from . import queries, telemetry
 from .clickhouse import ClickHouse, ClickHouseError
 from .sink import Sink
-
-ROLLUP_REFRESHES = Counter("metrics_rollup_refreshes_total", "member_days rollup refreshes (all cohorts)")
-ROLLUP_SECONDS = Gauge("metrics_rollup_last_refresh_seconds", "Duration of the last rollup refresh")
 
 
 class Rollup:
@@ -30,8 +25,8 @@ class Rollup:
         started, version = time.perf_counter(), time.time_ns()
         for cohort in queries.cohorts(self.ch):
             queries.refresh_rollup(self.ch, cohort, version)
-        ROLLUP_REFRESHES.inc()
-        ROLLUP_SECONDS.set(time.perf_counter() - started)
+        telemetry.ROLLUP_REFRESHES.inc()
+        telemetry.ROLLUP_SECONDS.set(time.perf_counter() - started)
 
     async def _run(self) -> None:
         while True:

@@ -6,7 +6,6 @@ A converter returns `(table, row)` pairs; a record it cannot read raises `Invali
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
-from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
+from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
@@ -48,28 +47,27 @@ def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tup
 
 def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
     try:
-        kind = json.loads(value).get("type")
-        kafka = {"kafka_partition": partition, "kafka_offset": offset}
-        if kind == "member.enrolled":
-            e = MemberEnrolled.model_validate_json(value)
-            return [("enrolments", {"member_id": e.member_id, "cohort": e.cohort, "timezone": e.timezone,
-                                    "enrolled_on": e.enrolled_on, "occurred_at": _utc(e.occurred_at),
-                                    "event_id": str(e.event_id), **kafka})]
-        if kind == "member.withdrawn":
-            w = MemberWithdrawn.model_validate_json(value)
-            return [("withdrawals", {"member_id": w.member_id, "cohort": w.cohort, "withdrawn_on": w.withdrawn_on,
-                                     "reason": w.reason, "occurred_at": _utc(w.occurred_at),
-                                     "event_id": str(w.event_id), **kafka})]
-        if kind == "cohort.configured":
-            c = CohortConfigured.model_validate_json(value)
-            s = c.settings
-            return [("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
-                                 "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
-                                 "holidays": list(s.holidays), "settings": s.model_dump_json(),
-                                 "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
-    except (ValidationError, ValueError, AttributeError) as exc:
+        record = parse_member_record(value)
+    except ValidationError as exc:
         raise InvalidRecord(str(exc)) from None
-    raise InvalidRecord(f"unknown members record type {kind!r}")
+    kafka = {"kafka_partition": partition, "kafka_offset": offset}
+    if isinstance(record, MemberEnrolled):
+        e = record
+        return [("enrolments", {"member_id": e.member_id, "cohort": e.cohort, "timezone": e.timezone,
+                                "enrolled_on": e.enrolled_on, "occurred_at": _utc(e.occurred_at),
+                                "event_id": str(e.event_id), **kafka})]
+    if isinstance(record, MemberWithdrawn):
+        w = record
+        return [("withdrawals", {"member_id": w.member_id, "cohort": w.cohort, "withdrawn_on": w.withdrawn_on,
+                                 "reason": w.reason, "occurred_at": _utc(w.occurred_at),
+                                 "event_id": str(w.event_id), **kafka})]
+    if isinstance(record, CohortConfigured):
+        c, s = record, record.settings
+        return [("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
+                             "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
+                             "holidays": list(s.holidays), "settings": s.model_dump_json(),
+                             "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
+    raise InvalidRecord(f"members record type {record.type!r} has no table yet")
 
 
 def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:

@@ -22,25 +22,16 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client import Counter, Gauge
 
+from services.common.kafka_security import aiokafka_options
 from services.common.lag import LagReporter
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
 
+from . import telemetry
 from .clickhouse import ClickHouse, ClickHouseError
 from .rows import Converter, InvalidRecord
 from .schema import OFFSETS_SCHEMA
-
-SINK_ROWS = Counter("metrics_sink_rows_total", "Rows written to ClickHouse by the sink", ["table"])
-SINK_INVALID = Counter("metrics_sink_invalid_records_total", "Kafka records the sink could not read", ["topic"])
-SINK_FAILURES = Counter("metrics_sink_write_failures_total", "ClickHouse writes that failed and were retried")
-SINK_BATCH_SIZE = Gauge("metrics_sink_last_batch_records", "Records in the last batch written")
-SINK_LAST_WRITE = Gauge("metrics_sink_last_write_timestamp_seconds", "When the sink last wrote a batch")
-# 1 in the one process that runs the sink, 0 in API-only replicas: alerts see a missing or a second sink.
-SINK_RUNNING = Gauge("metrics_sink_running", "1 while this process runs the ClickHouse sink")
-for _topic in ("engagement.events", "members", "clock.ticks"):
-    SINK_INVALID.labels(_topic)
 
 
 def load_positions(ch: ClickHouse, topics: list[str]) -> dict[tuple[str, int], int]:
@@ -66,17 +57,18 @@ class Sink:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
-        SINK_RUNNING.set(1)
+        telemetry.SINK_RUNNING.set(1)
 
     async def stop(self) -> None:
-        SINK_RUNNING.set(0)
+        telemetry.SINK_RUNNING.set(0)
         await cancel_and_wait(self._task)
         if self._consumer:
             await self._consumer.stop()
 
     async def _assign(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+                                    auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+                                    **aiokafka_options())
         await consumer.start()
         self._consumer = consumer
         topics = list(self.converters)
@@ -142,7 +134,7 @@ class Sink:
                     for table, row in convert(record.value, tp.partition, record.offset):
                         tables[table].append(row)
                 except InvalidRecord as exc:
-                    SINK_INVALID.labels(tp.topic).inc()
+                    telemetry.SINK_INVALID.labels(tp.topic).inc()
                     log.warning("sink_invalid_record", topic=tp.topic, partition=tp.partition,
                                 offset=record.offset, error=str(exc)[:500])
             if records:
@@ -151,8 +143,8 @@ class Sink:
         self.positions.update(ends)
         self._publish_lag(consumer)
         self.batches += 1
-        SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
-        SINK_LAST_WRITE.set_to_current_time()
+        telemetry.SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
+        telemetry.SINK_LAST_WRITE.set_to_current_time()
         self.written.set()
         self.written = asyncio.Event()
         return True
@@ -174,7 +166,7 @@ class Sink:
                 await asyncio.to_thread(self.write, tables, ends)
                 return
             except ClickHouseError as exc:
-                SINK_FAILURES.inc()
+                telemetry.SINK_FAILURES.inc()
                 log.warning("sink_write_failed", error=str(exc)[:500], retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
@@ -184,7 +176,7 @@ class Sink:
         for table, rows in tables.items():
             schema = self.schemas[table]
             self.ch.insert(table, {name: [row[name] for row in rows] for name in schema.names}, schema)
-            SINK_ROWS.labels(table).inc(len(rows))
+            telemetry.SINK_ROWS.labels(table).inc(len(rows))
         if ends:
             now = datetime.now(timezone.utc)
             self.ch.insert("sink_offsets", {

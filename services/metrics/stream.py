@@ -11,7 +11,6 @@ cross-checks the two.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timezone
 
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 from contracts.clock import ClockTick
 from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.events import parse_recorded_event
-from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn
+from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
 from services.common.logging import log
@@ -71,17 +70,17 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     async def members(stream):
         async for value in stream:
             try:
-                kind = json.loads(value).get("type")
-                if kind == "member.enrolled":
-                    changed = app.book.enrol(MemberEnrolled.model_validate_json(value))
-                elif kind == "member.withdrawn":
-                    changed = app.book.withdraw(MemberWithdrawn.model_validate_json(value))
-                elif kind == "cohort.configured":
-                    changed = app.book.configure(CohortConfigured.model_validate_json(value))
-                else:
-                    continue
-            except (ValidationError, ValueError, AttributeError) as exc:
+                record = parse_member_record(value)
+            except ValidationError as exc:
                 log.warning("stream_invalid_member_record", error=str(exc)[:300])
+                continue
+            if isinstance(record, MemberEnrolled):
+                changed = app.book.enrol(record)
+            elif isinstance(record, MemberWithdrawn):
+                changed = app.book.withdraw(record)
+            elif isinstance(record, CohortConfigured):
+                changed = app.book.configure(record)
+            else:
                 continue
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)

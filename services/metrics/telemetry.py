@@ -1,7 +1,7 @@
-"""Prometheus series of the stream processing, registered at import so they are exported from zero
-(also by an API-only replica)."""
+"""Every Prometheus series of the metrics service (stream processing, ClickHouse sink, rollup, API
+answers), registered at import so they are exported from zero (also by an API-only replica)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS
 
@@ -11,3 +11,23 @@ DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettere
 for _t in (ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name):
     STREAM_EVENTS.labels(_t)
 DEAD_LETTERS.labels("unknown_member")
+
+# The ClickHouse sink (sink.py).
+SINK_ROWS = Counter("metrics_sink_rows_total", "Rows written to ClickHouse by the sink", ["table"])
+SINK_INVALID = Counter("metrics_sink_invalid_records_total", "Kafka records the sink could not read", ["topic"])
+SINK_FAILURES = Counter("metrics_sink_write_failures_total", "ClickHouse writes that failed and were retried")
+SINK_BATCH_SIZE = Gauge("metrics_sink_last_batch_records", "Records in the last batch written")
+SINK_LAST_WRITE = Gauge("metrics_sink_last_write_timestamp_seconds", "When the sink last wrote a batch")
+# 1 in the one process that runs the sink, 0 in API-only replicas: alerts see a missing or a second sink.
+SINK_RUNNING = Gauge("metrics_sink_running", "1 while this process runs the ClickHouse sink")
+for _topic in ("engagement.events", "members", "clock.ticks"):
+    SINK_INVALID.labels(_topic)
+
+# The member_days rollup (rollup.py).
+ROLLUP_REFRESHES = Counter("metrics_rollup_refreshes_total", "member_days rollup refreshes (all cohorts)")
+ROLLUP_SECONDS = Gauge("metrics_rollup_last_refresh_seconds", "Duration of the last rollup refresh")
+
+# API answers (answers.py).
+ANSWERS = Counter("metrics_api_answers_total", "API answers by source", ["source"])
+for _source in ("cache", "computed"):
+    ANSWERS.labels(_source)

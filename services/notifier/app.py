@@ -4,8 +4,7 @@ runs the faust agents (rules + delivery) in the same process."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -13,11 +12,13 @@ from fastapi.responses import FileResponse
 
 from services.common.kafka import broker_reachable, ensure_topics
 from services.common.logging import configure_logging, log
+from services.common.stream import faust_app_running
 from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
 
 from .routers import alerts
 from .runtime import NotifierRuntime
 from .settings import NotifierSettings, get_settings
+from .stream import build_faust_app
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,8 +27,6 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
     """`run_stream=False`: API + log tail only (tests drive `app.state.runtime`; a read-only replica)."""
     settings = settings or get_settings()
     configure_logging("notifier", settings.log_level)
-    for noisy in ("faust", "mode", "aiokafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -35,18 +34,13 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
         runtime: NotifierRuntime = app.state.runtime
         await runtime.start()
-        worker = None
-        if run_stream:
-            from .stream import build_faust_app
-
-            worker = build_faust_app(runtime)
-            await worker.start()
-        log.info("notifier_started", kafka=settings.kafka_bootstrap, stream=run_stream)
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if run_stream:
+                    await stack.enter_async_context(faust_app_running(build_faust_app(runtime)))
+                log.info("notifier_started", kafka=settings.kafka_bootstrap, stream=run_stream)
+                yield
         finally:
-            if worker is not None:
-                await worker.stop()
             await runtime.stop()
 
     app = FastAPI(

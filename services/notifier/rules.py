@@ -2,7 +2,10 @@
 auto-resolution, escalation, nurse assignment and reminder slots. "Now" is always an argument —
 the latest `clock.tick` — and every engagement rule comes from `contracts.engagement`.
 
-Definitions (docs/services/notifier.md, docs/metrics.md):
+Definitions (docs/services/notifier.md, docs/metrics.md; member time: docs/timeline.md):
+* A member's local day comes from their zone history (a zone change applies from its date), follow-up
+  from their periods (a withdrawal takes effect on its date, a re-enrolment continues the day numbers,
+  the days between are skipped), and tasks and reminder times from the settings in force that day.
 * A day is **complete** for a member when the latest tick is past the end of that local day in the
   member's time zone, i.e. it is before the member's local "today".
 * A **missed** day is a complete follow-up day on which the member did not log in
@@ -19,9 +22,9 @@ Definitions (docs/services/notifier.md, docs/metrics.md):
 * **Active again** (auto-resolve): intervention — a login on any day after the judged day (today
   included); open-ended — the 7-day login rate of the latest complete day back at or above the
   threshold (so the low-rate episode has ended); both — the rule no longer holding on the judged day
-  because late events arrived. Withdrawn members' alerts
-  resolve as `withdrawn`, alerts of members whose follow-up ended as `follow_up_ended`; withdrawn
-  members never alert.
+  because late events arrived. Alerts of members whose withdrawal date has come
+  resolve as `withdrawn`, alerts of members whose follow-up ended as `follow_up_ended`; members never
+  alert on or after their withdrawal date (before it, they are followed up like anyone).
 * **Escalation**: an alert still open (not acknowledged, no call logged) 24 h after it was raised is
   escalated once: re-notified to its nurse and flagged to the cohort's lead nurse.
 * **Assignment**: the cohort nurse with the fewest unresolved alerts in the cohort; ties go to the
@@ -34,33 +37,44 @@ Definitions (docs/services/notifier.md, docs/metrics.md):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, timezone
+from itertools import islice
 
 from contracts.alerts import AlertRule, ResolveReason
-from contracts.engagement import (
-    NO_ENGAGEMENT, AnyClientEvent, DayEngagement, follow_up_day, in_follow_up, local_day, stage, study_week,
-    summarize_day,
-)
-from contracts.members import CohortSettings
+from contracts.engagement import NO_ENGAGEMENT, AnyClientEvent, DayEngagement, stage, study_week, summarize_day
+from contracts.members import CohortSettings, MemberEnrolled, MemberWithdrawn
+from contracts.timeline import MemberTimeline, SettingsHistory, ZoneHistory, apply_member_record
 
 NAMESPACE = uuid.UUID("5a0c7d1e-58f4-4f7e-9b7e-6a1d1c0a4e21")
 ESCALATE_AFTER = timedelta(hours=24)
 OPEN_ENDED_WINDOW = 7
 MAX_EPISODE_LOOKBACK = 400  # days walked back to find an episode start
+ONE_DAY = timedelta(days=1)
 
 Days = Mapping[date, DayEngagement]
+# A member is their timeline (contracts/timeline.py): zone history and follow-up periods; a cohort's
+# settings are its SettingsHistory (tasks and reminder times in force on each day).
+Member = MemberTimeline
 
 
-@dataclass(frozen=True)
-class Member:
-    member_id: str
-    cohort: str
-    timezone: str
-    enrolled_on: date
-    withdrawn_on: date | None = None
+def member(member_id: str, cohort: str, zone: str, enrolled_on: date, withdrawn_on: date | None = None,
+           occurred_at: datetime | None = None) -> MemberTimeline:
+    """A member's timeline from one enrolment (and a withdrawal): for tests and tools."""
+    when = occurred_at or datetime.combine(enrolled_on, time(0), tzinfo=timezone.utc)
+    timeline = apply_member_record(None, MemberEnrolled(
+        event_id=uuid.uuid4(), member_id=member_id, cohort=cohort, timezone=zone, enrolled_on=enrolled_on,
+        occurred_at=when))
+    if withdrawn_on is not None:
+        timeline = apply_member_record(timeline, MemberWithdrawn(
+            event_id=uuid.uuid4(), member_id=member_id, cohort=cohort, withdrawn_on=withdrawn_on, occurred_at=when))
+    return timeline
+
+
+def history(settings: CohortSettings) -> SettingsHistory:
+    """One configuration in force for every day."""
+    return SettingsHistory().configured(settings, None)
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -68,13 +82,15 @@ def stable_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
 
 
-def add_event(days: dict[date, DayEngagement], event: AnyClientEvent, timezone: str) -> date:
+def add_event(days: dict[date, DayEngagement], event: AnyClientEvent, zones: ZoneHistory) -> date:
     """Fold one client event into the member's days (idempotent: flags and task sets only)."""
-    day = local_day(event.occurred_at, timezone)
-    one = summarize_day([event])
-    current = days.get(day, NO_ENGAGEMENT)
-    days[day] = DayEngagement(current.logged_in or one.logged_in, current.tasks_done | one.tasks_done, 0)
+    day = zones.local_day(event.occurred_at)
+    days[day] = merge(days.get(day, NO_ENGAGEMENT), summarize_day([event]))
     return day
+
+
+def merge(a: DayEngagement, b: DayEngagement) -> DayEngagement:
+    return DayEngagement(a.logged_in or b.logged_in, a.tasks_done | b.tasks_done, 0)
 
 
 def logged_in(days: Days, day: date) -> bool:
@@ -83,6 +99,21 @@ def logged_in(days: Days, day: date) -> bool:
 
 def last_login_on(days: Days, up_to: date) -> date | None:
     return max((d for d, e in days.items() if e.logged_in and d <= up_to), default=None)
+
+
+def earlier_follow_up_days(member: Member, through: date) -> Iterator[date]:
+    """Follow-up days on or before `through`, latest first, at most MAX_EPISODE_LOOKBACK days back
+    (the days between a withdrawal and a re-enrolment are skipped: they are not follow-up days)."""
+    day, first = through, member.follow_up.first_enrolled_on
+    while day >= first and (through - day).days < MAX_EPISODE_LOOKBACK:
+        if member.in_follow_up(day):
+            yield day
+        day -= ONE_DAY
+
+
+def follow_up_days_back(member: Member, through: date, n: int) -> list[date]:
+    """The last `n` (or fewer) follow-up days on or before `through`, latest first."""
+    return list(islice(earlier_follow_up_days(member, through), n))
 
 
 @dataclass(frozen=True)
@@ -100,19 +131,22 @@ class Finding:
         return stable_id("alert", self.member_id, self.rule, self.since)
 
 
-def _rate_low(days: Days, through: date, settings: CohortSettings) -> tuple[bool, int]:
-    window = [through - timedelta(days=i) for i in range(OPEN_ENDED_WINDOW)]
+def _rate_low(days: Days, member: Member, through: date, settings: CohortSettings) -> tuple[bool, int, int]:
+    """(login rate of the last 7 follow-up days through `through` below the threshold, missed, window)."""
+    window = follow_up_days_back(member, through, OPEN_ENDED_WINDOW)
+    if not window:
+        return False, 0, 0
     logins = sum(logged_in(days, d) for d in window)
-    return logins / OPEN_ENDED_WINDOW < settings.open_ended_min_login_rate_7d, OPEN_ENDED_WINDOW - logins
+    return logins / len(window) < settings.open_ended_min_login_rate_7d, len(window) - logins, len(window)
 
 
-def _streak_missed(days: Days, through: date, n: int, enrolled_on: date) -> bool:
-    window = [through - timedelta(days=i) for i in range(n)]
-    return window[-1] >= enrolled_on and not any(logged_in(days, d) for d in window)
+def _streak_missed(days: Days, member: Member, through: date, n: int) -> bool:
+    window = follow_up_days_back(member, through, n)
+    return len(window) == n and not any(logged_in(days, d) for d in window)
 
 
 def rule_for(member: Member, settings: CohortSettings, day: date) -> AlertRule:
-    week = study_week(follow_up_day(day, member.enrolled_on))
+    week = study_week(member.day_number(day))
     return "intervention_inactive" if stage(week, settings.intervention_weeks) == "intervention" \
         else "open_ended_low_login_rate"
 
@@ -120,19 +154,17 @@ def rule_for(member: Member, settings: CohortSettings, day: date) -> AlertRule:
 def holds(rule: AlertRule, member: Member, settings: CohortSettings, days: Days, through: date) -> bool:
     """Does `rule` find the member inactive on the complete day `through`?"""
     if rule == "intervention_inactive":
-        return _streak_missed(days, through, settings.inactive_days_intervention, member.enrolled_on)
-    return _rate_low(days, through, settings)[0]
+        return _streak_missed(days, member, through, settings.inactive_days_intervention)
+    return _rate_low(days, member, through, settings)[0]
 
 
-def evaluate(member: Member, settings: CohortSettings, days: Days, now: datetime) -> Finding | None:
-    """The inactivity finding for `member` at `now`, or None when the member is not inactive."""
-    if member.withdrawn_on is not None:
-        return None
-    today = local_day(now, member.timezone)
-    through = today - timedelta(days=1)
-    if not in_follow_up(through, member.enrolled_on, None, settings.ends_on):
-        return None
-    if not in_follow_up(today, member.enrolled_on, None, settings.ends_on):
+def evaluate(member: Member, cohort: SettingsHistory, days: Days, now: datetime) -> Finding | None:
+    """The inactivity finding for `member` at `now`, or None when the member is not inactive (or
+    today or the judged day is not a follow-up day: a withdrawal silences from its date on)."""
+    settings = cohort.latest  # the rules' thresholds are not date-effective
+    today = member.local_day(now)
+    through = today - ONE_DAY
+    if not (member.in_follow_up(through, settings.ends_on) and member.in_follow_up(today, settings.ends_on)):
         return None
     if logged_in(days, today):
         return None
@@ -142,30 +174,32 @@ def evaluate(member: Member, settings: CohortSettings, days: Days, now: datetime
     since = through
     if rule == "intervention_inactive":
         n = settings.inactive_days_intervention
-        while since - timedelta(days=1) >= member.enrolled_on and not logged_in(days, since - timedelta(days=1)) \
-                and (through - since).days < MAX_EPISODE_LOOKBACK:
-            since -= timedelta(days=1)
+        for earlier in earlier_follow_up_days(member, through - ONE_DAY):
+            if logged_in(days, earlier):
+                break
+            since = earlier
         missed, window = n, n
     else:
-        while (through - since).days < MAX_EPISODE_LOOKBACK:
-            previous = since - timedelta(days=1)
-            if rule_for(member, settings, previous) != rule or not _rate_low(days, previous, settings)[0]:
+        for earlier in earlier_follow_up_days(member, through - ONE_DAY):
+            if rule_for(member, settings, earlier) != rule or not _rate_low(days, member, earlier, settings)[0]:
                 break
-            since = previous
-        missed, window = _rate_low(days, through, settings)[1], OPEN_ENDED_WINDOW
+            since = earlier
+        _, missed, window = _rate_low(days, member, through, settings)
     return Finding(member.member_id, rule, since, through, missed, window, last_login_on(days, through))
 
 
-def resolution(rule: AlertRule, through: date, member: Member, settings: CohortSettings, days: Days,
+def resolution(rule: AlertRule, through: date, member: Member, cohort: SettingsHistory, days: Days,
                now: datetime) -> ResolveReason | None:
     """Why an unresolved alert judged on `through` should resolve itself now, or None.
 
     Intervention: any login after `through` (today included). Open-ended: the 7-day login rate of the
     latest complete day is back at or above the threshold (one login does not end a low-rate episode).
-    Both: late events showing the rule did not hold on `through` after all."""
-    if member.withdrawn_on is not None:
+    Both: late events showing the rule did not hold on `through` after all. A withdrawal resolves the
+    alert once its date has come (not when it was recorded)."""
+    settings = cohort.latest
+    today = member.local_day(now)
+    if member.follow_up.withdrawn_on_day(today):
         return "withdrawn"
-    today = local_day(now, member.timezone)
     if settings.ends_on is not None and today > settings.ends_on:
         return "follow_up_ended"
     if not holds(rule, member, settings, days, through):
@@ -173,7 +207,7 @@ def resolution(rule: AlertRule, through: date, member: Member, settings: CohortS
     if rule == "intervention_inactive":
         if any(e.logged_in and through < d <= today for d, e in days.items()):
             return "active_again"
-    elif today - timedelta(days=1) > through and not holds(rule, member, settings, days, today - timedelta(days=1)):
+    elif today - ONE_DAY > through and not holds(rule, member, settings, days, today - ONE_DAY):
         return "active_again"
     return None
 
@@ -216,30 +250,31 @@ class Reminder:
 TASK_LABELS = {"meal": "meal", "exercise": "exercise", "meditation": "meditation"}
 
 
-def due_slot(now: datetime, timezone: str, slots: Sequence[time], grace: timedelta) -> tuple[date, time] | None:
-    """The latest reminder slot of the member's local today that has passed by less than `grace`."""
-    zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    passed = [s for s in sorted(slots) if datetime.combine(today, s, tzinfo=zone) <= now]
+def due_slot(now: datetime, zones: ZoneHistory, slots: Sequence[time], grace: timedelta) -> tuple[date, time] | None:
+    """The latest reminder slot of the member's local today that has passed by less than `grace`
+    (slot times are read on the wall clock of the zone the day is lived in)."""
+    today = zones.local_day(now)
+    passed = [s for s in sorted(slots) if zones.at(today, s) <= now]
     if not passed:
         return None
     slot = passed[-1]
-    if now - datetime.combine(today, slot, tzinfo=zone) >= grace:
+    if now - zones.at(today, slot) >= grace:
         return None
     return today, slot
 
 
-def reminder_for(member: Member, settings: CohortSettings, days: Days, now: datetime,
+def reminder_for(member: Member, cohort: SettingsHistory, days: Days, now: datetime,
                  grace: timedelta) -> Reminder | None:
-    """The reminder due for `member` at `now`: in follow-up today, a slot due, tasks remaining."""
-    if member.withdrawn_on is not None:
+    """The reminder due for `member` at `now`: in follow-up today (a withdrawal counts from its date),
+    a slot of the day's settings due, tasks of the day's settings remaining."""
+    today = member.local_day(now)
+    if not member.in_follow_up(today, cohort.latest.ends_on):
         return None
-    due = due_slot(now, member.timezone, settings.reminder_times, grace)
+    settings = cohort.settings_on(today)
+    due = due_slot(now, member.zones, settings.reminder_times, grace)
     if due is None:
         return None
     today, slot = due
-    if not in_follow_up(today, member.enrolled_on, None, settings.ends_on):
-        return None
     remaining = days.get(today, NO_ENGAGEMENT).remaining(settings.tasks)
     if not remaining:
         return None

@@ -13,24 +13,35 @@ from datetime import date, datetime, timedelta, timezone
 import orjson
 
 from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResolved
-from contracts.engagement import NO_ENGAGEMENT, DayEngagement, local_day
+from contracts.engagement import NO_ENGAGEMENT, DayEngagement, summarize_day
 from contracts.events import parse_recorded_event
-from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn, parse_member_record
+from contracts.members import CohortConfigured, MemberEnrolled, parse_member_record
 from contracts.notifications import NotificationDelivered, NotificationFailed, NotificationRequested
+from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 
 from . import rules
 from .queue import CallQueue
 
-DEFAULT_SETTINGS = CohortSettings()
+DEFAULT_SETTINGS = SettingsHistory()
+# Every local midnight of every zone (since 2000) falls on a UTC quarter hour, so what a member did in
+# one UTC quarter hour lies on one local day whatever the zone history says: the facts are kept per
+# quarter hour and the days re-derived from them when the member's zone history changes (a zone change
+# read after some of the events it concerns: the log tail folds topics in any order).
+QUARTER_S = 900
+
+
+def quarter_start(index: int) -> datetime:
+    return datetime.fromtimestamp(index * QUARTER_S, timezone.utc)
 
 
 class NotifierState:
     def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool) -> None:
         self.grace, self.escalate_after, self.nurse_webhook = grace, escalate_after, nurse_webhook
-        self.members: dict[str, rules.Member] = {}
+        self.members: dict[str, MemberTimeline] = {}
         self.partition_members: dict[int, set[str]] = {}
-        self.cohorts: dict[str, CohortSettings] = {}
-        self.days: dict[str, dict[date, DayEngagement]] = {}
+        self.cohorts: dict[str, SettingsHistory] = {}
+        self.quarters: dict[str, dict[int, DayEngagement]] = {}  # member → UTC quarter hour → what was done
+        self.days: dict[str, dict[date, DayEngagement]] = {}      # member → local day → what was done
         self.last_activity: dict[str, datetime] = {}
         self._early: dict[str, list] = {}  # events of members not enrolled yet
         self.queue = CallQueue()
@@ -44,19 +55,26 @@ class NotifierState:
     def fold_member(self, partition: int, value: bytes) -> None:
         event = parse_member_record(value)
         if isinstance(event, CohortConfigured):
-            self.cohorts[event.cohort] = event.settings
-        elif isinstance(event, MemberEnrolled):
-            known = self.members.get(event.member_id)
-            self.members[event.member_id] = rules.Member(event.member_id, event.cohort, event.timezone,
-                                                         event.enrolled_on, known.withdrawn_on if known else None)
+            self.cohorts[event.cohort] = self.cohorts.get(event.cohort, SettingsHistory()).apply(event)
+            return
+        known = self.members.get(event.member_id)
+        timeline = apply_member_record(known, event)
+        if timeline is None or timeline == known:
+            return
+        self.members[event.member_id] = timeline
+        if isinstance(event, MemberEnrolled) and known is None:
             self.partition_members.setdefault(partition, set()).add(event.member_id)
             for early in self._early.pop(event.member_id, []):
                 self._add_event(early)
-        elif isinstance(event, MemberWithdrawn):
-            known = self.members.get(event.member_id)
-            if known is not None:
-                self.members[event.member_id] = rules.Member(known.member_id, known.cohort, known.timezone,
-                                                             known.enrolled_on, event.withdrawn_on)
+        elif known is not None and timeline.zones != known.zones:
+            self._rebucket(event.member_id, timeline)
+
+    def _rebucket(self, member_id: str, timeline: MemberTimeline) -> None:
+        days: dict[date, DayEngagement] = {}
+        for index, done in self.quarters.get(member_id, {}).items():
+            day = timeline.local_day(quarter_start(index))
+            days[day] = rules.merge(days.get(day, NO_ENGAGEMENT), done)
+        self.days[member_id] = days
 
     def fold_engagement(self, value: bytes) -> None:
         self._add_event(parse_recorded_event(value))
@@ -66,7 +84,10 @@ class NotifierState:
         if member is None:
             self._early.setdefault(event.member_id, []).append(event)
             return
-        rules.add_event(self.days.setdefault(event.member_id, {}), event, member.timezone)
+        index = int(event.occurred_at.timestamp()) // QUARTER_S
+        quarters = self.quarters.setdefault(event.member_id, {})
+        quarters[index] = rules.merge(quarters.get(index, NO_ENGAGEMENT), summarize_day([event]))
+        rules.add_event(self.days.setdefault(event.member_id, {}), event, member.zones)
         if event.occurred_at > self.last_activity.get(event.member_id, event.occurred_at - timedelta(1)):
             self.last_activity[event.member_id] = event.occurred_at
 
@@ -96,7 +117,7 @@ class NotifierState:
         """"Now" for staff actions: the latest clock.tick (time is an event); wall clock before any tick."""
         return self.latest_tick or datetime.now(timezone.utc)
 
-    def settings_of(self, cohort: str) -> CohortSettings:
+    def settings_of(self, cohort: str) -> SettingsHistory:
         return self.cohorts.get(cohort, DEFAULT_SETTINGS)
 
     def overdue(self) -> tuple[int, int]:
@@ -123,19 +144,21 @@ class NotifierState:
             return out
         cohort = self.settings_of(member.cohort)
         days = self.days.get(member_id, {})
+        first = member.follow_up.first_enrolled_on
         if self.latest_tick is not None:
-            today = local_day(self.latest_tick, member.timezone)
+            today = member.local_day(self.latest_tick)
         else:
-            today = max([*days, *([through + timedelta(days=1)] if through else [])], default=member.enrolled_on)
+            today = max([*days, *([through + timedelta(days=1)] if through else [])], default=first)
         for back in range(days_back, -1, -1):
             day = today - timedelta(days=back)
-            if day < member.enrolled_on:
+            if day < first:
                 continue
             e = days.get(day, NO_ENGAGEMENT)
+            tasks = cohort.settings_on(day).tasks
             out["recent_days"].append({"day": day.isoformat(), "logged_in": e.logged_in,
-                                       "participated": e.participated(cohort.tasks),
-                                       "completed": e.completed(cohort.tasks), "tasks_done": sorted(e.tasks_done)})
-        out["timezone"] = member.timezone
+                                       "participated": e.participated(tasks), "completed": e.completed(tasks),
+                                       "tasks_done": sorted(e.tasks_done), "in_follow_up": member.in_follow_up(day)})
+        out["timezone"] = member.zones.zone_on(today)
         return out
 
     # --- decisions on a clock tick --------------------------------------------------------------
@@ -159,14 +182,16 @@ class NotifierState:
                                                 reason=reason))
                 elif view.status == "open" and view.escalated_at is None \
                         and rules.escalation_due(view.raised_at, now, self.escalate_after):
+                    lead = cohort.latest.lead_nurse
                     events.append(AlertEscalated(event_id=rules.stable_id("escalated", alert_id), alert_id=alert_id,
                                                  member_id=member_id, cohort=member.cohort, occurred_at=now,
-                                                 assigned_to=view.assigned_to, lead_nurse=cohort.lead_nurse))
-                    notes += self.alert_notes("alert_escalated", view, now, cohort.lead_nurse)
+                                                 assigned_to=view.assigned_to, lead_nurse=lead))
+                    notes += self.alert_notes("alert_escalated", view, now, lead)
             else:
                 finding = rules.evaluate(member, cohort, days, now)
                 if finding is not None and finding.alert_id not in self.queue.alerts:
-                    nurse = rules.pick_nurse(cohort.nurses, self.queue.unresolved_counts(member.cohort) + extra_load)
+                    nurse = rules.pick_nurse(cohort.latest.nurses,
+                                             self.queue.unresolved_counts(member.cohort) + extra_load)
                     if nurse:
                         extra_load[nurse] += 1
                     raised = AlertRaised(

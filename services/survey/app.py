@@ -4,7 +4,6 @@ and, unless disabled, the faust stream processing (members + clock.ticks) in the
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -27,8 +26,6 @@ def create_app(settings: SurveySettings | None = None, run_stream: bool = True) 
     (tests drive `app.state.runtime` directly; a read-only replica)."""
     settings = settings or get_settings()
     configure_logging("survey", settings.log_level)
-    for noisy in ("faust", "mode", "aiokafka"):  # their INFO lines narrate every rebalance step
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.clock import ClockTick
-from contracts.members import MemberEnrolled, MemberWithdrawn
+from contracts.members import MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.surveys import (
     SurveyEvent, SurveyExpired, SurveyInvited, SurveyReminded, SurveyResponded, SurveyScored,
 )
@@ -109,22 +108,17 @@ class SurveyRuntime(LogStateRuntime):
     async def on_member_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
         await self.rebuilt.wait()
         try:
-            data = orjson.loads(value)
-            kind = data.get("type") if isinstance(data, dict) else None
-            if kind == "member.enrolled":
-                enrolled = MemberEnrolled.model_validate(data)
-            elif kind == "member.withdrawn":
-                withdrawn = MemberWithdrawn.model_validate(data)
-            else:
-                return []  # cohort.configured and future types: not the survey's business
-        except (orjson.JSONDecodeError, ValidationError) as exc:
+            record = parse_member_record(value)
+        except ValidationError as exc:
             log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
             return []
+        if not isinstance(record, MemberEnrolled | MemberWithdrawn):
+            return []  # cohort settings and time-zone changes: not the survey's business
         async with self._deciding:
-            if kind == "member.enrolled":
-                events = self.book.on_enrolled(enrolled, partition, commit=False)
+            if isinstance(record, MemberEnrolled):
+                events = self.book.on_enrolled(record, partition, commit=False)
             else:
-                events = self.book.on_withdrawn(withdrawn, partition, commit=False)
+                events = self.book.on_withdrawn(record, partition, commit=False)
             return await self.commit_steps(events, partition)
 
     async def on_tick_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:

@@ -5,6 +5,8 @@
   service. Test packages (`services/X/tests`) are exempt: an end-to-end test may start two services.
 * production code (`services`, `contracts`, outside their test packages) never imports `testsupport`,
   and no image ships it (setuptools packages and the Dockerfiles leave it out).
+* a service's Prometheus series are declared in its `telemetry.py` (the shared HTTP series in
+  `services/common/web.py`), so one file lists what a service exports.
 """
 
 from __future__ import annotations
@@ -74,10 +76,17 @@ def test_production_code_never_imports_test_support():
     assert bad == []
 
 
+def test_prometheus_series_are_declared_in_telemetry_modules():
+    allowed = {"telemetry.py", "web.py"}
+    bad = [f"{path.relative_to(ROOT)}:{line}" for path in production_files("services") if path.name not in allowed
+           for line, target in imported_modules(path) if target.split(".")[0] == "prometheus_client"]
+    assert bad == []
+
+
 def test_images_do_not_ship_test_support():
     find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     assert "testsupport*" not in find["include"] and "testsupport*" in find.get("exclude", [])
-    for dockerfile in ROOT.glob("services/*/Dockerfile"):
+    for dockerfile in [ROOT / "deploy" / "docker" / "Dockerfile"]:  # the one image definition
         copies = [line for line in dockerfile.read_text().splitlines() if line.startswith("COPY")]
         assert not any("testsupport" in line or line.split()[1] == "." for line in copies), dockerfile
     assert "testsupport" in (ROOT / ".dockerignore").read_text().split()

@@ -48,12 +48,14 @@ def _container_env(resources: list[dict], name: str, secrets: dict[str, str]) ->
         if "value" in item:
             env[item["name"]] = item["value"]
         else:
-            env[item["name"]] = secrets[item["valueFrom"]["secretKeyRef"]["key"]]
+            reference = item["valueFrom"]["secretKeyRef"]
+            # KafkaUser passwords are written by Strimzi's User Operator into Secret <user>, not shipped
+            env[item["name"]] = secrets.get(reference["key"], f"generated-for-{reference['name']}")
     return env
 
 
 def _healthcheck(name: str) -> list[str]:
-    text = (ROOT / "services" / DEPLOYMENTS[name] / "Dockerfile").read_text().replace("\\\n", " ")
+    text = (ROOT / "deploy" / "docker" / "Dockerfile").read_text().replace("\\\n", " ")
     match = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     assert match, "no exec-form HEALTHCHECK CMD"
     command = json.loads(match.group(1))
@@ -77,9 +79,14 @@ def running(jwt_secret, tmp_path_factory):
             prefix = service.upper()
             assert env[f"{prefix}_HOST"] == "0.0.0.0" and env["ENSURE_TOPICS"] == "false"
             port = free_port()  # the manifest's port is fixed; tests share the machine
+            # prod authenticates to Kafka over TLS (tests/deploy/test_deploy_kafka_security.py checks those
+            # client settings); the test broker speaks plaintext only
+            assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+            env["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
             env.update({
                 "KAFKA_BOOTSTRAP": bootstrap, f"{prefix}_PORT": str(port), "FAUST_DATADIR": str(tmp / "faust"),
                 "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+                "SERVICE": service,  # ENV of the image built with --build-arg SERVICE=<service>
             })
             if "CLICKHOUSE_URL" in env:  # no ClickHouse server here: the same client interface on embedded chDB
                 assert env["CLICKHOUSE_URL"].startswith("clickhouse://")

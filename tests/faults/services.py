@@ -37,7 +37,7 @@ def all_services(bootstrap: str, jwt_secret: str, workdir: Path):
     }
     with ExitStack() as stack:
         clients = {name: stack.enter_context(TestClient(app, raise_server_exceptions=False)) for name, app in apps.items()}
-        for name in ("notifier", "survey"):  # they rebuild their state from the log before serving
+        for name in ("ingest", "notifier", "survey"):  # they rebuild their state from the log before serving
             client = clients[name]
             deadline = time.monotonic() + 90
             while client.get("/readyz").status_code != 200:

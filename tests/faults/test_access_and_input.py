@@ -12,6 +12,9 @@ from datetime import datetime, timedelta, timezone
 import jwt as pyjwt
 import pytest
 
+from services.common.broker import start_broker
+from services.common.kafka import ensure_topics
+
 from .services import all_services
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
@@ -23,6 +26,7 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("POST", "/v1/enrollments"): {"admin"},
         ("POST", "/v1/withdrawals"): {"admin"},
         ("PUT", "/v1/cohorts/{cohort}/settings"): {"admin"},
+        ("PUT", "/v1/members/{member_id}/timezone"): {"admin"},
         ("POST", "/v1/admin/clock"): {"admin"},
     },
     "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A for view in ("weekly", "daily", "members", "daytypes", "qol")},
@@ -65,11 +69,19 @@ def concrete(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def services(broker, tmp_path_factory):
+def services(tmp_path_factory):
+    """On a broker of this module alone: the fuzzers write clock ticks anywhere in 2000-2100 and
+    enrolments, which would move the clock (and ingest's event-age window) of every later test."""
     from conftest import TEST_JWT_SECRET
 
-    with all_services(broker, TEST_JWT_SECRET, tmp_path_factory.mktemp("services")) as clients:
-        yield clients
+    process, bootstrap = start_broker()
+    try:
+        ensure_topics(bootstrap)
+        with all_services(bootstrap, TEST_JWT_SECRET, tmp_path_factory.mktemp("services")) as clients:
+            yield clients
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def routes(client) -> set[tuple[str, str]]:

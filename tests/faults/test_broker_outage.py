@@ -39,6 +39,10 @@ def test_every_service_survives_a_broker_outage(jwt_secret, tmp_path, fault_repo
     token = {"Authorization": f"Bearer {mint_token(jwt_secret, 'm-out')}"}
     with running(jwt_secret, tmp_path, services) as stack:
         port = int(stack.bootstrap.rsplit(":", 1)[1])
+        admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops', 'admin')}"}
+        enrolled = httpx.post(f"{stack.urls['ingest']}/v1/enrollments", headers=admin, timeout=30, json={
+            "member_id": "m-out", "cohort": "c-out", "timezone": "UTC", "enrolled_on": "2026-11-01"})
+        assert enrolled.status_code == 202, "ingest refuses events of members never enrolled"
         os.kill(stack.broker_pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while set(readiness(stack).values()) != {503}:
@@ -53,10 +57,11 @@ def test_every_service_survives_a_broker_outage(jwt_secret, tmp_path, fault_repo
             while set(readiness(stack).values()) != {200}:
                 assert time.monotonic() < deadline, readiness(stack)
                 time.sleep(0.5)
-            while (code := httpx.post(f"{stack.urls['ingest']}/v1/events", json=login(), headers=token,
-                                      timeout=30).status_code) != 202:
-                assert code == 503 and time.monotonic() < deadline
+            while (response := httpx.post(f"{stack.urls['ingest']}/v1/events", json=login(), headers=token,
+                                          timeout=30)).status_code != 202:
+                assert response.status_code == 503 and time.monotonic() < deadline
                 time.sleep(0.5)
+            assert response.json()["accepted"] == 1
             assert all(p.poll() is None for p in stack.processes.values()), "no service died"
         finally:
             broker.kill()

@@ -5,6 +5,7 @@ import json
 import os
 import random
 import threading
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import httpx
@@ -13,11 +14,13 @@ from services.common.broker import free_port
 from testsupport.broker import ServiceProcess, read_topic
 
 BATCHES, BATCH_SIZE, KILLS = 24, 100, 4
+# Recent: ingest refuses events more than 30 days before the latest tick, and other tests move the clock.
+RECENT = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
 
 
 def batch(prefix: str, number: int) -> list[dict]:
     return [{"event_id": str(uuid4()), "type": "checkin", "member_id": f"{prefix}-{(number * 7 + i) % 13}",
-             "occurred_at": "2026-11-02T08:15:00+08:00", "payload": {"task": "meal"}} for i in range(BATCH_SIZE)]
+             "occurred_at": RECENT, "payload": {"task": "meal"}} for i in range(BATCH_SIZE)]
 
 
 def test_ingest_killed_mid_stream_loses_nothing_acknowledged(broker, jwt_secret, mint, tmp_path, fault_report):
@@ -33,6 +36,9 @@ def test_ingest_killed_mid_stream_loses_nothing_acknowledged(broker, jwt_secret,
     headers = {"Authorization": f"Bearer {mint('ops', 'admin')}"}
     try:
         with httpx.Client(base_url=ingest.url, headers=headers, timeout=10) as client:
+            for m in range(13):  # ingest refuses events of members never enrolled
+                assert client.post("/v1/enrollments", json={"member_id": f"{prefix}-{m}", "cohort": "c-crash",
+                                   "timezone": "UTC", "enrolled_on": "2026-11-01"}).status_code == 202
             for number, events in enumerate(batches):
                 killer = threading.Timer(rng.uniform(0.0, 0.03), ingest.kill)
                 if number in kill_before:  # kill while this batch is in flight

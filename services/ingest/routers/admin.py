@@ -21,14 +21,13 @@ from contracts.members import (
     TimezoneChangeRequest, WithdrawalRequest,
 )
 from contracts.topics import CLOCK_TICKS, MEMBERS
-from services.common.auth import Principal, require_role
+from services.common.auth import Admin
 from services.common.kafka import Publisher, Record
 
 from ..deps import get_directory, get_publisher
 from ..directory import Directory, Refusal
 
 router = APIRouter(tags=["admin"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
 

@@ -1,4 +1,5 @@
 import time
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
@@ -41,3 +42,8 @@ def new_member(prefix: str = "m") -> str:
 def client(broker, jwt_secret):
     with ingest_client(broker, jwt_secret) as c:
         yield c
+
+
+# Events of the last hour: other tests on the shared broker move the clock (ingest refuses events more
+# than 30 days before the latest tick), so fixed dates would age out of the accepted window.
+RECENT = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()

@@ -9,7 +9,7 @@ from contracts.members import MemberEnrolled
 from contracts.topics import CLOCK_TICKS
 from testsupport.broker import read_topic
 
-from .conftest import enrol
+from .conftest import RECENT, enrol
 
 
 def admin(mint):
@@ -70,7 +70,7 @@ def test_probes_metrics_and_docs(client, mint):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
     event = {"event_id": str(uuid4()), "type": "login", "member_id": "m-1",
-             "occurred_at": "2026-11-02T08:00:00+00:00"}
+             "occurred_at": RECENT}
     enrol(client, mint("ops", "admin"), "m-1")
     assert client.post("/v1/events", json=event, headers={"Authorization": f"Bearer {mint('m-1')}"}).status_code == 202
     metrics = client.get("/metrics").text

@@ -10,12 +10,12 @@ import jwt as pyjwt
 from services.common.broker import start_broker
 from testsupport.broker import read_topic
 
-from .conftest import enrol, ingest_client
+from .conftest import RECENT, enrol, ingest_client
 
 
 def checkin(member, task="meal", **over):
     return {"event_id": str(uuid4()), "type": "checkin", "member_id": member,
-            "occurred_at": "2026-11-02T08:15:00+08:00", "payload": {"task": task}} | over
+            "occurred_at": RECENT, "payload": {"task": task}} | over
 
 
 def bearer(token):

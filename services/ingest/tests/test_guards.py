@@ -7,12 +7,12 @@ from uuid import uuid4
 
 import pytest
 
-from services.common.testing import read_topic
+from testsupport.broker import read_topic
 
-from .conftest import enrol, ingest_client, new_member
+from .conftest import RECENT, enrol, ingest_client, new_member
 
 
-def login(member, occurred_at="2026-11-02T08:00:00+00:00"):
+def login(member, occurred_at=RECENT):
     return {"event_id": str(uuid4()), "type": "login", "member_id": member, "occurred_at": occurred_at}
 
 

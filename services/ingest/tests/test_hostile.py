@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 
-from .conftest import enrol, ingest_client
+from .conftest import RECENT, enrol, ingest_client
 
 
 def login(member="m-1", **over):
     return {"event_id": str(uuid4()), "type": "login", "member_id": member,
-            "occurred_at": "2026-11-02T08:00:00+00:00"} | over
+            "occurred_at": RECENT} | over
 
 
 HOSTILE_BODIES = [
@@ -37,7 +37,7 @@ HOSTILE_BODIES = [
     "\ufeff{}".encode(),
     b"\xff\xfe\x00garbage",
     json.dumps({"type": "post", "member_id": "m-1", "event_id": str(uuid4()),
-                "occurred_at": "2026-11-02T08:00:00+00:00",
+                "occurred_at": RECENT,
                 "payload": {"channel": "community", "topic": "x" * 10_000}}).encode(),
 ]
 

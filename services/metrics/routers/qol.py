@@ -6,20 +6,19 @@ statistics are the survey service's pure `qol_change`."""
 
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
 from contracts.qol import ScaleComparison
-from services.common.auth import Principal, require_role
+from services.common.auth import Staff
 from services.metrics.qol_analysis import qol_change
 from services.metrics.survey_scores import QOL_SCORES_SQL, qol_rows
 
 from .. import queries
+from ..deps import AnswersDep
 from .api import CohortPath, _404, _run
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
-Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
 
 
 def qol(ch, cohort: str) -> list[ScaleComparison]:
@@ -30,5 +29,5 @@ def qol(ch, cohort: str) -> list[ScaleComparison]:
 
 @router.get("/qol", response_model=list[ScaleComparison], responses=_404,
             summary="QLQ-C30 change T0→T2, active vs inactive (Student t) and active T0 vs T2 (paired t)")
-async def qol_endpoint(cohort: CohortPath, principal: Staff, request: Request) -> list[ScaleComparison]:
-    return await _run(request, principal, cohort, qol)
+async def qol_endpoint(cohort: CohortPath, principal: Staff, answers: AnswersDep) -> list[ScaleComparison]:
+    return await _run(answers, principal, cohort, qol)

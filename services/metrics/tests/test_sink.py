@@ -9,7 +9,8 @@ import time
 from services.metrics.clickhouse import ClickHouseError, connect
 from services.metrics.rows import CONVERTERS
 from services.metrics.schema import TABLE_SCHEMAS, migrate
-from services.metrics.sink import SINK_FAILURES, Sink, load_positions
+from services.metrics import telemetry
+from services.metrics.sink import Sink, load_positions
 from testsupport.cohort import generate
 
 from .conftest import ingest_client, send_cohort, sunk_counts, unique_prefix
@@ -53,10 +54,10 @@ def test_clickhouse_outage_loses_nothing(own_broker, jwt_secret, admin_token, tm
 
     async def scenario() -> None:
         ch.down = True
-        failures = SINK_FAILURES._value.get()
+        failures = telemetry.SINK_FAILURES._value.get()
         sink = Sink(ch, bootstrap, CONVERTERS, TABLE_SCHEMAS, poll_ms=50, retry_max_s=0.3)
         await sink.start()
-        await _until(lambda: SINK_FAILURES._value.get() >= failures + 3, "the sink did not retry")
+        await _until(lambda: telemetry.SINK_FAILURES._value.get() >= failures + 3, "the sink did not retry")
         assert load_positions(real, topics) == {}  # nothing acknowledged while down
         await sink.stop()  # the process dies during the outage ...
 

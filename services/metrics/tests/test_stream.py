@@ -7,6 +7,9 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import orjson
+from kafka import KafkaProducer
+
 from contracts.daily import EngagementDay, EventDeadLetter
 from testsupport.broker import read_topic
 
@@ -29,8 +32,13 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
     with ingest_client(broker, jwt_secret) as ingest, \
             metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
         book = metrics.app.state.faust.book
+        # Ingest refuses events of members it does not know (not_enrolled), so the event comes straight
+        # from the log, as one written before that guard or accepted by a replica that knew more.
+        producer = KafkaProducer(bootstrap_servers=broker)
+        record = orjson.dumps(checkin | {"received_at": datetime.now(timezone.utc).isoformat()})
         for _ in range(2):  # a duplicate delivery
-            assert ingest.post("/v1/events", json=checkin, headers=admin).status_code == 202
+            producer.send("engagement.events", key=member.encode(), value=record).get(10)
+        producer.close()
         _wait(lambda: checkin["event_id"] in book.pending.get(member, {}), "event not pending")
         now = datetime.now(timezone.utc).isoformat()
         assert ingest.post("/v1/admin/clock", json={"now": now}, headers=admin).status_code == 202

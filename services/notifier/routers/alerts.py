@@ -10,29 +10,17 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 
 from contracts.alerts import AlertAcknowledged, AlertEvent, AlertResolved, CallLogged, CallRequest, ResolveRequest
-from services.common.auth import Principal, require_cohort, require_role
+from services.common.auth import Admin, Principal, Staff, require_cohort
 from services.common.kafka import BrokerUnavailable
 
+from ..deps import RuntimeDep
 from ..queue import AlertView
 from ..runtime import NotifierRuntime
 
 router = APIRouter(prefix="/v1", tags=["call queue"])
-Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
-
-
-def runtime_of(request: Request) -> NotifierRuntime:
-    runtime: NotifierRuntime = request.app.state.runtime
-    if not runtime.rebuilt.is_set():
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="call queue is being rebuilt from the log",
-                            headers={"Retry-After": "2"})
-    return runtime
-
-
-RuntimeDep = Annotated[NotifierRuntime, Depends(runtime_of)]
 
 
 def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:

@@ -55,9 +55,10 @@ class World:
     def _send(self, records: list[Record]) -> None:
         asyncio.run(self.publisher.publish(records))
 
-    def configure(self, cohort: str, **settings) -> None:
+    def configure(self, cohort: str, effective_on: date | None = None, **settings) -> None:
         value = {"type": "cohort.configured", "event_id": str(uuid4()), "cohort": cohort, "settings": settings,
-                 "occurred_at": "2026-09-01T00:00:00+00:00"}
+                 "occurred_at": "2026-09-01T00:00:00+00:00",
+                 "effective_on": effective_on.isoformat() if effective_on else None}
         self._send([Record(MEMBERS.name, f"cohort:{cohort}".encode(), json.dumps(value).encode())])
 
     def enrol(self, member: str, cohort: str, zone: str, enrolled_on: date) -> None:
@@ -68,6 +69,11 @@ class World:
     def withdraw(self, member: str, cohort: str, on: date) -> None:
         value = {"type": "member.withdrawn", "event_id": str(uuid4()), "member_id": member, "cohort": cohort,
                  "withdrawn_on": on.isoformat(), "occurred_at": "2026-09-01T00:00:00+00:00"}
+        self._send([Record(MEMBERS.name, member.encode(), json.dumps(value).encode())])
+
+    def change_zone(self, member: str, cohort: str, zone: str, effective_on: date) -> None:
+        value = {"type": "member.timezone_changed", "event_id": str(uuid4()), "member_id": member, "cohort": cohort,
+                 "timezone": zone, "effective_on": effective_on.isoformat(), "occurred_at": "2026-09-01T00:00:00+00:00"}
         self._send([Record(MEMBERS.name, member.encode(), json.dumps(value).encode())])
 
     def event(self, member: str, at: datetime, kind: str = "login", **payload) -> None:

@@ -39,7 +39,7 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
         runtime = client.app.state.runtime
         client.portal.call(runtime.rebuilt.wait)
         wait_until(lambda: cohort in runtime.state.cohorts and runtime.state.members.get(gone, None)
-                   and runtime.state.members[gone].withdrawn_on and len(runtime.state.days.get(fine, {})) == 5, what="state")
+                   and runtime.state.members[gone].follow_up.withdrawn_on and len(runtime.state.days.get(fine, {})) == 5, what="state")
 
         def tick(now: datetime) -> None:
             value = json.dumps({"type": "clock.tick", "event_id": "00000000-0000-4000-8000-000000000000",

@@ -8,11 +8,12 @@ from contracts.engagement import DayEngagement
 from contracts.events import client_event_adapter
 from contracts.members import CohortSettings
 from services.notifier import rules
-from services.notifier.rules import Member
+from services.notifier.rules import history, member
 
 ENROLLED = date(2026, 9, 1)  # day 1; days 1-28 intervention, day 29 on open-ended
 SH = "Asia/Shanghai"
-DEFAULT = CohortSettings()
+DEFAULT = history(CohortSettings())
+SH_ZONES = member("m-1", "c-1", "Asia/Shanghai", date(2026, 9, 1)).zones
 
 
 def at(day: date, hour: int = 0, minute: int = 0, zone: str = SH) -> datetime:
@@ -27,7 +28,7 @@ def logins(*numbers: int) -> dict:
     return {day(n): DayEngagement(True, frozenset(), 0) for n in numbers}
 
 
-MEMBER = Member("m-1", "c-1", SH, ENROLLED)
+MEMBER = member("m-1", "c-1", SH, ENROLLED)
 
 
 def test_two_fully_missed_days_in_intervention_alert_only_once_the_second_day_is_over():
@@ -39,7 +40,7 @@ def test_two_fully_missed_days_in_intervention_alert_only_once_the_second_day_is
 
 
 def test_the_local_day_decides_not_utc():
-    ny = Member("m-ny", "c-1", "America/New_York", ENROLLED)
+    ny = member("m-ny", "c-1", "America/New_York", ENROLLED)
     days = {}  # never logged in: days 1 and 2 missed once New York's day 3 has begun
     assert rules.evaluate(ny, DEFAULT, days, at(day(3), 0, 0, zone=SH)) is None  # still day 2 in New York
     assert rules.evaluate(ny, DEFAULT, days, at(day(3), 0, 0, zone="America/New_York")).since == day(1)
@@ -57,7 +58,7 @@ def test_the_episode_start_is_stable_while_the_streak_goes_on():
 
 
 def test_cohort_threshold_and_enrolment_day_bound_the_streak():
-    three = CohortSettings(inactive_days_intervention=3)
+    three = history(CohortSettings(inactive_days_intervention=3))
     assert rules.evaluate(MEMBER, three, logins(1), at(day(4), 1)) is None
     assert rules.evaluate(MEMBER, three, logins(1), at(day(5), 1)).missed_days == 3
     assert rules.evaluate(MEMBER, DEFAULT, {}, at(day(2), 12)) is None  # only one complete day exists
@@ -85,9 +86,12 @@ def test_open_ended_alert_resolves_when_the_rate_recovers_not_on_one_login():
 
 
 def test_withdrawn_members_and_ended_cohorts_never_alert():
-    withdrawn = Member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(10))
-    assert rules.evaluate(withdrawn, DEFAULT, {}, at(day(5), 1)) is None
-    ended = CohortSettings(ends_on=day(3))
+    withdrawn = member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(10))
+    assert rules.evaluate(withdrawn, DEFAULT, {}, at(day(10), 1)) is None  # from the withdrawal date on
+    assert rules.evaluate(withdrawn, DEFAULT, {}, at(day(11), 1)) is None
+    # Defect 8: a withdrawal dated in the future takes effect on its date, not at once.
+    assert rules.evaluate(withdrawn, DEFAULT, {}, at(day(5), 1)).through == day(4)
+    ended = history(CohortSettings(ends_on=day(3)))
     assert rules.evaluate(MEMBER, ended, {}, at(day(4), 1)) is None
 
 
@@ -96,9 +100,10 @@ def test_resolution_when_active_again_late_event_withdrawn_or_ended():
     assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, logins(1), at(day(4), 8)) is None
     assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, logins(1, 4), at(day(4), 8)) == "active_again"
     assert rules.resolution(f.rule, f.through, MEMBER, DEFAULT, logins(1, 3), at(day(4), 8)) == "active_again"
-    withdrawn = Member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(5))
-    assert rules.resolution(f.rule, f.through, withdrawn, DEFAULT, {}, at(day(4), 8)) == "withdrawn"
-    assert rules.resolution(f.rule, f.through, MEMBER, CohortSettings(ends_on=day(4)), {}, at(day(5), 8)) \
+    withdrawn = member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(5))
+    assert rules.resolution(f.rule, f.through, withdrawn, DEFAULT, {}, at(day(4), 8)) is None  # not yet
+    assert rules.resolution(f.rule, f.through, withdrawn, DEFAULT, {}, at(day(5), 0)) == "withdrawn"
+    assert rules.resolution(f.rule, f.through, MEMBER, history(CohortSettings(ends_on=day(4))), {}, at(day(5), 8)) \
         == "follow_up_ended"
 
 
@@ -114,13 +119,13 @@ def test_escalation_after_24_hours_and_assignment_balances_by_unresolved_count()
 
 def test_only_the_latest_slot_within_the_grace_period_is_due():
     grace = timedelta(hours=1)
-    slots = DEFAULT.reminder_times
-    assert rules.due_slot(at(day(2), 7, 59), SH, slots, grace) is None
-    assert rules.due_slot(at(day(2), 8, 0), SH, slots, grace) == (day(2), time(8))
-    assert rules.due_slot(at(day(2), 8, 59), SH, slots, grace) == (day(2), time(8))
-    assert rules.due_slot(at(day(2), 9, 0), SH, slots, grace) is None  # passed by a full hour: skipped
-    assert rules.due_slot(at(day(2), 12, 30), SH, slots, grace) == (day(2), time(12))  # 08:00 jumped over
-    assert rules.due_slot(at(day(2), 19, 5), SH, slots, grace) == (day(2), time(19))
+    slots = CohortSettings().reminder_times
+    assert rules.due_slot(at(day(2), 7, 59), SH_ZONES, slots, grace) is None
+    assert rules.due_slot(at(day(2), 8, 0), SH_ZONES, slots, grace) == (day(2), time(8))
+    assert rules.due_slot(at(day(2), 8, 59), SH_ZONES, slots, grace) == (day(2), time(8))
+    assert rules.due_slot(at(day(2), 9, 0), SH_ZONES, slots, grace) is None  # passed by a full hour: skipped
+    assert rules.due_slot(at(day(2), 12, 30), SH_ZONES, slots, grace) == (day(2), time(12))  # 08:00 jumped over
+    assert rules.due_slot(at(day(2), 19, 5), SH_ZONES, slots, grace) == (day(2), time(19))
 
 
 def test_reminders_name_the_remaining_tasks_and_stop_when_all_are_done():
@@ -129,12 +134,12 @@ def test_reminders_name_the_remaining_tasks_and_stop_when_all_are_done():
                                      "occurred_at": at(day(2), hour).isoformat(), "payload": {"task": task}})
 
     days: dict = {}
-    rules.add_event(days, checkin("meal", 7), SH)
+    rules.add_event(days, checkin("meal", 7), SH_ZONES)
     reminder = rules.reminder_for(MEMBER, DEFAULT, days, at(day(2), 8), timedelta(hours=1))
     assert reminder.remaining == ("exercise", "meditation")
     assert reminder.body == "Still to do today: exercise, meditation."
     assert reminder.dedup_key == f"reminder|m-1|{day(2)}|08:00"
-    rules.add_event(days, checkin("exercise", 9), SH)
-    rules.add_event(days, checkin("meditation", 10), SH)
+    rules.add_event(days, checkin("exercise", 9), SH_ZONES)
+    rules.add_event(days, checkin("meditation", 10), SH_ZONES)
     assert rules.reminder_for(MEMBER, DEFAULT, days, at(day(2), 12), timedelta(hours=1)) is None
     assert rules.reminder_for(MEMBER, DEFAULT, {}, at(day(0), 8), timedelta(hours=1)) is None  # before enrolment

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
@@ -15,18 +15,17 @@ from contracts.surveys import (
     EXPERIENCE_QUESTIONS, ExperienceResponse, PendingSurvey, QlqC30Response, ResponseResult, ScaleScores,
     SurveyResponded, SurveyScored, item_answers,
 )
-from services.common.auth import Principal, require_role
+from services.common.auth import Member
 from services.common.kafka import BrokerUnavailable
 from services.common.web import validation_errors
 
 from .. import telemetry
-from ..runtime import SurveyRuntime
+from ..deps import Runtime
 from ..schedule import step_event_id
 from ..scoring import score
 from ..state import Invitation
 
 router = APIRouter(tags=["member surveys"])
-Member = Annotated[Principal, Depends(require_role("member"))]
 
 # The body is parsed by hand (its model depends on the invitation's instrument), so its schema is
 # declared for the OpenAPI document here; BODY_COMPONENTS goes into the document's components.
@@ -36,11 +35,6 @@ BODY_COMPONENTS = _BODY_SCHEMA.pop("$defs")
 QLQ_QUESTIONS = {str(i): ("answer 1-7" if i >= 29 else "answer 1-4") for i in range(1, 31)}
 
 
-def get_runtime(request: Request) -> SurveyRuntime:
-    return request.app.state.runtime
-
-
-Runtime = Annotated[SurveyRuntime, Depends(get_runtime)]
 
 
 def refuse(code: int, detail: Any) -> HTTPException:

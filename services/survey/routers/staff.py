@@ -9,18 +9,17 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import Response
 
 from contracts.common import CohortId
 from contracts.surveys import ExperienceRow
-from services.common.auth import Principal, require_role
+from services.common.auth import Principal, Staff
 
 from ..runtime import SurveyRuntime
-from .members import Runtime
+from ..deps import Runtime
 
 router = APIRouter(tags=["staff"])
-Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
 CSV_COLUMNS = ("member_id", "invitation_id", "responded_at", "q1", "q2", "q3")
 NO_STORE = {"Cache-Control": "no-store"}
 
