@@ -53,7 +53,8 @@ class NotifierRuntime(LogStateRuntime):
         self.settings = settings
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
-                                   nurse_webhook=bool(settings.nurse_webhook_url))
+                                   nurse_webhook=bool(settings.nurse_webhook_url),
+                                   dedup_window=timedelta(days=settings.dedup_window_days))
         self.deliverer = Deliverer(settings)
         self._gauge_cohorts: set[str] = set()
 
@@ -108,7 +109,8 @@ class NotifierRuntime(LogStateRuntime):
         its dedup_key. Folded only after the broker acknowledged."""
         if notes:
             await self.publish([self.note_record(n) for n in notes], retry=True)
-            self.state.requested.update(n.dedup_key for n in notes)
+            for n in notes:
+                self.state.requested.add(n.dedup_key, n.occurred_at)
             telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in notes))
         if events:
             await self.publish([self.alert_record(e) for e in events], retry=True)
@@ -150,10 +152,14 @@ class NotifierRuntime(LogStateRuntime):
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
-        self.state.requested.add(note.dedup_key)
+        self.state.requested.add(note.dedup_key, note.occurred_at)
         if note.dedup_key in self.state.done:
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             return "duplicate"
+        if self.state.expired(note):  # older than the dedup window: its outcome may be forgotten
+            telemetry.DEDUPLICATED.labels(note.channel).inc()
+            log.warning("notification_expired", channel=note.channel, kind=note.kind)
+            return "expired"
         ok, attempts, reason = await self.deliverer.deliver(note)
         now = note.occurred_at
         if ok:
@@ -170,7 +176,7 @@ class NotifierRuntime(LogStateRuntime):
             records = [Record(NOTIFICATIONS_DLQ.name, note.recipient.encode(), dead.model_dump_json().encode()),
                        self.note_record(outcome)]
         # Mark first: while the outcome is being published nothing may send this key again.
-        self.state.done[note.dedup_key] = "delivered" if ok else "failed"
+        self.state.done.add(note.dedup_key, note.occurred_at, "delivered" if ok else "failed")
         await self.publish(records, retry=True)
         telemetry.DELIVERIES.labels(note.channel, "delivered" if ok else "failed").inc()
         return "delivered" if ok else "failed"

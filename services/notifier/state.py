@@ -19,6 +19,8 @@ from contracts.members import CohortConfigured, MemberEnrolled, parse_member_rec
 from contracts.notifications import NotificationDelivered, NotificationFailed, NotificationRequested
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 
+from services.common.dedup import DEFAULT_WINDOW, WindowedKeys
+
 from . import rules
 from .queue import CallQueue
 
@@ -35,7 +37,8 @@ def quarter_start(index: int) -> datetime:
 
 
 class NotifierState:
-    def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool) -> None:
+    def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool,
+                 dedup_window: timedelta = DEFAULT_WINDOW) -> None:
         self.grace, self.escalate_after, self.nurse_webhook = grace, escalate_after, nurse_webhook
         self.members: dict[str, MemberTimeline] = {}
         self.partition_members: dict[int, set[str]] = {}
@@ -45,8 +48,11 @@ class NotifierState:
         self.last_activity: dict[str, datetime] = {}
         self._early: dict[str, list] = {}  # events of members not enrolled yet
         self.queue = CallQueue()
-        self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
-        self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        # Notification keys, remembered for the dedup window only (services.common.dedup): a request older
+        # than the window is never delivered (`expired`), so forgetting its key cannot resend it.
+        self.requested = WindowedKeys(dedup_window)  # dedup keys requested on notifications.outbound
+        self.done = WindowedKeys(dedup_window)       # dedup key → delivered | failed
+        self._pruned_at: datetime | None = None
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
 
@@ -95,11 +101,19 @@ class NotifierState:
         data = orjson.loads(value)
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "notification.requested":
-            self.requested.add(NotificationRequested.model_validate(data).dedup_key)
+            note = NotificationRequested.model_validate(data)
+            self.requested.add(note.dedup_key, note.occurred_at)
         elif kind == "notification.delivered":
-            self.done[NotificationDelivered.model_validate(data).dedup_key] = "delivered"
+            outcome = NotificationDelivered.model_validate(data)
+            self.done.add(outcome.dedup_key, outcome.occurred_at, "delivered")
         elif kind == "notification.failed":
-            self.done.setdefault(NotificationFailed.model_validate(data).dedup_key, "failed")
+            outcome = NotificationFailed.model_validate(data)
+            if outcome.dedup_key not in self.done:  # first delivered wins over a failure
+                self.done.add(outcome.dedup_key, outcome.occurred_at, "failed")
+
+    def expired(self, note: NotificationRequested) -> bool:
+        """A request older than the dedup window: its key may be forgotten, so it is never delivered."""
+        return self.latest_tick is not None and note.occurred_at < self.latest_tick - self.done.window
 
     def apply_alert(self, event: AlertEvent) -> bool:
         """Fold an alert step into the call queue; False when it was known already."""
@@ -110,6 +124,10 @@ class NotifierState:
             self.latest_tick = now
         if partition not in self.ticks_done or now > self.ticks_done[partition]:
             self.ticks_done[partition] = now
+        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):  # hourly is plenty
+            self._pruned_at = now
+            self.requested.prune(self.latest_tick)
+            self.done.prune(self.latest_tick)
 
     # --- reading --------------------------------------------------------------------------------
 

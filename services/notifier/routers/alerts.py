@@ -117,5 +117,5 @@ async def processing_status(_: Admin, request: Request) -> dict:
         "unresolved": len(runtime.state.queue.unresolved_by_member),
         "delivered": sum(v == "delivered" for v in runtime.state.done.values()),
         "failed": sum(v == "failed" for v in runtime.state.done.values()),
-        "pending_deliveries": len(runtime.state.requested - runtime.state.done.keys()),
+        "pending_deliveries": sum(1 for key in runtime.state.requested if key not in runtime.state.done),
     }
