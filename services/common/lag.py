@@ -14,14 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import Gauge
-
-LAG = Gauge("carecircle_consumer_lag_records",
-            "Records between the log end and the offset this process has applied (per partition)",
-            ["service", "consumer", "topic", "partition"])
-APPLIED = Gauge("carecircle_consumer_applied_offset",
-                "Next offset to apply: every record before it is folded or decided (per partition)",
-                ["service", "consumer", "topic", "partition"])
+from .telemetry import APPLIED, LAG
 
 
 def lag_of(log_end: int, applied: int) -> int:
