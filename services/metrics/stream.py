@@ -23,6 +23,7 @@ from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
+from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import log
 from services.common.stream import catalogue_topic, make_faust_app
 
@@ -41,6 +42,8 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     app.daily = DailyPublication(lambda: Publisher(settings.kafka_bootstrap, 10_000, "metrics"))
     app.task(app.daily.run)
     dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
+    lag = app.lag = LagReporter("metrics", "stream")  # docs/scale.md, "Lag"
+    report_faust_lag(app, lag)
 
     async def publish(days: list[EngagementDay]) -> None:
         await app.daily.put([
@@ -55,45 +58,53 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     @app.agent(catalogue_topic(app, ENGAGEMENT_EVENTS))
     async def events(stream):
         # Batches: a member-day changed by many events of the batch is published once, in its final state.
-        async for values in stream.take(2_000, within=0.05):
+        async for batch in stream.take_events(2_000, within=0.05):
             parsed = []
-            for value in values:
+            for event in batch:
                 try:
-                    parsed.append(parse_recorded_event(value))
+                    parsed.append(parse_recorded_event(event.value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=str(exc)[:300])
             changed = app.book.apply_events(parsed)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
+            for event in batch:  # offsets only grow within a partition: the last one per partition wins
+                lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
+
+    def member_change(value: bytes) -> list[EngagementDay] | None:
+        try:
+            record = parse_member_record(value)
+        except ValidationError as exc:
+            log.warning("stream_invalid_member_record", error=str(exc)[:300])
+            return None
+        if isinstance(record, MemberEnrolled):
+            return app.book.enrol(record)
+        if isinstance(record, MemberWithdrawn):
+            return app.book.withdraw(record)
+        if isinstance(record, CohortConfigured):
+            return app.book.configure(record)
+        return None
 
     @app.agent(catalogue_topic(app, MEMBERS))
     async def members(stream):
-        async for value in stream:
-            try:
-                record = parse_member_record(value)
-            except ValidationError as exc:
-                log.warning("stream_invalid_member_record", error=str(exc)[:300])
-                continue
-            if isinstance(record, MemberEnrolled):
-                changed = app.book.enrol(record)
-            elif isinstance(record, MemberWithdrawn):
-                changed = app.book.withdraw(record)
-            elif isinstance(record, CohortConfigured):
-                changed = app.book.configure(record)
-            else:
-                continue
-            STREAM_EVENTS.labels(MEMBERS.name).inc()
-            await publish(changed)
+        async for event in stream.events():
+            changed = member_change(event.value)
+            if changed is not None:
+                STREAM_EVENTS.labels(MEMBERS.name).inc()
+                await publish(changed)
+            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     @app.agent(catalogue_topic(app, CLOCK_TICKS))
     async def ticks(stream):
-        async for value in stream:
+        async for event in stream.events():
             try:
-                tick = ClockTick.model_validate_json(value)
+                tick = ClockTick.model_validate_json(event.value)
             except ValidationError:
-                continue
-            STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
-            await dead_letter(app.book.dead_letters(tick.now.astimezone(timezone.utc)))
+                tick = None
+            if tick is not None:
+                STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
+                await dead_letter(app.book.dead_letters(tick.now.astimezone(timezone.utc)))
+            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     return app
 
