@@ -30,3 +30,33 @@ def test_reporter_mirrors_the_gauges_and_forgets_moved_partitions():
     reporter.forget([("t", 3)])  # a rebalance moved the partition away: the series disappears
     assert gauge("carecircle_consumer_lag_records", **labels) is None
     assert reporter.lag() == {}
+
+
+async def test_a_log_tail_on_the_real_broker_reports_what_it_applied(broker):
+    """Against tansu: the tail's applied offsets reach the number of records written per partition, and
+    its lag is 0 then, although tansu reports end offsets one batch short."""
+    import asyncio
+    import uuid
+
+    from contracts.topics import Topic
+    from services.common.kafka import Publisher, Record, ensure_topics
+    from services.common.logstate import LogTail
+
+    topic = Topic(f"lag-test-{uuid.uuid4().hex[:8]}", "k", ("x",), "lag test", partitions=3)
+    ensure_topics(broker, [topic])
+    publisher = Publisher(broker)
+    for batch in range(3):  # several record batches per partition
+        await publisher.publish([Record(topic.name, f"k{i}".encode(), b"{}", partition=i % 3) for i in range(30)])
+    folded: list[tuple[str, int]] = []
+    tail = LogTail("unit-log-tail", broker, [topic.name], lambda t, p, v: folded.append((t, p)), idle_s=0.3)
+    tail.start()
+    try:
+        await asyncio.wait_for(tail.rebuilt.wait(), 30)
+        assert len(folded) == 90
+        assert tail.tail_lag.applied == {(topic.name, p): 30 for p in range(3)}
+        assert set(tail.tail_lag.lag().values()) == {0}
+        assert gauge("carecircle_consumer_applied_offset", service="unit", consumer="log-tail",
+                     topic=topic.name, partition="1") == 30
+    finally:
+        await tail.stop()
+        publisher.close()
