@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
 # Local development defaults (documented in the README; never used in production).
+# AUTH_DEV=1 accepts HS256 tokens signed with JWT_SECRET (tests, benchmarks, the simulator); production never sets it.
+export AUTH_DEV ?= 1
 export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export PYTHONUNBUFFERED := 1
@@ -21,17 +23,20 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*; touch $@
 
 run: venv  ## start the broker and every service; Ctrl-C stops them all
-	@echo "CareCircle (dev secret; mint tokens with: $(BIN)/python -m services.ingest.tokens --admin ops)"
+	@# A dev Ed25519 key pair under var/keys: services verify EdDSA tokens with its JWKS, the tokens CLI signs with it.
+	$(BIN)/python -m services.common.keys var/keys
+	@echo "CareCircle (dev keys in var/keys; mint tokens with: $(BIN)/python -m services.ingest.tokens --admin ops)"
 	@echo "  ingest API   http://127.0.0.1:8001   docs http://127.0.0.1:8001/docs"
-	@echo "  metrics      http://127.0.0.1:8002   dashboard http://127.0.0.1:8002/?token=<nurse/admin token>  docs http://127.0.0.1:8002/docs"
-	@echo "  notifier     http://127.0.0.1:8003   nurse console http://127.0.0.1:8003/?token=<nurse/admin token>  docs http://127.0.0.1:8003/docs"
+	@echo "  metrics      http://127.0.0.1:8002   dashboard http://127.0.0.1:8002/#token=<staff token>  docs http://127.0.0.1:8002/docs"
+	@echo "  notifier     http://127.0.0.1:8003   nurse console http://127.0.0.1:8003/#token=<nurse/admin token>  docs http://127.0.0.1:8003/docs"
 	@echo "  survey API   http://127.0.0.1:8004   docs http://127.0.0.1:8004/docs"
 	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
 	@echo "  demo         a 60-member cohort replayed live (one simulated day / 3 s; its dashboard link is in the log); DEMO=0 make run turns it off"
 	@# The broker keeps its log in memory, so ClickHouse starts empty too: the metrics sink stores its
 	@# Kafka positions in ClickHouse, and positions from an earlier run would point past the new log.
 	rm -rf var/chdb
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
+	API_DOCS=1 JWT_JWKS_FILE=$(abspath var/keys/jwks.json) JWT_SIGNING_KEY_FILE=$(abspath var/keys/signing-key.pem) \
+		PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start
 
 test: venv  ## the whole suite, against the real broker and the real ClickHouse engine
 	$(BIN)/python -m pytest
@@ -52,9 +57,10 @@ up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus
 down:  ## stop the docker compose stack (volumes kept; `docker compose down -v` drops them)
 	docker compose down
 
-manifests: venv  ## regenerate KafkaTopics/PrometheusRule and the image constraints, render both overlays
+manifests: venv  ## regenerate KafkaTopics/KafkaUsers/PrometheusRule and the image locks (PyPI), check the CRDs, render both overlays
 	$(BIN)/python -m deploy.generate
 	$(BIN)/python -m deploy.lock
+	$(BIN)/python -m deploy.crds --check
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/prod > /dev/null
 	$(BIN)/python -m deploy.kustomize deploy/k8s/overlays/dev > /dev/null
 

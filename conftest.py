@@ -11,6 +11,12 @@ from services.common.broker import start_broker
 from services.common.kafka import ensure_topics
 
 TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+# Tests mint HS256 tokens with the test secret, a development option the services accept only with
+# AUTH_DEV=1 (docs/security.md); set before any settings object or service process is created.
+os.environ.setdefault("AUTH_DEV", "1")
+# The access-matrix tests send hundreds of refused tokens from one address on purpose; the 401-flood
+# limit has its own test (tests/faults/test_hostile_clients.py) with the production default.
+os.environ.setdefault("RATE_LIMIT_REFUSED_PER_ADDRESS", "100000/minute")
 
 
 @pytest.fixture(scope="session")

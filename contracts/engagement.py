@@ -6,9 +6,12 @@ than re-deciding what "logged in" or "completed" means.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -117,3 +120,28 @@ def summarize_day(events: Iterable[AnyClientEvent]) -> DayEngagement:
 def is_active(days_logged_in: int, days_in_window: int, threshold: float = 0.70) -> bool:
     """Active member: login rate over the first 28 follow-up days at or above the cohort threshold."""
     return days_in_window > 0 and days_logged_in / days_in_window >= threshold
+
+
+Activity = Literal["active", "inactive", "pending", "insufficient"]
+
+
+def activity(days_logged_in: int, complete_window_days: int, window: int, follow_up_ongoing: bool,
+             threshold: float = 0.70) -> Activity:
+    """A member's activity over the first `window` (28) complete follow-up days: judged only once the
+    window is complete; `pending` while follow-up goes on, `insufficient` when it ended before."""
+    if complete_window_days < window:
+        return "pending" if follow_up_ongoing else "insufficient"
+    return "active" if is_active(days_logged_in, complete_window_days, threshold) else "inactive"
+
+
+def is_working_day_with_make_up(day: date, holidays: Iterable[date] = (), working_days: Iterable[date] = ()) -> bool:
+    """Weekdays that are not holidays are working days, and so are the calendar's make-up working days
+    (a worked Saturday)."""
+    return day in set(working_days) or is_working_day(day, holidays)
+
+
+def half_up(value: Fraction, places: int = 2) -> Decimal:
+    """A non-negative exact value rounded half up to `places` decimals (60.375 → 60.38), exactly."""
+    if value < 0:
+        raise ValueError("rates are not negative")
+    return Decimal(math.floor(value * 10 ** places + Fraction(1, 2))).scaleb(-places)

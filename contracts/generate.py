@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import alerts, clock, daily, events, members, notifications, surveys, topics
+from . import alerts, audit, clock, daily, events, members, notifications, surveys, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -46,6 +46,7 @@ SCHEMAS: dict[str, Any] = {
     "call-request": alerts.CallRequest,
     "engagement.day": daily.EngagementDay,
     "engagement.dead_letter": daily.EventDeadLetter,
+    "staff.access": audit.StaffAccess,
 }
 
 

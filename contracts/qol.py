@@ -3,6 +3,8 @@ inactive members (the study's Tables 4 and 5). Computed by `services.metrics.qol
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -19,6 +21,9 @@ class TTest(BaseModel):
 
 
 class PairedChange(BaseModel):
+    difference: Literal["T2 - T0"] = Field(
+        default="T2 - T0", description="The paired t is computed on T2 − T0 (a fall gives a negative t); "
+                                       "the study's Table 5 reports T0 − T2, the opposite sign")
     n: int
     t0_mean: float | None
     t0_sd: float | None

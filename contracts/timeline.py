@@ -198,6 +198,8 @@ class MemberTimeline:
     zones: ZoneHistory
     follow_up: FollowUp
     enrolment: MemberEnrolled = field(compare=False)  # the record that opened the latest period
+    first_enrolment: MemberEnrolled = field(compare=False)  # day 1 and the survey schedule count from it
+    applied: frozenset = field(default=frozenset(), compare=False, repr=False)  # event ids folded in
 
     def local_day(self, instant: datetime) -> date:
         return self.zones.local_day(instant)
@@ -212,13 +214,24 @@ class MemberTimeline:
 def apply_member_record(
     timeline: MemberTimeline | None, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged
 ) -> MemberTimeline | None:
-    """Fold one member record (log order). Records that cannot apply (a withdrawal or zone change of
-    an unknown member, anything naming another cohort) change nothing: ingest refuses them, and a
-    log written before the guards existed must still replay to the same state."""
+    """Fold one member record (log order). Idempotent: a record folded again (same event_id: the log
+    tail and a stream agent may both deliver it, in either order) changes nothing. Records that cannot
+    apply (a withdrawal or zone change of an unknown member, anything naming another cohort) change
+    nothing: ingest refuses them, and a log written before the guards existed must still replay."""
+    if timeline is not None and record.event_id in timeline.applied:
+        return timeline
+    folded = _apply(timeline, record)
+    if folded is None or folded is timeline:
+        return folded
+    return replace(folded, applied=folded.applied | {record.event_id})
+
+
+def _apply(timeline: MemberTimeline | None,
+           record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> MemberTimeline | None:
     if isinstance(record, MemberEnrolled):
         if timeline is None:
             return MemberTimeline(record.member_id, record.cohort, ZoneHistory(record.timezone),
-                                  FollowUp.enrolled(record.enrolled_on), record)
+                                  FollowUp.enrolled(record.enrolled_on), record, record)
         if record.cohort != timeline.cohort or not timeline.follow_up.is_withdrawn:
             return timeline
         follow_up = timeline.follow_up.re_enrol(record.enrolled_on)

@@ -58,8 +58,13 @@ NOTIFICATIONS_DLQ = Topic(
     "notifications.dlq", "member_id", ("dead_letter",), "Deliveries that failed after the last retry, with the reason"
 )
 
+AUDIT = Topic(
+    "audit", "actor (staff id)", ("staff.access",),
+    "Every staff read of member-level data: who, what, when (never the data); kept for good",
+)
+
 CATALOGUE: tuple[Topic, ...] = (
     ENGAGEMENT_EVENTS, ENGAGEMENT_DAILY, MEMBERS, ALERTS, NOTIFICATIONS_OUTBOUND, SURVEYS, CLOCK_TICKS,
-    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ,
+    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT,
 )
 BY_NAME = {t.name: t for t in CATALOGUE}

@@ -14,6 +14,11 @@ round to the published ones. Not every D works (32.9 % of 13 × 7 = 91 member-da
    which all three counts exist, as close as possible to a smooth attrition curve;
 3. `followed_days` turns the weekly member-days into each member's number of follow-up days
    (the withdrawal day is the day after), and `study_week_counts` bundles everything.
+
+That attrition search is kept for analysis: the table fits the `enrolled` denominator best
+(docs/metrics.md, "Reproducing the study"). `study_design()` — what `--study` replays — is
+`enrolled_design`: 30 members followed all 15 weeks, 210 member-days every week, each cell the count
+k/210 that rounds to the published rate where one exists (`reachable`) and the nearest k elsewhere.
 """
 
 from __future__ import annotations
@@ -195,8 +200,38 @@ class StudyDesign:
     followed: list[int]  # per member: number of follow-up days (the withdrawal is the next day)
 
 
-def study_design(table: dict[int, tuple[str, str, str]] | None = None, members: int = STUDY_MEMBERS,
-                 members_at_last_week: int = STUDY_MEMBERS_AT_LAST_WEEK) -> StudyDesign:
+def nearest_count(target_pct: str, member_days: int) -> int:
+    """The count k whose rate 100·k/member_days is nearest the target (the lower one on a tie)."""
+    return min(range(member_days + 1), key=lambda k: (abs(Fraction(100 * k, member_days) - Fraction(target_pct)), k))
+
+
+def reachable(target_pct: str, member_days: int) -> bool:
+    """Some count over `member_days` rounds to the target at 0.1 %."""
+    return bool(feasible_counts(target_pct, member_days))
+
+
+def enrolled_design(table: dict[int, tuple[str, str, str]] | None = None, members: int = STUDY_MEMBERS) -> StudyDesign:
+    """Every member followed every week (no withdrawal): `members` × 7 member-days a week under both
+    denominators; each cell's count is the nearest (exact wherever reachable)."""
+    table = table or STUDY_TABLE
+    days = members * DAYS_PER_WEEK
+    weeks = []
+    for week in sorted(table):
+        logged, part, comp = (nearest_count(t, days) for t in table[week])
+        if not comp <= part <= logged:
+            raise ValueError(f"week {week}: the nearest counts are not ordered ({logged}, {part}, {comp})")
+        weeks.append(WeekCounts(week, days, logged, part, comp, members, members))
+    return StudyDesign(weeks, [DAYS_PER_WEEK * len(weeks)] * members)
+
+
+def study_design(table: dict[int, tuple[str, str, str]] | None = None, members: int = STUDY_MEMBERS) -> StudyDesign:
+    """What `--study` replays: `enrolled_design`."""
+    return enrolled_design(table, members)
+
+
+def attrition_design(table: dict[int, tuple[str, str, str]] | None = None, members: int = STUDY_MEMBERS,
+                     members_at_last_week: int = STUDY_MEMBERS_AT_LAST_WEEK) -> StudyDesign:
+    """The closest attrition-only follow-up under the `followup` denominator (analysis only)."""
     return _design(tuple(sorted((table or STUDY_TABLE).items())), members, members_at_last_week)
 
 

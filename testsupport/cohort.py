@@ -15,6 +15,7 @@ import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -146,11 +147,12 @@ def _realise(rng: random.Random, member_id: str, zone: str, day: date, logged: b
 # ---- the independent count (from the plan only) ----
 
 def _rates(days: list[PlannedDay]) -> dict:
+    """Every planned day is complete (the final tick is days after the cohort's end); follow-up denominator."""
     n = len(days)
     logged = sum(d.logged_in for d in days)
     part = sum(bool(d.tasks) for d in days)
     comp = sum(d.tasks == frozenset(TASKS) for d in days)
-    return {"member_days": n, "logged_in_days": logged, "participated_days": part, "completed_days": comp,
+    return {"denominator": "followup", "partial": False, "member_days": n, "logged_in_days": logged, "participated_days": part, "completed_days": comp,
             "login_rate": 100 * logged / n if n else 0.0, "participation_rate": 100 * part / n if n else 0.0,
             "completion_rate": 100 * comp / n if n else 0.0}
 
@@ -178,16 +180,30 @@ def truth_members(g: GeneratedCohort) -> list[dict]:
         days = by_member[e["member_id"]]
         window = [d for d in days if d.day_number <= 28]
         r = _rates(window)
+        del r["denominator"], r["partial"]
+        judged = len(window) == 28  # otherwise follow-up ended before 28 days (all days are complete here)
+        active = judged and r["logged_in_days"] / len(window) >= 0.7
         out.append({"member_id": e["member_id"], "follow_up_days": len(days), "window_days": r.pop("member_days"),
-                    **r, "active": bool(window) and r["logged_in_days"] / len(window) >= 0.7})
+                    **r, "activity": ("active" if active else "inactive") if judged else "insufficient",
+                    "active": active if judged else None})
     return out
 
 
-def truth_daytypes(g: GeneratedCohort) -> list[dict]:
+def truth_daytypes(g: GeneratedCohort, stage: str = "all") -> list[dict]:
     out = []
+    weeks = g.settings["intervention_weeks"]
+    in_stage = {"all": lambda d: True, "intervention": lambda d: d.day_number <= 7 * weeks,
+                "open-ended": lambda d: d.day_number > 7 * weeks}[stage]
     for label, working in (("working", True), ("non-working", False)):
-        days = [d for d in g.plan if d.working == working]
+        days = [d for d in g.plan if d.working == working and in_stage(d)]
         actions = [d.actions for d in days]
-        out.append({"day_type": label, **_rates(days), "actions": sum(actions),
-                    "actions_mean": sum(actions) / len(actions), "actions_sd": statistics.stdev(actions)})
+        per_member: dict[str, list[int]] = defaultdict(list)
+        for d in days:
+            per_member[d.member_id].append(d.actions)
+        means = [Fraction(sum(v), len(v)) for v in per_member.values()]  # exact: floats only at the end
+        out.append({"day_type": label, **_rates(days), "stage": stage, "actions": sum(actions),
+                    "action_days": len(actions), "actions_mean": sum(actions) / len(actions),
+                    "actions_sd": statistics.stdev(actions), "members": len(means),
+                    "actions_per_member_mean": float(statistics.mean(means)),
+                    "actions_per_member_sd": float(statistics.stdev(means))})
     return out

@@ -232,3 +232,15 @@ def test_settings_on_matches_a_naive_reading_of_the_rule(records, day):
     judged = history.settings_on(day)
     assert judged.tasks == VARIANTS[records[chosen[1]][1]]
     assert judged.intervention_weeks == records[-1][2]
+
+
+def test_a_record_folded_twice_changes_nothing_even_out_of_order():
+    records = member_records()
+    once = None
+    for record in records:
+        once = apply_member_record(once, record)
+    again = once
+    for record in records:  # a second delivery of the whole history (log tail after a stream agent)
+        again = apply_member_record(again, record)
+    assert again == once and again.follow_up.periods == once.follow_up.periods
+    assert again.first_enrolment.enrolled_on == date(2026, 3, 1) and again.enrolment.enrolled_on == date(2026, 3, 20)

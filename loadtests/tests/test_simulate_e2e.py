@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from time import monotonic, sleep
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,10 @@ def test_study_run_reports_zero_differences(stack):
 
 def test_member_tokens_three_zones_and_a_wrong_number_is_caught(stack):
     cohort = f"e2e-{uuid.uuid4().hex[:6]}"
-    sim = rates_cohort(members=12, weeks=3, seed=4, cohort=cohort, prefix=cohort, withdrawal_share=0.3)
+    # After the study's clock (March-June, same stack): ingest refuses events more than 30 days before
+    # the latest tick. Three weeks across both DST ends (Europe 25 October, America 1 November).
+    sim = rates_cohort(members=12, weeks=3, seed=4, cohort=cohort, prefix=cohort, withdrawal_share=0.3,
+                       start=date(2026, 10, 19))
     platform = Platform(stack.urls["ingest"], stack.urls["metrics"], stack.secret)
     sent = replay(sim, platform, tick_hours=12, member_tokens=True)
     assert sent == len(sim.schedule)

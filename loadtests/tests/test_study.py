@@ -9,7 +9,7 @@ import pytest
 
 from loadtests.study import (
     HALF_STEP, STUDY_TABLE, best_counts, counts_for, exactly_reachable, feasible_counts, followed_days,
-    members_per_day, read_rates_csv, rounds_to, study_design,
+    attrition_design, members_per_day, nearest_count, reachable, read_rates_csv, rounds_to, study_design,
 )
 
 # The study's Table 3 as published (He et al., JMIR Cancer 2025), kept in the repository as a CSV
@@ -46,8 +46,24 @@ def test_some_published_weeks_are_unreachable_with_30_members():
     assert exactly_reachable(STUDY_TABLE[15], 91) == []
 
 
-def test_study_design_is_a_real_follow_up_nearest_the_table():
+def test_study_design_is_30_members_210_member_days_nearest_the_table():
+    """Under `enrolled` 26 of the 30 login/participation cells are exact k/210 (all but W13, W14);
+    the completion column only in W6 and W14; every other cell is the nearest k/210."""
     design = study_design()
+    assert design.followed == [105] * 30  # no withdrawal
+    exact = {(w.week, i) for w in design.weeks for i, t in enumerate(STUDY_TABLE[w.week]) if reachable(t, 210)}
+    assert {(w, i) for w in range(1, 16) for i in (0, 1)} - exact == {(13, 0), (13, 1), (14, 0), (14, 1)}
+    assert {w for w, i in exact if i == 2} == {6, 14}
+    for w in design.weeks:
+        assert w.member_days == 210 and w.completed <= w.participated <= w.logged_in
+        for k, t in zip((w.logged_in, w.participated, w.completed), STUDY_TABLE[w.week]):
+            assert k == nearest_count(t, 210)
+            assert rounds_to(k, 210, t) == reachable(t, 210)
+    assert (design.weeks[0].logged_in, design.weeks[0].participated) == (132, 90)  # 62.857 %, 42.857 %
+
+
+def test_attrition_design_is_a_real_follow_up_nearest_the_table():
+    design = attrition_design()
     per_day = members_per_day(design.weeks)
     assert len(per_day) == 105 and per_day[0] == 30 and per_day[98] == 13  # 13 followed in week 15
     assert all(a >= b for a, b in zip(per_day, per_day[1:]))  # members only leave
@@ -66,4 +82,4 @@ def test_study_design_is_a_real_follow_up_nearest_the_table():
 
 def test_impossible_follow_up_is_refused():
     with pytest.raises(ValueError):
-        study_design({1: ("50.0", "40.0", "30.0"), 2: ("50.0", "40.0", "30.0")}, members=2, members_at_last_week=3)
+        attrition_design({1: ("50.0", "40.0", "30.0"), 2: ("50.0", "40.0", "30.0")}, members=2, members_at_last_week=3)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import Request
 
-from .kafka import BrokerUnavailable, Publisher, Record, tail_from_start
+from .kafka import BrokerUnavailable, Publisher, Record, broker_reachable, tail_from_start
 from .lag import LagReporter
 from .logging import log
 from .tasks import cancel_and_wait
@@ -170,3 +171,12 @@ class LogStateRuntime:
     def lock(self, key: Hashable) -> asyncio.Lock:
         """One lock per id (an invitation, an alert): two requests on the same id decide one after the other."""
         return self._locks.setdefault(key, asyncio.Lock())
+
+
+def ready_when_rebuilt(bootstrap: str) -> Callable[[Request], Awaitable[bool]]:
+    """`/readyz` of a log-state service: its state is rebuilt (app.state.runtime) and the broker answers."""
+
+    async def ready(request: Request) -> bool:
+        return request.app.state.runtime.rebuilt.is_set() and await broker_reachable(bootstrap)
+
+    return ready

@@ -21,14 +21,23 @@ class CallerRateLimit:
         self.items = parse_many(spec)
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
+    def check_only(self, key: str) -> None:
+        """429 if `key` is already over a limit, without counting this request."""
+        for item in self.items:
+            if not self.limiter.test(item, key):
+                self._refuse(item, key)
+
     def check(self, key: str, cost: int = 1) -> None:
         """Count `cost` units (one request, or the events of a batch) for `key` against every limit."""
         for item in self.items:
             if not self.limiter.hit(item, key, cost=cost):
-                reset = self.limiter.get_window_stats(item, key).reset_time
-                retry_after = max(1, math.ceil(reset - time.time()))
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    detail=f"rate limit {item} exceeded; retry after {retry_after} s",
-                    headers={"Retry-After": str(retry_after)},
-                )
+                self._refuse(item, key)
+
+    def _refuse(self, item, key: str) -> None:
+        reset = self.limiter.get_window_stats(item, key).reset_time
+        retry_after = max(1, math.ceil(reset - time.time()))
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"rate limit {item} exceeded; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )

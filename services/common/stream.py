@@ -14,6 +14,9 @@ Two facts shape the defaults (measured against the local tansu broker; docs/arch
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,13 @@ from faust.contrib.asgi import faust_app_running, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
+from .kafka import ensure_topics
 from .kafka_security import KafkaSecurity, kafka_security
+from .logging import log
 from .settings import CommonSettings
 
-__all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app"]
+__all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app",
+           "runtime_and_stream"]
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
@@ -74,3 +80,22 @@ def catalogue_topic(app: faust.App, topic: Topic) -> faust.TopicT:
         topic.name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
         partitions=topic.partitions,
     )
+
+
+@asynccontextmanager
+async def runtime_and_stream(service: str, settings: CommonSettings, runtime: Any,
+                             build_faust_app: Callable[[Any], faust.App], run_stream: bool) -> AsyncIterator[None]:
+    """The lifespan of a stream service that keeps its state in the log (notifier, survey): catalogue
+    topics (dev), the runtime (state rebuilt from the log, then tailed), then, unless `run_stream` is
+    off (an API-only replica, or tests that drive the runtime), its faust agents; stopped in reverse."""
+    if settings.ensure_topics:
+        await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
+    await runtime.start()
+    try:
+        async with AsyncExitStack() as stack:
+            if run_stream:
+                await stack.enter_async_context(faust_app_running(build_faust_app(runtime)))
+            log.info(f"{service}_started", kafka=settings.kafka_bootstrap, stream=run_stream)
+            yield
+    finally:
+        await runtime.stop()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
+from .guard import GuardSettings, RequestGuard
 from .logging import log
 from .process import tune_gc
 
@@ -53,8 +56,80 @@ class RequestTelemetry:
             await self.app(scope, receive, counting_send)
 
 
-def install_in_flight_gauge(app: FastAPI, service: str) -> None:
+# Pages load only their own files (no inline code: scripts and styles are served as files), nothing
+# may frame them, no URL leaks in a Referer; data answers are never cached (docs/security.md, "Pages").
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+]
+COMMON_STATIC = Path(__file__).parent / "static"
+API_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: the headers above on every answer, `Cache-Control: no-store` on all but
+    static files. With API_DOCS=1 (development) /docs keeps FastAPI's page, which loads Swagger UI from
+    its CDN: that page alone goes without the CSP."""
+
+    def __init__(self, app, docs_enabled: bool) -> None:
+        self.app, self.docs_enabled = app, docs_enabled
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        static = path.startswith("/static/")
+        docs = self.docs_enabled and path in API_DOCS_PATHS
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present
+                         and not (docs and k == b"content-security-policy")]
+                if not static and b"cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _without_api_docs(app: FastAPI) -> None:
+    """Production: no /docs or /redoc (their pages load Swagger UI / ReDoc from a CDN); /openapi.json stays."""
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in API_DOCS_PATHS]
+
+
+def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, int] | None = None) -> None:
+    """The request guard (rate limits, token before body, body caps: services.common.guard) inside the
+    telemetry, so refused requests are counted too, and security headers on every answer.
+    `body_bytes`: routes allowed more than the default."""
+    settings = app.state.settings
+    app.state.service_name = service  # who writes audit records (services.common.audit)
+    if not settings.api_docs:
+        _without_api_docs(app)
+    app.add_middleware(RequestGuard, settings=GuardSettings(
+        default_body_bytes=settings.max_request_body_bytes, body_bytes=body_bytes or {},
+        per_address=settings.rate_limit_per_address, refused_per_address=settings.rate_limit_refused_per_address,
+        per_member=settings.rate_limit_per_member))
+    # the staff pages' shared token script, before any app-level "/static" mount so it matches first
+    app.mount("/static/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
     app.add_middleware(RequestTelemetry, service=service)
+    app.add_middleware(SecurityHeaders, docs_enabled=settings.api_docs)
+
+
+def service_app(service: str, settings: object, description: str, lifespan: Callable,
+                body_bytes: dict[str, int] | None = None) -> FastAPI:
+    """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
+    auth dependencies read the token keys there), clean error bodies, the in-flight gauge, the request
+    guard and security headers. `body_bytes`: routes allowed a larger body than the default."""
+    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_in_flight_gauge(app, service, body_bytes)
+    return app
 
 
 def health_router(ready: Callable[[Request], Awaitable[bool]]) -> APIRouter:
@@ -95,9 +170,15 @@ def add_components(app: FastAPI, schemas: dict[str, dict]) -> None:
 def serve(factory: str, host: str, port: int) -> None:
     """Run a service's app factory ("package.module:create_app") with uvicorn on uvloop + httptools
     (the plain asyncio loop stalled requests under load: bench/results.md, "Probes behind design
-    choices"); logs are the service's JSON logs."""
+    choices"); logs are the service's JSON logs. A request head must be complete within
+    HTTP_HEAD_TIMEOUT_S; beyond HTTP_MAX_CONCURRENCY connections and requests at once, uvicorn answers 503."""
     import uvicorn
 
+    from .http_server import head_timeout_protocol
+    from .settings import ServerSettings
+
     tune_gc()
-    uvicorn.run(factory, factory=True, host=host, port=port, loop="uvloop", http="httptools",
-                log_config=None, access_log=False)
+    server = ServerSettings()
+    uvicorn.run(factory, factory=True, host=host, port=port, loop="uvloop",
+                http=head_timeout_protocol(server.http_head_timeout_s),
+                limit_concurrency=server.http_max_concurrency, log_config=None, access_log=False)

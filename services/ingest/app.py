@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
 from services.common.ratelimit import CallerRateLimit
 from services.common.logging import configure_logging, log
-from services.common.web import add_components, health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.web import add_components, health_router, mount_metrics, service_app
 
 from .directory import Directory
 from .directory_feed import DirectoryFeed
@@ -46,20 +46,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await feed.stop()
         await asyncio.to_thread(app.state.publisher.close)
 
-    app = FastAPI(
-        title="CareCircle ingest",
-        version="1.0",
-        description="App clients send logins, posts, check-ins and meditation plays; admins enrol members.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
+    app = service_app("ingest", settings, lifespan=lifespan, body_bytes={"/v1/events": settings.max_body_bytes},
+                      description="App clients send logins, posts, check-ins and meditation plays; "
+                                  "admins enrol members.")
     app.state.member_rate_limit = CallerRateLimit(settings.member_rate_limit)
     app.state.member_event_limit = CallerRateLimit(settings.member_event_limit)
     app.state.directory = Directory()
     app.state.directory_feed = None
     app.state.member_commands = asyncio.Lock()
-    install_error_handlers(app)
-    install_in_flight_gauge(app, "ingest")
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:

@@ -17,14 +17,14 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.common.kafka import broker_reachable, ensure_topics
-from services.common.logging import configure_logging, log
-from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.logging import configure_logging, log, scrub
+from services.common.web import health_router, mount_metrics, service_app
 
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from . import telemetry  # noqa: F401  (registers the stream series)
 from .rollup import Rollup
-from .routers import api, qol
+from .routers import api, audit, qol
 from .rows import CONVERTERS
 from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -78,18 +78,14 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     app.state.faust = faust_app
                     stack.push_async_callback(close_publisher, faust_app)
                     await stack.enter_async_context(faust_app_running(faust_app))
-                log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=settings.clickhouse_url,
+                log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=scrub(settings.clickhouse_url),
                          migrations_applied=applied)
                 yield
         finally:
             await asyncio.to_thread(ch.close)
 
-    app = FastAPI(title="CareCircle metrics", version="1.0",
-                  description="Daily feasibility metrics (login, participation, completion) from the event log.",
-                  lifespan=lifespan)
-    app.state.settings = settings
-    install_error_handlers(app)
-    install_in_flight_gauge(app, "metrics")
+    app = service_app("metrics", settings, lifespan=lifespan,
+                      description="Daily feasibility metrics (login, participation, completion) from the event log.")
 
     @app.exception_handler(ClickHouseError)
     async def _clickhouse_down(_: Request, exc: ClickHouseError):
@@ -109,6 +105,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.include_router(health_router(ready))
     app.include_router(api.router)
     app.include_router(qol.router)
+    app.include_router(audit.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)

@@ -117,7 +117,15 @@ class DriverClickHouse:
 
         self.database = database
         self._lock = threading.Lock()
-        Client(host=host, port=port, user=user, password=password).execute(create_database_sql(database, replicated))
+        admin = Client(host=host, port=port, user=user, password=password)
+        try:
+            # Only a missing database is created: the metrics API connects with a read-only account
+            # (SELECT on the database, docs/deploy.md "ClickHouse accounts"), which may not run CREATE at all.
+            exists = "SELECT count() FROM system.databases WHERE name = %(name)s"
+            if not admin.execute(exists, {"name": database})[0][0]:
+                admin.execute(create_database_sql(database, replicated))
+        finally:
+            admin.disconnect()
         self._client = Client(host=host, port=port, database=database, user=user, password=password,
                               settings={"use_numpy": False})
 

@@ -1,21 +1,19 @@
-"""The published numbers, computed INSIDE ClickHouse from the de-duplicated raw events.
+"""The published numbers, from the de-duplicated raw events in ClickHouse and the pure rules.
 
-One SQL building block, `member_days`, lists every follow-up member-day of a cohort with what the
-member did that day; the weekly / daily / member / day-type figures aggregate it.
-
-* De-duplication: raw events are grouped by `event_id` before anything is counted (a duplicate
-  delivery or a replayed batch never counts twice, merged or not); members/cohorts are read `FINAL`.
-* Local days: ClickHouse's `toDate(ts, tz)` needs a constant zone, so the query carries one
-  `multiIf` branch per zone present in the cohort (each branch a constant zone).
-* Follow-up days (contracts.engagement.in_follow_up): enrolment day … min(today, withdrawn_on − 1,
-  cohort ends_on), where "today" is the latest `clock.tick` seen, as a local day in the member's zone.
-* Day rules: logged in = at least one event; participated = hasAny(tasks done, cohort tasks);
-  completed = hasAll; working day = Mon–Fri and not a cohort holiday; actions = check-ins + plays.
-  The per-event task/actions columns were computed by `contracts.engagement` at sink time.
-* Speed: what members did per local day is read from `member_day_events`, aggregate states (sets of
-  tasks, distinct action event ids) ClickHouse maintains at insert time, whenever a per-request check
-  proves it describes exactly the cohort's raw events (`aggregate_current`); otherwise from the raw
-  events themselves. Both give identical numbers (tests/test_aggregate.py, bench/metrics_query.py).
+* ClickHouse answers what each member did per local day (`engagement`): raw events grouped by
+  (`member_id`, `event_id`), each its FIRST delivery in log order (`argMin(…, kafka_offset)`), whatever
+  a later delivery carries (a duplicate, a replayed batch or a conflicting re-use of the id never
+  changes a number, merged or not: the table keeps the same row on merge). Local days: ClickHouse's
+  `toDate(ts, tz)` needs a constant zone, so the query carries one `multiIf` branch per zone.
+* Members whose zone changed (zone history, docs/metrics.md) are bucketed here, in Python, from their
+  first deliveries with `contracts.timeline` (rare; exact).
+* The cohort's calendar — enrolments, withdrawals, re-enrolments, zone changes, effective-dated
+  settings — is folded from `member_records` in log order, and `days.py` (pure) turns it, the latest
+  clock tick and the engagement into member-days and the figures.
+* Speed: per member-day engagement is read from `member_day_events`, aggregate states (sets of tasks,
+  distinct action event ids) ClickHouse maintains at insert time, whenever a per-request check proves
+  it describes exactly the cohort's raw events (`aggregate_current`); otherwise from the raw events
+  themselves. Both give identical numbers (tests/test_aggregate.py, bench/metrics_query.py).
 """
 
 from __future__ import annotations
@@ -23,30 +21,44 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
-from typing import Any
 
-from contracts.engagement import is_active, stage
-from contracts.members import CohortSettings
-from contracts.metrics_api import DayRates, DayTypeRates, MemberSummary, WeekRates
+import pyarrow as pa
 
+from contracts.members import CohortConfigured, parse_member_record
+from contracts.metrics_api import (
+    CohortSummary, DayRates, DayTypeRates, Denominator, MemberSummary, StageFilter, WeekRates, intervention_summary,
+)
+
+from . import days
 from .clickhouse import ClickHouse
-from .schema import MEMBER_DAY_EVENTS_SELECT
+from .days import CohortCalendar
+from .schema import EVENT_FINGERPRINT, MEMBER_DAY_EVENTS_SELECT
 
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
-FAR_FUTURE = date(2149, 6, 6)  # the largest ClickHouse Date
-
-
-def cohort_settings(ch: ClickHouse, cohort: str) -> CohortSettings:
-    rows = ch.query("SELECT settings FROM cohorts FINAL WHERE cohort = {c:String}", {"c": cohort})
-    return CohortSettings.model_validate_json(rows[0]["settings"]) if rows else CohortSettings()
 
 
 def cohort_exists(ch: ClickHouse, cohort: str) -> bool:
     rows = ch.query("SELECT (SELECT count() FROM enrolments WHERE cohort = {c:String}) + "
                     "(SELECT count() FROM cohorts WHERE cohort = {c:String}) AS n", {"c": cohort})
     return rows[0]["n"] > 0
+
+
+def cohort_calendar(ch: ClickHouse, cohort: str) -> CohortCalendar:
+    """The cohort's `members` records, folded in log order (a member's records share a partition)."""
+    rows = ch.query("SELECT record FROM member_records FINAL WHERE cohort = {c:String} "
+                    "ORDER BY kafka_partition, kafka_offset", {"c": cohort})
+    configs, others = [], []
+    for r in rows:
+        record = parse_member_record(r["record"])
+        (configs if isinstance(record, CohortConfigured) else others).append(record)
+    return CohortCalendar.of([*configs, *others])
+
+
+def latest_tick(ch: ClickHouse) -> datetime | None:
+    rows = ch.query("SELECT max(now) AS now, count() AS n FROM clock_ticks")
+    return rows[0]["now"] if rows and rows[0]["n"] else None
 
 
 def _local_date(expr: str, zones: list[str]) -> str:
@@ -63,55 +75,50 @@ def _local_date(expr: str, zones: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a cohort query needs besides SQL: settings and zones, read from ClickHouse first."""
+    """What the engagement SQL needs: the cohort, its zones, whether the aggregate may answer."""
 
     cohort: str
-    settings: CohortSettings
     zones: list[str]
     aggregate_current: bool = False
-
-    def params(self) -> dict[str, Any]:
-        s = self.settings
-        return {"cohort": self.cohort, "tasks": list(s.tasks), "holidays": [d.isoformat() for d in s.holidays],
-                "ends_on": (s.ends_on or FAR_FUTURE).isoformat()}
 
 
 def scope(ch: ClickHouse, cohort: str) -> Scope:
     zones = [r["timezone"] for r in ch.query(
         "SELECT DISTINCT timezone FROM enrolments FINAL WHERE cohort = {cohort:String} ORDER BY timezone",
         {"cohort": cohort})]
-    return Scope(cohort, cohort_settings(ch, cohort), zones, aggregate_current(ch, cohort))
+    return Scope(cohort, zones, aggregate_current(ch, cohort))
 
 
-def member_days_sql(sc: Scope) -> str:
-    """One row per follow-up member-day: member_id, day, day_number, logged_in, participated,
-    completed, actions, working."""
-    today = _local_date("now_ts", sc.zones)
-    engagement = AGGREGATE_DAYS_SQL if sc.aggregate_current else raw_days_sql(sc)
-    return f"""
-    WITH (SELECT max(now) FROM clock_ticks) AS now_ts
-    SELECT md.member_id AS member_id, md.day AS day, md.day_number AS day_number,
-           ed.member_id != '' AS logged_in,
-           hasAny(ed.tasks, {{tasks:Array(String)}}) AS participated,
-           hasAll(ed.tasks, {{tasks:Array(String)}}) AS completed,
-           ed.actions AS actions,
-           toDayOfWeek(md.day) <= 5 AND NOT has({{holidays:Array(Date)}}, md.day) AS working
-    FROM (
-        SELECT member_id, arrayJoin(range(toUInt32(greatest(0, dateDiff('day', enrolled_on, last_day) + 1)))) AS i,
-               enrolled_on + i AS day, toUInt32(i + 1) AS day_number
-        FROM (
-            SELECT en.member_id AS member_id, en.enrolled_on AS enrolled_on,
-                   least({today},
-                         if(wd.member_id = '', toDate('{FAR_FUTURE.isoformat()}'), wd.withdrawn_on - 1),
-                         toDate({{ends_on:String}})) AS last_day
-            FROM (SELECT member_id, enrolled_on, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS en
-            LEFT JOIN (SELECT member_id, withdrawn_on FROM withdrawals FINAL WHERE cohort = {{cohort:String}}) AS wd
-                ON en.member_id = wd.member_id
-        )
-    ) AS md
-    LEFT JOIN ({engagement}
-    ) AS ed ON md.member_id = ed.member_id AND md.day = ed.day
-    """
+def engagement(ch: ClickHouse, calendar: CohortCalendar, cohort: str) -> dict[tuple[str, date], tuple[frozenset[str], int]]:
+    """(member, local day) → (tasks done, actions), from the first delivery of every event."""
+    sc = scope(ch, cohort)
+    # ClickHouse buckets a member by the zone of its latest enrolment: right for members who never
+    # changed zone and still live in it; everyone else is bucketed below with the zone history.
+    stored = {r["member_id"]: r["timezone"] for r in ch.query(
+        "SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {cohort:String}", {"cohort": cohort})}
+    moved = sorted(m for m in calendar.timelines if calendar.single_zone(m) != stored.get(m))
+    sql = AGGREGATE_DAYS_SQL if sc.aggregate_current else raw_days_sql(sc)
+    out = {(r["member_id"], r["day"]): (frozenset(r["tasks"]), r["actions"])
+           for r in ch.query(sql, {"cohort": cohort}) if r["member_id"] not in moved}
+    if moved:
+        folded: dict[tuple[str, date], tuple[set[str], int]] = {}
+        for r in ch.query(FIRST_DELIVERIES_SQL, {"members": moved}):
+            key = (r["member_id"], calendar.timelines[r["member_id"]].local_day(r["occurred_at"]))
+            tasks, actions = folded.get(key, (set(), 0))
+            folded[key] = (tasks | set(r["tasks"]), actions + r["action"])
+        out.update({k: (frozenset(t), a) for k, (t, a) in folded.items()})
+    return out
+
+
+FIRST_DELIVERIES_SQL = """
+    SELECT member_id, argMin(occurred_at, kafka_offset) AS occurred_at, argMin(tasks, kafka_offset) AS tasks,
+           argMin(action, kafka_offset) AS action
+    FROM events WHERE has({members:Array(String)}, member_id) GROUP BY member_id, event_id"""
+
+
+def cohort_days(ch: ClickHouse, cohort: str) -> tuple[CohortCalendar, list[days.MemberDay]]:
+    calendar = cohort_calendar(ch, cohort)
+    return calendar, days.member_days(calendar, latest_tick(ch), engagement(ch, calendar, cohort))
 
 
 def raw_days_sql(sc: Scope) -> str:
@@ -121,11 +128,11 @@ def raw_days_sql(sc: Scope) -> str:
         SELECT ev.ev_member AS member_id, {event_day} AS day,
                arrayDistinct(arrayFlatten(groupArray(ev.ev_tasks))) AS tasks, toUInt64(sum(ev.ev_action)) AS actions
         FROM (
-            SELECT event_id, any(member_id) AS ev_member, any(occurred_at) AS occurred_at,
-                   any(tasks) AS ev_tasks, any(action) AS ev_action
+            SELECT member_id AS ev_member, argMin(occurred_at, kafka_offset) AS occurred_at,
+                   argMin(tasks, kafka_offset) AS ev_tasks, argMin(action, kafka_offset) AS ev_action
             FROM events
             WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {{cohort:String}})
-            GROUP BY event_id
+            GROUP BY member_id, event_id
         ) AS ev
         INNER JOIN (SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {{cohort:String}}) AS z
             ON ev.ev_member = z.member_id
@@ -142,12 +149,15 @@ AGGREGATE_DAYS_SQL = """
 
 # Whether `member_day_events` describes exactly the cohort's de-duplicated raw events. Its materialized
 # view adds every row ever inserted into `events` to the aggregate, and a second one adds the row's
-# (member, event id) key to `aggregated_events`. Rows only ever LEAVE `events` otherwise (deletions,
-# truncation before a rebuild), so when `events` still holds as many distinct keys as the aggregate has
-# seen (both counted `FINAL`: de-duplicated, whether merged or not), it holds exactly those events.
+# (member, event id, fingerprint of what the aggregate reads) to `aggregated_events`. Rows only ever
+# LEAVE `events` otherwise (deletions, truncation before a rebuild), so when `events` still holds as
+# many distinct keys as the aggregate has seen distinct (key, fingerprint) pairs (both counted `FINAL`:
+# de-duplicated, whether merged or not), it holds exactly those events AND no key was delivered twice
+# with different content (a conflict: the aggregate would have added the later delivery too).
 # Further every aggregate row must have been bucketed in the member's CURRENT time zone (not before
 # the enrolment arrived, not in a zone since changed). Otherwise the cohort is answered from the raw
-# events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`).
+# events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`);
+# a cohort with a conflict stays on the raw events.
 AGGREGATE_CHECK_SQL = """
     SELECT (SELECT count() FROM events FINAL
             WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS raw_events,
@@ -177,61 +187,41 @@ def repair_aggregate(ch: ClickHouse, cohort: str) -> None:
     ch.command(f"ALTER TABLE member_day_events DELETE WHERE member_id IN {members} SETTINGS mutations_sync = 1", p)
     ch.command(f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} WHERE ev.member_id IN {members} "
                "GROUP BY member_id, timezone, day", p)
-    ch.command(f"INSERT INTO aggregated_events SELECT member_id, event_id FROM events WHERE member_id IN {members}", p)
+    ch.command(f"INSERT INTO aggregated_events SELECT member_id, event_id, {EVENT_FINGERPRINT} FROM events "
+               f"WHERE member_id IN {members}", p)
 
 
-_COUNTS = """count() AS member_days, toUInt64(sum(logged_in)) AS logged_in_days,
-    toUInt64(sum(participated)) AS participated_days, toUInt64(sum(completed)) AS completed_days,
-    if(member_days = 0, 0., 100 * logged_in_days / member_days) AS login_rate,
-    if(member_days = 0, 0., 100 * participated_days / member_days) AS participation_rate,
-    if(member_days = 0, 0., 100 * completed_days / member_days) AS completion_rate"""
+def weekly(ch: ClickHouse, cohort: str, denominator: Denominator = "followup") -> list[WeekRates]:
+    calendar, member_days = cohort_days(ch, cohort)
+    weeks = calendar.settings.latest.intervention_weeks
+    return [WeekRates(**r) for r in days.weekly(member_days, denominator, weeks)]
 
 
-def weekly(ch: ClickHouse, cohort: str) -> list[WeekRates]:
-    sc = scope(ch, cohort)
-    rows = ch.query(f"SELECT intDiv(day_number - 1, 7) + 1 AS week, {_COUNTS} FROM ({member_days_sql(sc)}) "
-                    "GROUP BY week ORDER BY week", sc.params())
-    return [WeekRates(**r, stage=stage(r["week"], sc.settings.intervention_weeks)) for r in rows]
+def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None,
+          denominator: Denominator = "followup") -> list[DayRates]:
+    _, member_days = cohort_days(ch, cohort)
+    return [DayRates(**r) for r in days.daily(member_days, denominator, start or date.min, end or date.max)]
 
 
-def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None) -> list[DayRates]:
-    sc = scope(ch, cohort)
-    params = sc.params() | {"start": (start or date(1970, 1, 1)).isoformat(),
-                            "end": (end or FAR_FUTURE).isoformat()}
-    rows = ch.query(f"SELECT day, {_COUNTS} FROM ({member_days_sql(sc)}) "
-                    "WHERE day BETWEEN toDate({start:String}) AND toDate({end:String}) GROUP BY day ORDER BY day",
-                    params)
-    return [DayRates(**r) for r in rows]
+def summary(ch: ClickHouse, cohort: str) -> CohortSummary:
+    """The intervention stage per denominator: mean of the weekly rates and the pooled rate."""
+    calendar, member_days = cohort_days(ch, cohort)
+    weeks = calendar.settings.latest.intervention_weeks
+    return CohortSummary(intervention_weeks=weeks, stages=[
+        intervention_summary([WeekRates(**r) for r in days.weekly(member_days, d, weeks)], weeks, d)
+        for d in ("followup", "enrolled")])
 
 
 def members(ch: ClickHouse, cohort: str) -> list[MemberSummary]:
-    sc = scope(ch, cohort)
-    window = 28
-    counts = {r["member_id"]: r for r in ch.query(
-        f"""SELECT member_id, count() AS follow_up_days, countIf(day_number <= {window}) AS window_days,
-                   toUInt64(sumIf(logged_in, day_number <= {window})) AS logged_in_days,
-                   toUInt64(sumIf(participated, day_number <= {window})) AS participated_days,
-                   toUInt64(sumIf(completed, day_number <= {window})) AS completed_days
-            FROM ({member_days_sql(sc)}) GROUP BY member_id""", sc.params())}
-    people = ch.query(
-        """SELECT en.member_id AS member_id, en.timezone AS timezone, en.enrolled_on AS enrolled_on,
-                  if(wd.member_id = '', NULL, wd.withdrawn_on) AS withdrawn_on
-           FROM (SELECT * FROM enrolments FINAL WHERE cohort = {cohort:String}) AS en
-           LEFT JOIN (SELECT * FROM withdrawals FINAL WHERE cohort = {cohort:String}) AS wd
-             ON en.member_id = wd.member_id ORDER BY member_id""", {"cohort": cohort})
-    out = []
-    for p in people:
-        c = counts.get(p["member_id"], {})
-        n, logged = c.get("window_days", 0), c.get("logged_in_days", 0)
-        part, comp = c.get("participated_days", 0), c.get("completed_days", 0)
-        out.append(MemberSummary(
-            member_id=p["member_id"], timezone=p["timezone"], enrolled_on=p["enrolled_on"],
-            withdrawn_on=p["withdrawn_on"], follow_up_days=c.get("follow_up_days", 0), window_days=n,
-            logged_in_days=logged, participated_days=part, completed_days=comp,
-            login_rate=100 * logged / n if n else 0.0, participation_rate=100 * part / n if n else 0.0,
-            completion_rate=100 * comp / n if n else 0.0,
-            active=is_active(logged, n, sc.settings.active_login_threshold)))
-    return out
+    calendar, member_days = cohort_days(ch, cohort)
+    return [MemberSummary(**r) for r in days.member_summaries(calendar, member_days)]
+
+
+def daytypes(ch: ClickHouse, cohort: str, stage_name: StageFilter = "all",
+             denominator: Denominator = "followup") -> list[DayTypeRates]:
+    calendar, member_days = cohort_days(ch, cohort)
+    weeks = calendar.settings.latest.intervention_weeks
+    return [DayTypeRates(**r) for r in days.daytypes(member_days, denominator, stage_name, weeks)]
 
 
 def sample_sd(n: int, total: int, total_sq: int) -> float | None:
@@ -241,33 +231,29 @@ def sample_sd(n: int, total: int, total_sq: int) -> float | None:
     return math.sqrt(Fraction(n * total_sq - total * total, n * (n - 1)))
 
 
-def daytypes(ch: ClickHouse, cohort: str) -> list[DayTypeRates]:
-    sc = scope(ch, cohort)
-    rows = ch.query(f"""SELECT if(working, 'working', 'non-working') AS day_type, {_COUNTS},
-                               toUInt64(sum(actions)) AS actions_total, toUInt64(sum(actions * actions)) AS actions_sq
-                        FROM ({member_days_sql(sc)}) GROUP BY day_type ORDER BY day_type DESC""", sc.params())
-    out = []
-    for r in rows:
-        sq, r["actions"] = r.pop("actions_sq"), r.pop("actions_total")
-        out.append(DayTypeRates(**r, actions_mean=r["actions"] / r["member_days"] if r["member_days"] else 0.0,
-                                actions_sd=sample_sd(r["member_days"], r["actions"], sq)))
-    return out
-
-
 def cohorts(ch: ClickHouse) -> list[str]:
     return [r["cohort"] for r in ch.query("SELECT DISTINCT cohort FROM enrolments ORDER BY cohort")]
 
 
+MEMBER_DAYS_SCHEMA = pa.schema([
+    pa.field("cohort", pa.string()), pa.field("member_id", pa.string()), pa.field("day", pa.date32()),
+    pa.field("day_number", pa.uint32()), pa.field("week", pa.uint32()), pa.field("logged_in", pa.uint8()),
+    pa.field("participated", pa.uint8()), pa.field("completed", pa.uint8()), pa.field("actions", pa.uint64()),
+    pa.field("working", pa.uint8()), pa.field("version", pa.uint64())])
+
+
 def refresh_rollup(ch: ClickHouse, cohort: str, version: int) -> None:
-    """Write the cohort's member-days (the same SQL the API answers from) as generation `version`
+    """Write the cohort's complete follow-up member-days (what the API counts) as generation `version`
     of the `member_days` rollup (Grafana reads `member_days_current`), then drop older generations."""
     if not aggregate_current(ch, cohort):
         repair_aggregate(ch, cohort)
-    sc = scope(ch, cohort)
-    ch.command(f"""INSERT INTO member_days (cohort, member_id, day, day_number, week, logged_in, participated,
-                                            completed, actions, working, version)
-                   SELECT {{cohort:String}}, member_id, day, day_number, intDiv(day_number - 1, 7) + 1,
-                          logged_in, participated, completed, actions, working, {{version:UInt64}}
-                   FROM ({member_days_sql(sc)})""", sc.params() | {"version": version})
+    _, member_days = cohort_days(ch, cohort)
+    rows = [d for d in member_days if d.complete and d.in_follow_up]
+    ch.insert("member_days", {
+        "cohort": [cohort] * len(rows), "member_id": [d.member_id for d in rows], "day": [d.day for d in rows],
+        "day_number": [d.day_number for d in rows], "week": [(d.day_number - 1) // 7 + 1 for d in rows],
+        "logged_in": [int(d.logged_in) for d in rows], "participated": [int(d.participated) for d in rows],
+        "completed": [int(d.completed) for d in rows], "actions": [d.actions for d in rows],
+        "working": [int(d.working) for d in rows], "version": [version] * len(rows)}, MEMBER_DAYS_SCHEMA)
     ch.command("DELETE FROM member_days WHERE cohort = {cohort:String} AND version < {version:UInt64}",
                {"cohort": cohort, "version": version})

@@ -16,7 +16,9 @@ from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
-from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from services.common.logging import error_summary
+from services.metrics.audit_store import InvalidAuditRecord, staff_access_rows
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
@@ -35,7 +37,7 @@ def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tup
     try:
         event = parse_recorded_event(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("events", {
         "event_id": str(event.event_id), "member_id": event.member_id, "type": event.type,
         "occurred_at": _utc(event.occurred_at),
@@ -46,35 +48,39 @@ def engagement_event_rows(value: bytes, partition: int, offset: int) -> list[tup
 
 
 def member_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """Every record goes to `member_records` (the log the cohort calendar folds); enrolments,
+    withdrawals and configurations also to their latest-value tables."""
     try:
         record = parse_member_record(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     kafka = {"kafka_partition": partition, "kafka_offset": offset}
+    logged = ("member_records", {"cohort": record.cohort, "member_id": getattr(record, "member_id", ""),
+                                 "type": record.type, "record": record.model_dump_json(), **kafka})
     if isinstance(record, MemberEnrolled):
         e = record
-        return [("enrolments", {"member_id": e.member_id, "cohort": e.cohort, "timezone": e.timezone,
-                                "enrolled_on": e.enrolled_on, "occurred_at": _utc(e.occurred_at),
-                                "event_id": str(e.event_id), **kafka})]
+        return [logged, ("enrolments", {"member_id": e.member_id, "cohort": e.cohort, "timezone": e.timezone,
+                                        "enrolled_on": e.enrolled_on, "occurred_at": _utc(e.occurred_at),
+                                        "event_id": str(e.event_id), **kafka})]
     if isinstance(record, MemberWithdrawn):
         w = record
-        return [("withdrawals", {"member_id": w.member_id, "cohort": w.cohort, "withdrawn_on": w.withdrawn_on,
-                                 "reason": w.reason, "occurred_at": _utc(w.occurred_at),
-                                 "event_id": str(w.event_id), **kafka})]
+        return [logged, ("withdrawals", {"member_id": w.member_id, "cohort": w.cohort, "withdrawn_on": w.withdrawn_on,
+                                         "reason": w.reason, "occurred_at": _utc(w.occurred_at),
+                                         "event_id": str(w.event_id), **kafka})]
     if isinstance(record, CohortConfigured):
         c, s = record, record.settings
-        return [("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
-                             "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
-                             "holidays": list(s.holidays), "settings": s.model_dump_json(),
-                             "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
-    raise InvalidRecord(f"members record type {record.type!r} has no table yet")
+        return [logged, ("cohorts", {"cohort": c.cohort, "tasks": list(s.tasks), "intervention_weeks": s.intervention_weeks,
+                                     "active_login_threshold": s.active_login_threshold, "ends_on": s.ends_on,
+                                     "holidays": list(s.holidays), "settings": s.model_dump_json(),
+                                     "occurred_at": _utc(c.occurred_at), "event_id": str(c.event_id), **kafka})]
+    return [logged]  # member.timezone_changed
 
 
 def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
     try:
         tick = ClockTick.model_validate_json(value)
     except ValidationError as exc:
-        raise InvalidRecord(str(exc)) from None
+        raise InvalidRecord(error_summary(exc)) from None
     return [("clock_ticks", {"event_id": str(tick.event_id), "now": _utc(tick.now),
                              "kafka_partition": partition, "kafka_offset": offset})]
 
@@ -85,6 +91,14 @@ def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Ro
     try:
         return survey_score_rows(value, partition, offset)
     except InvalidSurveyRecord as exc:
+        raise InvalidRecord(error_summary(exc)) from None
+
+
+def audit_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`staff.access` → `staff_access` (docs/security.md, "Audit trail")."""
+    try:
+        return staff_access_rows(value, partition, offset)
+    except InvalidAuditRecord as exc:
         raise InvalidRecord(str(exc)) from None
 
 
@@ -95,4 +109,5 @@ CONVERTERS: dict[str, Converter] = {
     MEMBERS.name: member_rows,
     CLOCK_TICKS.name: clock_rows,
     SURVEYS.name: survey_rows,
+    AUDIT.name: audit_rows,
 }

@@ -2,7 +2,12 @@
 
 Every table is a ReplacingMergeTree: a record written twice (at-least-once sink, replays, rebuilds)
 collapses to one row on merge, and every published query also de-duplicates at read time
-(`FINAL` or `GROUP BY event_id`), so duplicates never count even before a merge.
+(`FINAL` or `GROUP BY member_id, event_id`), so duplicates never count even before a merge.
+
+An engagement event is (`member_id`, `event_id`) and its FIRST delivery in log order is the event
+(docs/metrics.md, "Duplicates and conflicts"): `events` keeps, on merge, the row of the lowest Kafka
+offset (version column `first_delivery`, migration 5), and the read-time de-duplication takes the same
+row (`argMin(…, kafka_offset)`), so merged or not the numbers are those of the first delivery.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
 from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
 
 from .clickhouse import ClickHouse
@@ -26,9 +32,11 @@ MEMBER_DAY_EVENTS_SELECT = """
            groupUniqArrayArrayState(ev.tasks) AS tasks, uniqExactIfState(ev.event_id, ev.action) AS actions
     FROM events AS ev LEFT JOIN (SELECT member_id, timezone FROM enrolments FINAL) AS z ON ev.member_id = z.member_id"""
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (1, "raw events, members, cohorts, clock, sink offsets", [
-        """CREATE TABLE IF NOT EXISTS events (
+# What of an event the member-day aggregate depends on: two deliveries of one (member, event id) that
+# differ here are a conflict, and the aggregate (which adds both) may not answer for the cohort.
+EVENT_FINGERPRINT = "cityHash64(occurred_at, tasks, action)"
+
+EVENTS_COLUMNS = """
             event_id String,
             member_id String,
             type LowCardinality(String),
@@ -38,7 +46,78 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             action UInt8 COMMENT 'contracts.engagement.is_action',
             payload String,
             kafka_partition UInt16,
-            kafka_offset UInt64
+            kafka_offset UInt64"""
+
+
+def _events_first_delivery_ddl() -> str:
+    return f"""CREATE TABLE IF NOT EXISTS events_first_delivery ({EVENTS_COLUMNS},
+            first_delivery UInt64 MATERIALIZED 18446744073709551615 - kafka_offset
+                COMMENT 'ReplacingMergeTree keeps the highest: the lowest offset, the first delivery'
+        ) ENGINE = ReplacingMergeTree(first_delivery) ORDER BY (member_id, event_id)"""
+
+
+def _events_keep_first_delivery(ch: ClickHouse, ddl) -> None:
+    """Migration 5: `events` becomes ReplacingMergeTree(first_delivery) (the lowest offset survives a
+    merge; before, the LAST inserted row did). Rows are copied into a table with the new engine, which
+    then takes the name; a re-run after a crash finds the new engine (or the copy) and goes on."""
+    engine = ch.query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
+    if engine and "first_delivery" in engine[0]["engine_full"]:
+        return
+    ch.command(ddl(_events_first_delivery_ddl()))
+    if engine:
+        ch.command("INSERT INTO events_first_delivery SELECT * FROM events")
+        ch.command("DROP TABLE events")
+    ch.command("RENAME TABLE events_first_delivery TO events")
+
+
+_SURVEY_SCORES_BY_RESPONSE_DDL = SURVEY_SCORES_DDL.replace("EXISTS survey_scores", "EXISTS survey_scores_by_response")
+
+
+def _survey_scores_by_response(ch: ClickHouse, ddl) -> None:
+    """Migration 7: `survey_scores` ordered by (…, invitation_id, response_id), so that a second response
+    to an invitation no longer replaces the first on merge. Copy, then take the name (re-runnable)."""
+    key = ch.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'survey_scores'")
+    if key and "response_id" in key[0]["sorting_key"]:
+        return
+    ch.command(ddl(_SURVEY_SCORES_BY_RESPONSE_DDL))
+    if key:
+        ch.command("INSERT INTO survey_scores_by_response SELECT * FROM survey_scores")
+        ch.command("DROP TABLE survey_scores")
+    ch.command("RENAME TABLE survey_scores_by_response TO survey_scores")
+
+
+def _copy_member_records(ch: ClickHouse, ddl) -> None:
+    """Migration 6: the records already stored in `enrolments`, `withdrawals`, `cohorts` (idempotent:
+    the same key (cohort, partition, offset) replaces itself)."""
+    from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
+
+    rows = []
+    for r in ch.query("SELECT * FROM enrolments"):
+        e = MemberEnrolled(event_id=r["event_id"], member_id=r["member_id"], cohort=r["cohort"],
+                           timezone=r["timezone"], enrolled_on=r["enrolled_on"], occurred_at=r["occurred_at"])
+        rows.append((e.cohort, e.member_id, e.type, e.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    for r in ch.query("SELECT * FROM withdrawals"):
+        w = MemberWithdrawn(event_id=r["event_id"], member_id=r["member_id"], cohort=r["cohort"],
+                            withdrawn_on=r["withdrawn_on"], reason=r["reason"], occurred_at=r["occurred_at"])
+        rows.append((w.cohort, w.member_id, w.type, w.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    for r in ch.query("SELECT * FROM cohorts"):
+        c = CohortConfigured(event_id=r["event_id"], cohort=r["cohort"], occurred_at=r["occurred_at"],
+                             settings=CohortSettings.model_validate_json(r["settings"]))
+        rows.append((c.cohort, "", c.type, c.model_dump_json(), r["kafka_partition"], r["kafka_offset"]))
+    if rows:
+        names = TABLE_SCHEMAS["member_records"].names
+        ch.insert("member_records", {n: [row[i] for row in rows] for i, n in enumerate(names)},
+                  TABLE_SCHEMAS["member_records"])
+
+
+# What each look-before-you-act step may create (checked like the plain statements: tests/test_replicated_schema.py).
+_events_keep_first_delivery.ddl = [_events_first_delivery_ddl()]
+_survey_scores_by_response.ddl = [_SURVEY_SCORES_BY_RESPONSE_DDL]
+_copy_member_records.ddl = []
+
+MIGRATIONS: list[tuple[int, str, list]] = [
+    (1, "raw events, members, cohorts, clock, sink offsets", [
+        f"""CREATE TABLE IF NOT EXISTS events ({EVENTS_COLUMNS}
         ) ENGINE = ReplacingMergeTree ORDER BY (member_id, event_id)""",
         """CREATE TABLE IF NOT EXISTS enrolments (
             member_id String,
@@ -125,6 +204,41 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"INSERT INTO member_day_events {MEMBER_DAY_EVENTS_SELECT} GROUP BY member_id, timezone, day",
         "INSERT INTO aggregated_events SELECT member_id, event_id FROM events",
     ]),
+    (5, "first delivery wins: events keep the lowest offset; the aggregate's seen keys carry a fingerprint", [
+        "DROP VIEW IF EXISTS member_day_events_mv",
+        "DROP VIEW IF EXISTS aggregated_events_mv",
+        _events_keep_first_delivery,
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS member_day_events_mv TO member_day_events AS"
+        f"{MEMBER_DAY_EVENTS_SELECT} GROUP BY member_id, timezone, day",
+        # One row per (member, event id, fingerprint) seen: more rows than `events` has keys means a
+        # key was delivered with different content (a conflict) or rows left `events`.
+        "DROP TABLE IF EXISTS aggregated_events",
+        """CREATE TABLE IF NOT EXISTS aggregated_events (member_id String, event_id String, fingerprint UInt64)
+            ENGINE = ReplacingMergeTree ORDER BY (member_id, event_id, fingerprint)""",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS aggregated_events_mv TO aggregated_events AS "
+        f"SELECT member_id, event_id, {EVENT_FINGERPRINT} AS fingerprint FROM events",
+        f"INSERT INTO aggregated_events SELECT member_id, event_id, {EVENT_FINGERPRINT} FROM events",
+    ]),
+    (6, "every members-topic record in log order (zone history, re-enrolments, effective-dated settings)", [
+        # `enrolments`, `withdrawals`, `cohorts` keep each key's LATEST record; the calendar of a
+        # cohort needs them all (contracts.timeline folds them in log order). Records stored before
+        # this migration are copied as the records they were (zone changes did not exist then).
+        """CREATE TABLE IF NOT EXISTS member_records (
+            cohort String,
+            member_id String COMMENT 'empty for cohort.configured',
+            type LowCardinality(String),
+            record String COMMENT 'the record as published (contracts.members.parse_member_record)',
+            kafka_partition UInt16,
+            kafka_offset UInt64
+        ) ENGINE = ReplacingMergeTree ORDER BY (cohort, kafka_partition, kafka_offset)""",
+        _copy_member_records,
+    ]),
+    (7, "survey scores keyed by response: the first complete response of a timepoint is its score", [
+        _survey_scores_by_response,
+    ]),
+    (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
+        STAFF_ACCESS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -158,7 +272,10 @@ def migrate(ch: ClickHouse) -> list[int]:
         if version in done:
             continue
         for statement in statements:
-            ch.command(ddl(statement))
+            if callable(statement):  # a step that looks before it acts (idempotent on a re-run)
+                statement(ch, ddl)
+            else:
+                ch.command(ddl(statement))
         ch.command("INSERT INTO schema_migrations (version, description) VALUES ({v:UInt32}, {d:String})",
                    {"v": version, "d": description})
         applied.append(version)
@@ -179,6 +296,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "staff_access": STAFF_ACCESS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),
@@ -201,6 +319,10 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
         *_KAFKA,
     ]),
     "clock_ticks": pa.schema([pa.field("event_id", pa.string()), pa.field("now", _TS), *_KAFKA]),
+    "member_records": pa.schema([
+        pa.field("cohort", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
+        pa.field("record", pa.string()), *_KAFKA,
+    ]),
 }
 
 OFFSETS_SCHEMA = pa.schema([

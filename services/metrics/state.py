@@ -2,9 +2,12 @@
 publish what it returns.
 
 Idempotent by construction (faust is at-least-once and the state is rebuilt by replaying the log):
-a member-day holds its events BY event_id, so a duplicate or replayed event changes nothing; the
-enrolment, withdrawal and cohort settings are last-write-wins values. Every rule comes from
-`contracts.engagement`.
+an event is (member_id, event_id) and its first delivery in log order is the event (docs/metrics.md,
+"Duplicates and conflicts"): the book remembers each key with a fingerprint of its content, so a
+duplicate or replayed delivery changes nothing, and a later delivery with different content is
+counted in `conflicts`, never folded. The members' and cohorts' time (zone history, follow-up periods
+with re-enrolment and future-dated withdrawal, settings in force on a day) is `contracts.timeline`,
+folded in log order. Every rule comes from `contracts.engagement`.
 """
 
 from __future__ import annotations
@@ -14,44 +17,43 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from contracts.daily import EngagementDay, EventDeadLetter
-from contracts.engagement import (
-    AnyClientEvent, DayEngagement, counts_as_login, follow_up_day, in_follow_up, is_action, local_day, tasks_marked,
-)
-from contracts.members import CohortConfigured, CohortSettings, MemberEnrolled, MemberWithdrawn
-
-
-@dataclass(slots=True)
-class Member:
-    cohort: str
-    timezone: str
-    enrolled_on: date
-    withdrawn_on: date | None = None
+from contracts.engagement import AnyClientEvent, DayEngagement, counts_as_login, is_action, tasks_marked
+from contracts.members import CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
+from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 
 
 @dataclass(slots=True)
 class DayState:
-    """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`),
-    guarded by the set of event ids so that a duplicate never folds twice."""
+    """One member-day, folded incrementally (the same fold as `contracts.engagement.summarize_day`).
+    The book folds each event at most once (first delivery of its key)."""
 
-    event_ids: set[str] = field(default_factory=set)
+    events: int = 0
     logged_in: bool = False
     tasks: set[str] = field(default_factory=set)
     actions: int = 0
+    # (occurred_at, tasks marked, is action) of each event folded: a zone change re-buckets them
+    facts: list[tuple[datetime, frozenset[str], bool]] = field(default_factory=list)
 
-    def add(self, event_id: str, event: AnyClientEvent) -> bool:
-        if event_id in self.event_ids:
-            return False
-        self.event_ids.add(event_id)
-        self.logged_in = self.logged_in or counts_as_login(event)
-        self.tasks |= tasks_marked(event)
-        self.actions += is_action(event)
-        return True
+    def add(self, event: AnyClientEvent) -> None:
+        self.add_fact(event.occurred_at, tasks_marked(event), is_action(event), counts_as_login(event))
+
+    def add_fact(self, occurred_at: datetime, tasks: frozenset[str], action: bool, login: bool = True) -> None:
+        self.events += 1
+        self.logged_in = self.logged_in or login
+        self.tasks |= tasks
+        self.actions += action
+        self.facts.append((occurred_at, tasks, action))
 
     def summary(self) -> DayEngagement:
         return DayEngagement(self.logged_in, frozenset(self.tasks), self.actions)
 
     def __len__(self) -> int:
-        return len(self.event_ids)
+        return self.events
+
+
+def content_fingerprint(event: AnyClientEvent) -> int:
+    """What a delivery carries, without the server's receipt time (a retried send is not a conflict)."""
+    return hash((event.type, event.occurred_at, event.payload.model_dump_json()))
 
 
 _EMPTY = DayState()
@@ -59,25 +61,30 @@ _EMPTY = DayState()
 
 @dataclass
 class MemberDayBook:
-    members: dict[str, Member] = field(default_factory=dict)
-    cohorts: dict[str, CohortSettings] = field(default_factory=dict)
+    members: dict[str, MemberTimeline] = field(default_factory=dict)
+    cohorts: dict[str, SettingsHistory] = field(default_factory=dict)
     days: dict[tuple[str, date], DayState] = field(default_factory=lambda: defaultdict(DayState))
     days_of: dict[str, set[date]] = field(default_factory=lambda: defaultdict(set))  # member_id → its days
     # member_id → {event_id: event} waiting for the member's enrolment
     pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
     dead_lettered: set[str] = field(default_factory=set)
+    # member_id → {event_id: content fingerprint of its first delivery}
+    first_delivery: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    conflicts: int = 0  # later deliveries of a known key with different content (never folded)
 
-    def settings(self, cohort: str) -> CohortSettings:
-        return self.cohorts.get(cohort) or CohortSettings()
+    def settings(self, cohort: str) -> SettingsHistory:
+        return self.cohorts.get(cohort) or SettingsHistory()
 
     def day(self, member_id: str, day: date) -> EngagementDay:
+        """The member-day as the rules judge it: follow-up periods, settings in force on the day."""
         m = self.members[member_id]
-        s = self.settings(m.cohort)
+        history = self.settings(m.cohort)
+        s = history.settings_on(day)
         state = self.days.get((member_id, day), _EMPTY)
         summary = state.summary()
         return EngagementDay(
-            member_id=member_id, cohort=m.cohort, day=day, day_number=follow_up_day(day, m.enrolled_on),
-            in_follow_up=in_follow_up(day, m.enrolled_on, m.withdrawn_on, s.ends_on),
+            member_id=member_id, cohort=m.cohort, day=day, day_number=m.day_number(day),
+            in_follow_up=m.in_follow_up(day, history.latest.ends_on),
             logged_in=summary.logged_in, tasks_done=tuple(sorted(summary.tasks_done)),
             participated=summary.participated(s.tasks), completed=summary.completed(s.tasks),
             actions=summary.actions, events=len(state),
@@ -94,35 +101,71 @@ class MemberDayBook:
         return [self.day(*key) for key in changed]
 
     def _fold(self, event: AnyClientEvent) -> tuple[str, date] | None:
+        """Fold the first delivery of (member_id, event_id); later deliveries are duplicates, counted
+        as conflicts when their content differs."""
+        event_id, fingerprint = str(event.event_id), content_fingerprint(event)
+        seen = self.first_delivery[event.member_id]
+        if event_id in seen:
+            if seen[event_id] != fingerprint:
+                self.conflicts += 1
+            return None
+        seen[event_id] = fingerprint
+        return self._place(event_id, event)
+
+    def _place(self, event_id: str, event: AnyClientEvent) -> tuple[str, date] | None:
         member = self.members.get(event.member_id)
-        event_id = str(event.event_id)
         if member is None:
             self.pending[event.member_id][event_id] = event
             return None
-        day = local_day(event.occurred_at, member.timezone)
+        day = member.local_day(event.occurred_at)
         key = (event.member_id, day)
-        if not self.days[key].add(event_id, event):
-            return None
+        self.days[key].add(event)
         self.days_of[event.member_id].add(day)
         return key
 
     def enrol(self, e: MemberEnrolled) -> list[EngagementDay]:
-        """Record the enrolment; re-apply the member's waiting events and re-state known days."""
-        self.members[e.member_id] = Member(e.cohort, e.timezone, e.enrolled_on,
-                                           getattr(self.members.get(e.member_id), "withdrawn_on", None))
-        for event in self.pending.pop(e.member_id, {}).values():
-            self._fold(event)
-        return [self.day(e.member_id, day) for day in sorted(self.days_of.get(e.member_id, ()))]
+        """Record the enrolment (a re-enrolment continues follow-up); re-apply the member's waiting
+        events and re-state known days."""
+        return self._member_record(e)
 
     def withdraw(self, w: MemberWithdrawn) -> list[EngagementDay]:
-        member = self.members.get(w.member_id)
-        if member is None:
+        """A withdrawal takes effect on its date (a future date: from then on); the days it changes
+        are those from its date (or a corrected earlier one) on."""
+        before = self.members.get(w.member_id)
+        earlier = before.follow_up.withdrawn_on if before is not None and before.follow_up.is_withdrawn else None
+        first = min(w.withdrawn_on, earlier) if earlier else w.withdrawn_on
+        return [d for d in self._member_record(w) if d.day >= first]
+
+    def change_timezone(self, z: MemberTimezoneChanged) -> list[EngagementDay]:
+        """Instants from 00:00 of `effective_on` (new zone) fall on new-zone days: re-bucket the events
+        of the days that can hold such instants."""
+        return self._member_record(z)
+
+    def _member_record(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> list[EngagementDay]:
+        before = self.members.get(record.member_id)
+        after = apply_member_record(before, record)
+        if after is None:
             return []
-        member.withdrawn_on = w.withdrawn_on
-        return [self.day(w.member_id, d) for d in sorted(self.days_of.get(w.member_id, ())) if d >= w.withdrawn_on]
+        self.members[record.member_id] = after
+        if before is not None and after.zones != before.zones:
+            self._rebucket(record.member_id, after)
+        for event_id, event in self.pending.pop(record.member_id, {}).items():
+            self._place(event_id, event)
+        return [self.day(record.member_id, day) for day in sorted(self.days_of.get(record.member_id, ()))]
+
+    def _rebucket(self, member_id: str, timeline: MemberTimeline) -> None:
+        """Move every folded event to the day the (new) zone history gives it."""
+        old_days = sorted(self.days_of.get(member_id, ()))
+        facts = [fact for day in old_days for fact in self.days.pop((member_id, day)).facts]
+        self.days_of[member_id] = set(old_days)  # emptied days are re-stated (published) too
+        for occurred_at, tasks, action in facts:
+            day = timeline.local_day(occurred_at)
+            self.days[(member_id, day)].add_fact(occurred_at, tasks, action)
+            self.days_of[member_id].add(day)
 
     def configure(self, c: CohortConfigured) -> list[EngagementDay]:
-        self.cohorts[c.cohort] = c.settings
+        """A configuration judges the days from its `effective_on` (contracts.timeline)."""
+        self.cohorts[c.cohort] = self.settings(c.cohort).apply(c)
         return [self.day(m, d) for m, member in self.members.items() if member.cohort == c.cohort
                 for d in sorted(self.days_of.get(m, ()))]
 

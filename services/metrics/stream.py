@@ -24,13 +24,13 @@ from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn,
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
 from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 
 from .settings import MetricsSettings
 from .publication import DailyPublication
 from .state import MemberDayBook
-from .telemetry import DEAD_LETTERS, STREAM_EVENTS
+from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
@@ -64,8 +64,10 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 try:
                     parsed.append(parse_recorded_event(event.value))
                 except ValidationError as exc:
-                    log.warning("stream_invalid_event", error=str(exc)[:300])
+                    log.warning("stream_invalid_event", error=error_summary(exc))
+            conflicts_before = app.book.conflicts
             changed = app.book.apply_events(parsed)
+            EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
             for event in batch:  # offsets only grow within a partition: the last one per partition wins
@@ -75,7 +77,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
         try:
             record = parse_member_record(value)
         except ValidationError as exc:
-            log.warning("stream_invalid_member_record", error=str(exc)[:300])
+            log.warning("stream_invalid_member_record", error=error_summary(exc))
             return None
         if isinstance(record, MemberEnrolled):
             return app.book.enrol(record)
@@ -83,7 +85,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             return app.book.withdraw(record)
         if isinstance(record, CohortConfigured):
             return app.book.configure(record)
-        return None
+        return app.book.change_timezone(record)
 
     @app.agent(catalogue_topic(app, MEMBERS))
     async def members(stream):

@@ -37,7 +37,9 @@ SURVEY_SCORES_DDL = f"""CREATE TABLE IF NOT EXISTS survey_scores (
     event_id String,
     kafka_partition UInt16,
     kafka_offset UInt64
-) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY (cohort, member_id, invitation_id)"""
+) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY (cohort, member_id, invitation_id, response_id)"""
+# Keyed by response: two responses to one invitation are two rows (a merge never drops the first);
+# re-deliveries of one response collapse.
 
 SURVEY_SCORES_SCHEMA = pa.schema(
     [pa.field("invitation_id", pa.string()), pa.field("response_id", pa.string()), pa.field("member_id", pa.string()),
@@ -48,10 +50,16 @@ SURVEY_SCORES_SCHEMA = pa.schema(
        pa.field("kafka_partition", pa.uint16()), pa.field("kafka_offset", pa.uint64())]
 )
 
-# One row per member and timepoint of a cohort (ReplacingMergeTree: FINAL for the de-duplicated view).
+# One row per member and timepoint of a cohort: the FIRST COMPLETE response in log order (the lowest
+# Kafka offset; a `survey.scored` record is a submitted, complete response — items may be skipped, as
+# QLQ-C30 scoring allows), whatever later responses say (docs/metrics.md). The scores are taken as one
+# tuple so that a scale missing (NULL) in that response stays missing.
+_ALL = (*SCALES, "summary")
 QOL_SCORES_SQL = (
-    "SELECT member_id, timepoint, " + ", ".join(SCALES) + ", summary FROM survey_scores FINAL "
-    "WHERE cohort = {cohort:String} AND instrument = 'qlq_c30' AND timepoint IN ('T0', 'T2')"
+    "SELECT member_id, timepoint, " + ", ".join(f"tupleElement(first, {i + 1}) AS {s}" for i, s in enumerate(_ALL)) +
+    " FROM (SELECT member_id, timepoint, argMin(tuple(" + ", ".join(_ALL) + "), kafka_offset) AS first "
+    "FROM survey_scores FINAL WHERE cohort = {cohort:String} AND instrument = 'qlq_c30' "
+    "AND timepoint IN ('T0', 'T2') GROUP BY member_id, timepoint)"
 )
 
 

@@ -3,17 +3,16 @@ runs the faust agents (rules + delivery) in the same process."""
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
-from services.common.kafka import broker_reachable, ensure_topics
-from services.common.logging import configure_logging, log
-from services.common.stream import faust_app_running
-from services.common.web import health_router, install_error_handlers, install_in_flight_gauge, mount_metrics
+from services.common.logging import configure_logging
+from services.common.logstate import ready_when_rebuilt
+from services.common.stream import runtime_and_stream
+from services.common.web import health_router, mount_metrics, service_app
 
 from .routers import alerts
 from .runtime import NotifierRuntime
@@ -28,41 +27,21 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
     settings = settings or get_settings()
     configure_logging("notifier", settings.log_level)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        if settings.ensure_topics:
-            await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
-        runtime: NotifierRuntime = app.state.runtime
-        await runtime.start()
-        try:
-            async with AsyncExitStack() as stack:
-                if run_stream:
-                    await stack.enter_async_context(faust_app_running(build_faust_app(runtime)))
-                log.info("notifier_started", kafka=settings.kafka_bootstrap, stream=run_stream)
-                yield
-        finally:
-            await runtime.stop()
+    def lifespan(app: FastAPI):
+        return runtime_and_stream("notifier", settings, app.state.runtime, build_faust_app, run_stream)
 
-    app = FastAPI(
-        title="CareCircle notifier",
-        version="1.0",
-        description="Nurse call alerts (inactivity rules, escalation, call queue), member reminders and delivery.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
+    app = service_app("notifier", settings, lifespan=lifespan,
+                      description="Nurse call alerts (inactivity rules, escalation, call queue), member reminders "
+                                  "and delivery.")
     app.state.runtime = NotifierRuntime(settings)
-    install_error_handlers(app)
-    install_in_flight_gauge(app, "notifier")
-
-    async def ready(request: Request) -> bool:
-        return request.app.state.runtime.rebuilt.is_set() and await broker_reachable(settings.kafka_bootstrap)
-
-    app.include_router(health_router(ready))
+    app.include_router(health_router(ready_when_rebuilt(settings.kafka_bootstrap)))
     app.include_router(alerts.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)
     async def console() -> FileResponse:
         return FileResponse(STATIC / "console.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the console's script and styles
 
     return app

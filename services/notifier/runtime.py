@@ -27,7 +27,7 @@ from contracts.notifications import (
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 
 from . import rules, telemetry
@@ -42,7 +42,7 @@ TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_
 def _why(exc: Exception) -> str:
     """An error for the logs without the offending input (a call note is staff free text)."""
     if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))[:300]
+        return error_summary(exc)  # field and error type: a message can quote the value
     return type(exc).__name__
 
 

@@ -2,10 +2,12 @@
 applying member events and clock ticks (publish first, fold after the broker's acknowledgement),
 and taking responses.
 
-The book is rebuilt from `surveys` by the shared log-state runtime (services.common.logstate: past
-tansu's short end offsets, ready under steady traffic too). Until then the processor does not act
-and `/readyz` answers 503. After that the same consumer keeps tailing `surveys`, so responses taken
-by another replica and steps published by another worker reach this book too.
+The book is rebuilt from `surveys` and `members` by the shared log-state runtime
+(services.common.logstate: past tansu's short end offsets, ready under steady traffic too): `surveys`
+holds the schedule, `members` every member's timeline (first enrolment, withdrawal dates, zone history:
+docs/timeline.md). Until then the processor does not act and `/readyz` answers 503. After that the
+same consumer keeps tailing both, so responses taken by another replica and steps published by another
+worker reach this book too.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.clock import ClockTick
-from contracts.members import MemberEnrolled, MemberWithdrawn, parse_member_record
+from contracts.members import (
+    CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn, parse_member_record,
+)
 from contracts.surveys import (
     SurveyEvent, SurveyExpired, SurveyInvited, SurveyReminded, SurveyResponded, SurveyScored,
 )
-from contracts.topics import NOTIFICATIONS_OUTBOUND, SURVEYS
+from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import Record
-from services.common.logging import log
+from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 
 from . import telemetry
@@ -63,7 +67,7 @@ class SurveyRuntime(LogStateRuntime):
     """The book, rebuilt from and tailing `surveys` (services.common.logstate), and the decisions around it."""
 
     def __init__(self, settings: SurveySettings) -> None:
-        super().__init__("survey", (SURVEYS.name,), settings.kafka_bootstrap, settings.delivery_timeout_ms,
+        super().__init__("survey", (SURVEYS.name, MEMBERS.name), settings.kafka_bootstrap, settings.delivery_timeout_ms,
                          settings.rebuild_idle_s)
         self.settings = settings
         self.book = SurveyBook(plan=settings.plan())
@@ -80,6 +84,9 @@ class SurveyRuntime(LogStateRuntime):
                  open=len(self.book.open_ids), seconds=round(self.rebuild_seconds or 0.0, 3))
 
     def fold(self, topic: str, partition: int, value: bytes | None) -> None:
+        if topic == MEMBERS.name:
+            self.fold_member(partition, value)
+            return
         try:
             event = survey_event_adapter.validate_json(value or b"")
         except ValidationError:
@@ -88,6 +95,16 @@ class SurveyRuntime(LogStateRuntime):
             return
         applied = self.book.apply(event, partition)
         telemetry.REPLAYED.labels("applied" if applied else "known").inc()
+
+    def fold_member(self, partition: int, value: bytes | None) -> None:
+        """A members record into the member's timeline (no decision: the stream agent decides)."""
+        try:
+            record = parse_member_record(value or b"")
+        except (ValidationError, ValueError):
+            log.warning("member_record_invalid", partition=partition)
+            return
+        if not isinstance(record, CohortConfigured):
+            self.book.fold_member(record)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -110,10 +127,13 @@ class SurveyRuntime(LogStateRuntime):
         try:
             record = parse_member_record(value)
         except ValidationError as exc:
-            log.warning("member_record_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("member_record_invalid", partition=partition, error=error_summary(exc))
+            return []
+        if isinstance(record, MemberTimezoneChanged):
+            self.book.fold_member(record)  # re-times the member's open invitations; nothing to decide
             return []
         if not isinstance(record, MemberEnrolled | MemberWithdrawn):
-            return []  # cohort settings and time-zone changes: not the survey's business
+            return []  # cohort settings: not the survey's business
         async with self._deciding:
             if isinstance(record, MemberEnrolled):
                 events = self.book.on_enrolled(record, partition, commit=False)
@@ -126,7 +146,7 @@ class SurveyRuntime(LogStateRuntime):
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("clock_tick_invalid", partition=partition, error=str(exc)[:300])
+            log.warning("clock_tick_invalid", partition=partition, error=error_summary(exc))
             return []
         async with self._deciding:
             steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)

@@ -10,6 +10,10 @@
   only the latest reminder that is due (never a burst of stale reminders), and no reminder whose
   time had passed before the invitation went out.
 * Ids are deterministic (uuid5), so re-processing an enrolment or a tick re-creates the same events.
+* Member time follows docs/timeline.md: the schedule counts from the *first* enrolment (a re-enrolment
+  continues it; T0 is not issued again), and once the member's zone history is known each step's time
+  is read on the wall clock of the zone its day is lived in (`step_times`), so a zone change moves
+  the steps of later days and never those of earlier ones.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from contracts.members import MemberEnrolled
 from contracts.surveys import Instrument, SurveyPlan, SurveyScheduled, Timepoint
+from contracts.timeline import ZoneHistory
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://carecircle.example/surveys")
 
@@ -69,6 +74,31 @@ def schedule(enrolment: MemberEnrolled, plan: SurveyPlan) -> list[SurveySchedule
     return steps
 
 
+@dataclass(frozen=True)
+class StepTimes:
+    """When an invitation's steps happen (the attributes `due_steps` reads, as on SurveyScheduled)."""
+
+    due_at: datetime
+    reminders_at: tuple[datetime, ...]
+    expires_at: datetime
+
+
+def due_day(scheduled: SurveyScheduled) -> date:
+    return scheduled.enrolled_on + timedelta(days=scheduled.follow_up_day - 1)
+
+
+def step_times(scheduled: SurveyScheduled, plan: SurveyPlan, zones: ZoneHistory | None) -> StepTimes | SurveyScheduled:
+    """The step times under the member's zone history (the scheduled record's own times without one)."""
+    if zones is None:
+        return scheduled
+    day = due_day(scheduled)
+
+    def at(offset: int) -> datetime:
+        return zones.at(day + timedelta(days=offset), plan.invite_time).astimezone(timezone.utc)
+
+    return StepTimes(at(0), tuple(at(k) for k in plan.reminder_after_days), at(plan.expire_after_days))
+
+
 Status = Literal["scheduled", "invited", "responded", "expired", "cancelled"]
 OPEN: frozenset[Status] = frozenset({"scheduled", "invited"})
 
@@ -79,7 +109,7 @@ class Step:
     number: int = 0  # reminder number for "remind"
 
 
-def due_steps(scheduled: SurveyScheduled, status: Status, reminders_sent: int, now: datetime,
+def due_steps(scheduled: SurveyScheduled | StepTimes, status: Status, reminders_sent: int, now: datetime,
               invited_at: datetime | None = None) -> list[Step]:
     """What a tick at `now` makes due for one invitation in `status` (see module doc). Reminders whose
     time had already passed when the invitation went out (`invited_at`, late tick) are skipped."""
@@ -94,7 +124,7 @@ def due_steps(scheduled: SurveyScheduled, status: Status, reminders_sent: int, n
     return [Step("remind", max(due))] if due else []
 
 
-def next_step_at(scheduled: SurveyScheduled, status: Status, reminders_sent: int,
+def next_step_at(scheduled: SurveyScheduled | StepTimes, status: Status, reminders_sent: int,
                  invited_at: datetime | None = None) -> datetime | None:
     """The earliest `now` at which `due_steps` returns something (None once the invitation is closed)."""
     if status == "scheduled":

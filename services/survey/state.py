@@ -5,6 +5,13 @@ Nothing here touches a broker or a clock: the stream processor feeds member even
 publishes the returned events, and the same events folded back (`apply`, idempotent by event_id)
 rebuild the book after a restart. `surveys` is the system of record of the schedule, so the book
 never depends on faust changelog recovery (tansu's ListOffsets bug; docs/architecture.md).
+
+Member time (docs/timeline.md) comes from the `members` records folded into `members` (timelines):
+the schedule counts from the first enrolment, so a re-enrolment adds nothing; a withdrawal takes
+effect on its date — sent invitations are cancelled by the first tick on or after it (at once when
+the latest tick is already past it), and an invitation falling due on a day outside follow-up is
+cancelled instead of sent (one due after a re-enrolment goes out); step times follow the member's
+zone history.
 """
 
 from __future__ import annotations
@@ -15,14 +22,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from contracts.members import MemberEnrolled, MemberWithdrawn
+from contracts.members import MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.notifications import NotificationRequested
 from contracts.surveys import (
     SurveyCancelled, SurveyExpired, SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded, SurveyScheduled,
     SurveyScored,
 )
 
-from .schedule import OPEN, Status, due_steps, next_step_at, schedule, step_event_id
+from contracts.timeline import MemberTimeline, apply_member_record
+
+from .schedule import (
+    OPEN, StepTimes, Status, due_day, due_steps, next_step_at, schedule, step_event_id, step_times,
+)
 
 SurveyStepEvent = (SurveyScheduled | SurveyInvited | SurveyReminded | SurveyExpired | SurveyCancelled
                    | SurveyResponded | SurveyScored)
@@ -63,9 +74,33 @@ class SurveyBook:
     # due instead of scanning every open invitation (entries go stale lazily; `_queued` is the truth).
     _heaps: dict[int | None, list[tuple[datetime, UUID]]] = field(default_factory=dict)
     _queued: dict[UUID, datetime] = field(default_factory=dict)
+    members: dict[str, MemberTimeline] = field(default_factory=dict)
+
+    def times(self, inv: Invitation) -> StepTimes | SurveyScheduled:
+        member = self.members.get(inv.scheduled.member_id)
+        return step_times(inv.scheduled, self.plan, member.zones if member else None)
+
+    def _withdrawal_starts(self, inv: Invitation) -> datetime | None:
+        """When a recorded withdrawal takes effect for a sent invitation (None: no withdrawal). Invitations
+        not sent yet wait for their due time: a re-enrolment before it lets them go out after all."""
+        member = self.members.get(inv.scheduled.member_id)
+        if member is None or inv.status != "invited" or not member.follow_up.is_withdrawn:
+            return None
+        return member.zones.day_start(member.follow_up.withdrawn_on)
+
+    def _withdrawn_at(self, inv: Invitation, now: datetime) -> bool:
+        """Is the member outside follow-up (withdrawn) today, or on the day this invitation is due?"""
+        member = self.members.get(inv.scheduled.member_id)
+        if member is None:
+            return False
+        withdrawn = member.follow_up.withdrawn_on_day
+        return withdrawn(member.local_day(now)) or (inv.status == "scheduled" and withdrawn(due_day(inv.scheduled)))
 
     def _requeue(self, inv: Invitation) -> None:
-        at = next_step_at(inv.scheduled, inv.status, inv.reminders_sent, inv.invited_at)
+        at = next_step_at(self.times(inv), inv.status, inv.reminders_sent, inv.invited_at)
+        withdrawal = self._withdrawal_starts(inv)
+        if withdrawal is not None:
+            at = withdrawal if at is None else min(at, withdrawal)
         if at is None:
             self._queued.pop(inv.id, None)
         elif self._queued.get(inv.id) != at:
@@ -116,24 +151,39 @@ class SurveyBook:
     # --- decisions: the new events, folded in unless commit=False (then the caller publishes them
     # first and folds them after the broker acknowledged, so a failed publish changes nothing) ---
 
+    def fold_member(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> MemberTimeline | None:
+        """Fold a member record into the member's timeline (idempotent); re-time their open invitations."""
+        known = self.members.get(record.member_id)
+        timeline = apply_member_record(known, record)
+        if timeline is not None and timeline is not known:
+            self.members[record.member_id] = timeline
+            for inv in self.member_invitations(record.member_id):
+                if inv.status in OPEN:
+                    self._requeue(inv)
+        return timeline
+
     def on_enrolled(self, enrolment: MemberEnrolled, partition: int | None = None,
                     commit: bool = True) -> list[SurveyStepEvent]:
-        planned = schedule(enrolment, self.plan)
-        new_ids = {s.invitation_id for s in planned}
-        events: list[SurveyStepEvent] = [
-            SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=enrolment.occurred_at,
-                            reason="re_enrolled", **inv.header())
-            for inv in self.member_invitations(enrolment.member_id) if inv.status in OPEN and inv.id not in new_ids
-        ]
-        events += [s for s in planned if s.invitation_id not in self.invitations]
+        """The schedule of the member's first enrolment (a re-enrolment continues it: nothing new)."""
+        timeline = self.fold_member(enrolment)
+        if timeline is None or timeline.cohort != enrolment.cohort:
+            return []
+        events: list[SurveyStepEvent] = [s for s in schedule(timeline.first_enrolment, self.plan)
+                                         if s.invitation_id not in self.invitations]
         return self.apply_all(events, partition) if commit else events
 
     def on_withdrawn(self, withdrawal: MemberWithdrawn, partition: int | None = None,
                      commit: bool = True) -> list[SurveyStepEvent]:
+        """Cancel the sent invitations once the withdrawal is in effect: now, when the latest tick is
+        already on or after its date in the member's zone; otherwise the first tick from that date on
+        does. Invitations not sent yet are cancelled when they fall due on a day outside follow-up."""
+        timeline = self.fold_member(withdrawal)
+        if timeline is None or self.now is None or not timeline.follow_up.withdrawn_on_day(timeline.local_day(self.now)):
+            return []
         events = [
             SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=withdrawal.occurred_at,
                             reason="withdrawn", **inv.header())
-            for inv in self.member_invitations(withdrawal.member_id) if inv.status in OPEN
+            for inv in self.member_invitations(withdrawal.member_id) if inv.status == "invited"
         ]
         return self.apply_all(events, partition) if commit else events
 
@@ -156,10 +206,14 @@ class SurveyBook:
         for inv in sorted(due, key=lambda i: (i.scheduled.member_id, i.scheduled.due_at)):
             if partition is not None and inv.partition is not None and inv.partition != partition:
                 continue
-            for step in due_steps(inv.scheduled, inv.status, inv.reminders_sent, now, inv.invited_at):
+            if inv.status in OPEN and self._withdrawn_at(inv, now):
+                events.append(SurveyCancelled(event_id=step_event_id(inv.id, "cancelled"), occurred_at=now,
+                                              reason="withdrawn", **inv.header()))
+                continue
+            for step in due_steps(self.times(inv), inv.status, inv.reminders_sent, now, inv.invited_at):
                 if step.kind == "invite":
                     events.append(SurveyInvited(event_id=step_event_id(inv.id, "invited"), occurred_at=now,
-                                                expires_at=inv.scheduled.expires_at, **inv.header()))
+                                                expires_at=self.times(inv).expires_at, **inv.header()))
                 elif step.kind == "remind":
                     events.append(SurveyReminded(event_id=step_event_id(inv.id, f"reminded:{step.number}"),
                                                  occurred_at=now, reminder=step.number, **inv.header()))
@@ -179,7 +233,7 @@ class SurveyBook:
                 if inv.status == "invited" and not self.past_expiry(inv)]
 
     def past_expiry(self, inv: Invitation) -> bool:
-        return inv.status == "expired" or (self.now is not None and self.now >= inv.scheduled.expires_at)
+        return inv.status == "expired" or (self.now is not None and self.now >= self.times(inv).expires_at)
 
     def experience_responses(self, cohort: str) -> list[Invitation]:
         return sorted(

@@ -32,8 +32,10 @@ def procfile_services() -> dict[str, str]:
 
 
 def k8s_documents() -> list[dict]:
-    return [doc for path in sorted((ROOT / "deploy" / "k8s" / "base").rglob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+    """The base's resources (kustomization `resources`, not its patches: a patch names a Deployment too)."""
+    base = ROOT / "deploy" / "k8s" / "base"
+    resources = yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
+    return [doc for name in resources for doc in yaml.safe_load_all((base / name).read_text()) if isinstance(doc, dict)]
 
 
 def test_every_service_package_is_catalogued():
@@ -56,10 +58,11 @@ def test_compose_publishes_the_catalogued_port(service):
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_kubernetes_runs_the_service_on_the_catalogued_port(service):
     docs = k8s_documents()
+    # A Deployment may be split over files (patches add env to it): its ports are those of all parts.
     deployments = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == service.name]
     services = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == service.name]
-    assert len(deployments) == 1 and len(services) == 1
-    containers = deployments[0]["spec"]["template"]["spec"]["containers"]
+    assert deployments and len(services) == 1
+    containers = [c for d in deployments for c in d["spec"]["template"]["spec"]["containers"]]
     assert service.port in [p.get("containerPort") for c in containers for p in c.get("ports", [])]
     assert service.port in [p["port"] for p in services[0]["spec"]["ports"]]
 

@@ -55,7 +55,7 @@ def test_every_service_is_built_and_wired(compose, name):
     assert (ROOT / service["build"]["dockerfile"]).exists() and service["build"]["context"] == "."
     env = {k: str(v) for k, v in service["environment"].items()}
     assert env["KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert env["JWT_SECRET"].startswith("${JWT_SECRET:-")
+    assert env["JWT_SECRET"].startswith("${JWT_SECRET:?")  # no fallback to the dev secret (docs/security.md)
     assert env[f"{name.upper()}_HOST"] == "0.0.0.0"
     assert env[f"{name.upper()}_PORT"] == str(port)
     assert f"{port}:{port}" in service["ports"]

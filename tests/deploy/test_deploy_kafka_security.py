@@ -132,6 +132,8 @@ def test_every_kafka_client_deployment_authenticates_as_its_own_user(prod):
     for deployment in (r for r in prod if r["kind"] == "Deployment" and r["metadata"]["name"] != "metrics"):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e for e in container.get("env", [])}
+        assert "KAFKA_SASL_USERNAME" in env, \
+            f"{deployment['metadata']['name']}: give it a KafkaUser in deploy/k8s/base/kafka/client-auth.yaml"
         user = env["KAFKA_SASL_USERNAME"]["value"]
         assert user in users, deployment["metadata"]["name"]
         assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}

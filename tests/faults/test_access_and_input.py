@@ -29,7 +29,9 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("PUT", "/v1/members/{member_id}/timezone"): {"admin"},
         ("POST", "/v1/admin/clock"): {"admin"},
     },
-    "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A for view in ("weekly", "daily", "members", "daytypes", "qol")},
+    # researchers: cohort aggregates only (no member list, no call queue, no free text)
+    "metrics": {("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A | ({"researcher"} if view != "members" else set())
+                for view in ("weekly", "summary", "daily", "members", "daytypes", "qol")} | {("GET", "/v1/audit"): {"admin"}},
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,
@@ -56,6 +58,7 @@ def callers(mint) -> dict[str, str | None]:
         "member": mint("m-a"),
         "nurse_a": mint("n-a", "nurse", ("c-a",)),
         "nurse_b": mint("n-b", "nurse", ("c-b",)),
+        "researcher": mint("r-a", "researcher", ("c-a",)),
         "admin": mint("ops", "admin"),
         "no_token": None,
         "expired": mint("ops", "admin", now=past, ttl=timedelta(hours=1)),
@@ -105,7 +108,7 @@ def test_access_matrix(services, mint, fault_report):
                 tried += 1
                 if caller in allowed:
                     ok = code not in (401, 403) and code < 500
-                elif caller in {"member", "nurse_a", "nurse_b", "admin"}:
+                elif caller in {"member", "nurse_a", "nurse_b", "researcher", "admin"}:
                     ok = code == 403
                 else:
                     ok = code == 401

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.qol import ScaleComparison
-from services.common.auth import Staff
+from services.common.auth import Aggregates
 from services.metrics.qol_analysis import qol_change
 from services.metrics.survey_scores import QOL_SCORES_SQL, qol_rows
 
@@ -22,12 +22,13 @@ router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["metrics"])
 
 
 def qol(ch, cohort: str) -> list[ScaleComparison]:
-    active = {m.member_id: m.active for m in queries.members(ch, cohort)}
+    # Only members whose 28-day window is complete are grouped (activity pending/insufficient: left out).
+    active = {m.member_id: m.active for m in queries.members(ch, cohort) if m.active is not None}
     scores = ch.query(QOL_SCORES_SQL, {"cohort": cohort})
     return qol_change(qol_rows(scores, active))
 
 
 @router.get("/qol", response_model=list[ScaleComparison], responses=_404,
-            summary="QLQ-C30 change T0→T2, active vs inactive (Student t) and active T0 vs T2 (paired t)")
-async def qol_endpoint(cohort: CohortPath, principal: Staff, answers: AnswersDep) -> list[ScaleComparison]:
+            summary="QLQ-C30 change T0→T2, active vs inactive (Student t) and active T0 vs T2 (paired t on T2 − T0)")
+async def qol_endpoint(cohort: CohortPath, principal: Aggregates, answers: AnswersDep) -> list[ScaleComparison]:
     return await _run(answers, principal, cohort, qol)

@@ -22,11 +22,11 @@ def test_access_errors_and_today(own_broker, jwt_secret, mint, admin_token, tmp_
         member = {"Authorization": f"Bearer {mint(prefix + '-000', 'member', (g.cohort,))}"}
         admin = {"Authorization": f"Bearer {admin_token}"}
 
-        for route in ("weekly", "daily", "members", "daytypes"):
+        for route in ("weekly", "daily", "members", "daytypes", "summary"):
             assert metrics.get(f"{path}/{route}").status_code == 401
             assert metrics.get(f"{path}/{route}", headers=member).status_code == 403
             r = metrics.get(f"{path}/{route}", headers=other)
-            assert r.status_code == 403 and g.cohort in r.json()["detail"]
+            assert r.status_code == 403 and g.cohort not in r.json()["detail"]
             assert metrics.get(f"/v1/cohorts/nobody-{prefix}/{route}", headers=admin).status_code == 404
             assert metrics.get(f"{path}/{route}", headers=nurse).status_code == 200
 
@@ -38,7 +38,8 @@ def test_access_errors_and_today(own_broker, jwt_secret, mint, admin_token, tmp_
 
         assert metrics.get(f"{path}/weekly", headers=nurse).json() == truth_weekly(g)
 
-        # "today" is the latest clock.tick, as a local day in each member's zone.
+        # "today" is the latest clock.tick, as a local day in each member's zone; only the days before
+        # it are complete follow-up days.
         def follow_up_days_at(now: str) -> dict[str, int]:
             ch.command("TRUNCATE TABLE clock_ticks")
             ch.command("INSERT INTO clock_ticks (event_id, now) VALUES ('t', {now:String})", {"now": now})
@@ -46,11 +47,11 @@ def test_access_errors_and_today(own_broker, jwt_secret, mint, admin_token, tmp_
 
         shanghai, new_york = f"{prefix}-000", f"{prefix}-001"  # enrolled 2026-07-27 and 2026-07-28
         days = follow_up_days_at("2026-07-29 15:59:59")  # 23:59:59 in Shanghai, 11:59 in New York
-        assert (days[shanghai], days[new_york]) == (3, 2)
+        assert (days[shanghai], days[new_york]) == (2, 1)
         days = follow_up_days_at("2026-07-30 03:30:00")  # 11:30 on 07-30 in Shanghai, 23:30 on 07-29 in New York
-        assert (days[shanghai], days[new_york]) == (4, 2)
+        assert (days[shanghai], days[new_york]) == (3, 1)
         days = follow_up_days_at("2026-07-30 04:00:00")  # midnight in New York
-        assert days[new_york] == 3
+        assert days[new_york] == 2
 
         assert metrics.get("/healthz").status_code == 200
         assert "metrics_sink_rows_total" in metrics.get("/metrics").text

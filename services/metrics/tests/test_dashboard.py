@@ -7,11 +7,13 @@ import base64
 import struct
 import threading
 import time
+from fractions import Fraction
 
 import httpx
 import uvicorn
 from playwright.sync_api import sync_playwright
 
+from contracts.engagement import half_up
 from services.common.broker import free_port
 from services.metrics.app import create_app
 from testsupport.cohort import generate
@@ -39,6 +41,7 @@ COUNT_PIXELS = """async ([png, rgb]) => {
 def test_dashboard_shows_the_api_numbers(broker, jwt_secret, mint, admin_token, tmp_path):
     prefix = unique_prefix()
     g = generate(seed=21, members=9, weeks=6, cohort=f"dash-{prefix}", prefix=prefix)
+    g.settings["intervention_weeks"] = 3  # the mean row follows the cohort's setting, not a fixed 4
     port = free_port()
     app = create_app(metrics_settings(broker, jwt_secret, tmp_path / "chdb", run_stream=False))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
@@ -59,7 +62,7 @@ def test_dashboard_shows_the_api_numbers(broker, jwt_secret, mint, admin_token, 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{base}/?token={token}")  # the cohort comes from the token
+            page.goto(f"{base}/#token={token}")  # the cohort comes from the token; a fragment never reaches the server
             page.wait_for_selector("body[data-loaded=true]")
             rows = page.locator("#weekly tbody tr[data-week]")
             assert rows.count() == len(weekly)
@@ -72,20 +75,23 @@ def test_dashboard_shows_the_api_numbers(broker, jwt_secret, mint, admin_token, 
                     assert cell.inner_text() == f"{w[key]:.1f}"
                 assert row.locator("td.member_days").inner_text() == str(w["member_days"])
             assert rows.nth(0).locator("td.stage").inner_text() == "intervention"
-            assert rows.nth(4).locator("td.stage").inner_text() == "open-ended"
-            mean = sum(w["login_rate"] for w in weekly[:4]) / 4
-            assert page.locator("#weekly tr.mean td.login_rate").inner_text() == f"{mean:.1f}"
-            active = sum(m["active"] for m in members)
+            assert rows.nth(3).locator("td.stage").inner_text() == "open-ended"
+            # Weeks 1–N mean: the cohort's intervention_weeks (3 here), mean of the weekly rates, half up, 2 decimals.
+            mean = Fraction(sum(Fraction(100 * w["logged_in_days"], w["member_days"]) for w in weekly[:3]), 3)
+            assert page.locator("#weekly tr.mean td").first.inner_text() == "Weeks 1–3 mean"
+            assert page.locator("#weekly tr.mean td.login_rate").inner_text() == f"{half_up(mean)}"
+            active = sum(m["activity"] == "active" for m in members)
             assert page.locator("#active-count").inner_text() == str(active)
-            assert page.locator("#inactive-count").inner_text() == str(len(members) - active)
+            assert page.locator("#inactive-count").inner_text() == str(sum(m["activity"] == "inactive" for m in members))
             assert page.locator("#daytypes tbody tr").count() == 2
             assert page.locator("#daily-chart polyline").count() == 3
 
             png = page.screenshot(full_page=True)
-            series, non_white = page.evaluate(COUNT_PIXELS, [base64.b64encode(png).decode(), list(LOGIN_RGB)])
+            # counted on a blank page: the dashboard's CSP (default-src 'self') refuses data: images
+            series, non_white = browser.new_page().evaluate(COUNT_PIXELS, [base64.b64encode(png).decode(), list(LOGIN_RGB)])
             (tmp_path / "dashboard.png").write_bytes(png)
 
-            page.goto(f"{base}/?token=not-a-token&cohort={g.cohort}")
+            page.goto(f"{base}/?cohort={g.cohort}#token=not-a-token")
             page.wait_for_selector("#status.error")
             assert "401" in page.locator("#status").inner_text()
             browser.close()

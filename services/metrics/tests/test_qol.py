@@ -34,8 +34,12 @@ async def test_qol_reproduces_an_independent_t_test(broker, jwt_secret, mint, ad
     t0 = {m: rng.uniform(30, 70) for m in active}
     change = {m: rng.uniform(0, 25) if active[m] else rng.uniform(-20, 5) for m in active}
     records = []
+    first_active = next(m for m in active if active[m])
     for member in active:
-        for event in (scored(g, member, "T0", t0[member], rng), scored(g, member, "T2", t0[member] + change[member], rng)):
+        events = [scored(g, member, "T0", t0[member], rng), scored(g, member, "T2", t0[member] + change[member], rng)]
+        if member == first_active:  # the score of a timepoint is its FIRST COMPLETE response in log order
+            events = [*events, scored(g, member, "T2", 0.0, rng), scored(g, member, "T2", 100.0, rng)]
+        for event in events:
             records.append(Record(SURVEYS.name, member.encode(), event.model_dump_json().encode()))
     publisher = Publisher(broker)
     await publisher.publish(records + records[:4])  # a few delivered twice: must not count twice
@@ -48,7 +52,7 @@ async def test_qol_reproduces_an_independent_t_test(broker, jwt_secret, mint, ad
         wait_until_sunk(ch, g, prefix)
         deadline = time.monotonic() + 30
         while ch.query("SELECT count() AS n FROM survey_scores FINAL WHERE cohort = {c:String}",
-                       {"c": g.cohort})[0]["n"] < 2 * len(active):
+                       {"c": g.cohort})[0]["n"] < 2 * len(active) + 2:
             assert time.monotonic() < deadline, "survey scores not sunk"
             time.sleep(0.2)
         nurse = {"Authorization": f"Bearer {mint('n1', 'nurse', (g.cohort,))}"}
@@ -56,6 +60,7 @@ async def test_qol_reproduces_an_independent_t_test(broker, jwt_secret, mint, ad
         response = metrics.get(f"/v1/cohorts/{g.cohort}/qol", headers=nurse)
         assert response.status_code == 200, response.text
         ql2 = next(s for s in response.json() if s["scale"] == "QL2")
+        assert ql2["active_t0_vs_t2"]["difference"] == "T2 - T0"
         assert next(s for s in response.json() if s["scale"] == "FI")["active"]["n"] == 0
 
     actives = [change[m] for m in active if active[m]]

@@ -59,3 +59,19 @@ def test_sample_sd_is_the_ddof1_sd(values):
 
 def test_sample_sd_needs_two_member_days():
     assert sample_sd(1, 3, 9) is None and sample_sd(0, 0, 0) is None
+
+
+def test_a_zone_change_rebuckets_the_days_from_its_date():
+    from contracts.members import MemberTimezoneChanged
+    book = MemberDayBook()
+    book.enrol(MemberEnrolled(event_id=uuid.uuid4(), member_id="m-1", cohort="c", timezone="Europe/Berlin",
+                              enrolled_on=date(2026, 9, 1), occurred_at=NOW))
+    late = _event("login", {}, "2026-09-05T01:00:00+08:00")  # Berlin 09-04 19:00; Shanghai 09-05
+    early = _event("login", {}, "2026-09-04T17:30:00+02:00")  # before 00:00 Shanghai 09-05: Berlin 09-04
+    book.apply_events([late, early])
+    assert book.days_of["m-1"] == {date(2026, 9, 4)} and book.day("m-1", date(2026, 9, 4)).events == 2
+    changed = book.change_timezone(MemberTimezoneChanged(
+        event_id=uuid.uuid4(), member_id="m-1", cohort="c", timezone="Asia/Shanghai",
+        effective_on=date(2026, 9, 5), occurred_at=NOW))
+    assert [(d.day, d.events) for d in changed] == [(date(2026, 9, 4), 1), (date(2026, 9, 5), 1)]
+    assert book.day("m-1", date(2026, 9, 5)).day_number == 5

@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 
 from contracts.alerts import AlertAcknowledged, AlertEvent, AlertResolved, CallLogged, CallRequest, ResolveRequest
-from services.common.auth import Admin, Principal, Staff, require_cohort
+from services.common.audit import record_access
+from services.common.auth import Admin, Principal, Staff, require_cohort, require_visible
 from services.common.kafka import BrokerUnavailable
 
 from ..deps import RuntimeDep
@@ -30,14 +31,14 @@ def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
 def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
     view = runtime.state.queue.alerts.get(alert_id)
     if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown alert {alert_id}")
-    require_cohort(principal, view.cohort)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown alert")
+    require_visible(principal, view.cohort, "alert")  # another cohort's alert: the same 404
     return view
 
 
 @router.get("/alerts", summary="The call queue, oldest first")
 async def list_alerts(
-    principal: Staff, runtime: RuntimeDep,
+    request: Request, principal: Staff, runtime: RuntimeDep,
     status_: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
                        Query(alias="status", description="Only alerts in this state (escalated alerts are open; "
                                                          "unresolved = open or acknowledged)")] = None,
@@ -51,12 +52,16 @@ async def list_alerts(
              if principal.may_see_cohort(v.cohort) and (wanted is None or v.status in wanted)
              and (cohort is None or v.cohort == cohort)]
     views.sort(key=lambda v: (v.raised_at, str(v.alert_id)))
-    return [view_out(runtime, v) for v in views[:limit]]
+    shown = [view_out(runtime, v) for v in views[:limit]]
+    await record_access(request, principal, "call_queue", cohort=cohort, returned=len(shown))
+    return shown
 
 
 @router.get("/alerts/{alert_id}", summary="One alert")
-async def get_alert(alert_id: UUID, principal: Staff, runtime: RuntimeDep) -> dict:
-    return view_out(runtime, _alert(runtime, principal, alert_id))
+async def get_alert(alert_id: UUID, principal: Staff, runtime: RuntimeDep, request: Request) -> dict:
+    view = _alert(runtime, principal, alert_id)
+    await record_access(request, principal, "alert", cohort=view.cohort, target=str(alert_id), returned=1)
+    return view_out(runtime, view)
 
 
 async def _act(runtime: NotifierRuntime, principal: Principal, alert_id: UUID, build) -> dict:
@@ -99,11 +104,12 @@ async def resolve(alert_id: UUID, principal: Staff, runtime: RuntimeDep,
 
 
 @router.get("/members/{member_id}/engagement", summary="A member's last activity and recent days (staff)")
-async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDep) -> dict:
+async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDep, request: Request) -> dict:
     member = runtime.state.members.get(member_id)
     if member is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown member {member_id}")
-    require_cohort(principal, member.cohort)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown member")
+    require_visible(principal, member.cohort, "member")  # another cohort's member: the same 404
+    await record_access(request, principal, "member_engagement", cohort=member.cohort, target=member_id, returned=1)
     return {"member_id": member_id, "cohort": member.cohort} | runtime.state.engagement_of(member_id)
 
 

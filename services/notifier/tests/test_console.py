@@ -92,7 +92,7 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 600})
-            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            page.goto(f"http://127.0.0.1:{port}/#token={token}")  # a fragment never reaches the server
             rows = page.locator("#queue tbody tr")
             rows.first.wait_for()
             assert [rows.nth(i).get_attribute("data-member") for i in range(rows.count())] == [old, new]  # oldest first

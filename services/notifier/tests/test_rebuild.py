@@ -7,19 +7,14 @@ import json
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
-from contracts.topics import ENGAGEMENT_EVENTS, MEMBERS
+from contracts.topics import ENGAGEMENT_EVENTS
 from services.common.kafka import Publisher, Record
 from services.notifier.runtime import NotifierRuntime
 from services.notifier.settings import NotifierSettings
+from testsupport.records import enrolments
+from testsupport.traffic import steady_traffic
 
 START = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
-
-
-def enrolments(members: range) -> list[Record]:
-    return [Record(MEMBERS.name, f"m-{i}".encode(), json.dumps({
-        "type": "member.enrolled", "event_id": str(uuid4()), "member_id": f"m-{i}", "cohort": "c-1",
-        "timezone": "Asia/Shanghai", "enrolled_on": "2026-11-02", "occurred_at": "2026-11-01T00:00:00+00:00",
-    }).encode()) for i in members]
 
 
 def logins(members: range, at: datetime) -> list[Record]:
@@ -47,23 +42,13 @@ async def test_rebuild_reads_past_the_short_end_offsets_and_under_steady_traffic
     finally:
         await runtime.stop()
 
-    stop = asyncio.Event()
-
-    async def steady_traffic():
-        n = 0
-        while not stop.is_set():
-            n += 1
-            await publisher.publish(logins(range(n % 30, n % 30 + 1), START + timedelta(minutes=n)))
-            await asyncio.sleep(0.05)  # every 50 ms: never quiet for 0.3 s
-
-    traffic = asyncio.create_task(steady_traffic())
+    # A record every 50 ms (the helper's default): the log is never quiet for 0.3 s.
     busy = NotifierRuntime(settings)
-    await busy.start()
-    try:
-        await asyncio.wait_for(busy.rebuilt.wait(), 30)
-        assert len(busy.state.members) == 30
-    finally:
-        stop.set()
-        await traffic
-        await busy.stop()
-        publisher.close()
+    async with steady_traffic(publisher, lambda n: logins(range(n % 30, n % 30 + 1), START + timedelta(minutes=n))):
+        await busy.start()
+        try:
+            await asyncio.wait_for(busy.rebuilt.wait(), 30)
+            assert len(busy.state.members) == 30
+        finally:
+            await busy.stop()
+    publisher.close()

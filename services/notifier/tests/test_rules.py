@@ -143,3 +143,14 @@ def test_reminders_name_the_remaining_tasks_and_stop_when_all_are_done():
     rules.add_event(days, checkin("meditation", 10), SH_ZONES)
     assert rules.reminder_for(MEMBER, DEFAULT, days, at(day(2), 12), timedelta(hours=1)) is None
     assert rules.reminder_for(MEMBER, DEFAULT, {}, at(day(0), 8), timedelta(hours=1)) is None  # before enrolment
+
+
+def test_every_local_midnight_since_2000_falls_on_a_utc_quarter_hour():
+    """The notifier keeps what members did per UTC quarter hour and re-derives local days from it
+    after a zone change (state.py): exact only if every zone's offset is whole quarter hours."""
+    from zoneinfo import available_timezones
+
+    odd = {(name, moment.astimezone(ZoneInfo(name)).utcoffset()) for name in available_timezones()
+           for moment in (datetime(y, m, 1, tzinfo=timezone.utc) for y in range(2000, 2041) for m in (1, 7))
+           if moment.astimezone(ZoneInfo(name)).utcoffset().total_seconds() % 900}
+    assert odd == set()

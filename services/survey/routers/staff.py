@@ -9,11 +9,12 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
 
 from contracts.common import CohortId
 from contracts.surveys import ExperienceRow
+from services.common.audit import record_access
 from services.common.auth import Principal, Staff
 
 from ..runtime import SurveyRuntime
@@ -26,7 +27,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def rows(runtime: SurveyRuntime, principal: Principal, cohort: str) -> list[ExperienceRow]:
     if cohort not in principal.cohorts:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"no access to cohort {cohort!r}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="no access to this cohort")
     if not runtime.rebuilt.is_set():
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="survey state is being rebuilt; retry",
                             headers={"Retry-After": "2"})
@@ -59,9 +60,11 @@ def as_csv(cohort: str, data: list[ExperienceRow]) -> Response:
 
 @router.get("/v1/cohorts/{cohort}/experience", response_model=list[ExperienceRow],
             summary="Experience survey answers of a cohort (JSON, or CSV with ?format=csv)")
-async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime,
+async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime, request: Request,
                      format: Annotated[Literal["json", "csv"], Query()] = "json"):
     data = rows(runtime, principal, cohort)
+    await record_access(request, principal, "survey_export" if format == "csv" else "survey_answers", cohort=cohort,
+                        returned=len(data))
     if format == "csv":
         return as_csv(cohort, data)
     return Response(b"[" + b",".join(r.model_dump_json().encode() for r in data) + b"]",
@@ -70,5 +73,8 @@ async def experience(cohort: Annotated[CohortId, Path()], principal: Staff, runt
 
 @router.get("/v1/cohorts/{cohort}/experience.csv", summary="Experience survey answers of a cohort as CSV",
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-async def experience_csv(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime) -> Response:
-    return as_csv(cohort, rows(runtime, principal, cohort))
+async def experience_csv(cohort: Annotated[CohortId, Path()], principal: Staff, runtime: Runtime,
+                         request: Request) -> Response:
+    data = rows(runtime, principal, cohort)
+    await record_access(request, principal, "survey_export", cohort=cohort, returned=len(data))
+    return as_csv(cohort, data)

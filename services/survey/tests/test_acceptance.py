@@ -90,9 +90,12 @@ def test_members_in_three_zones_walk_the_whole_schedule_across_a_restart(own_bro
             assert [i.status for i in book.member_invitations(members["be"])] == ["invited"] + ["scheduled"] * 3
             body = {"member_id": members["be"], "cohort": cohort, "withdrawn_on": "2026-10-21"}
             assert world.ingest.post("/v1/withdrawals", headers=world.admin, json=body).status_code == 202
-            wait_until(lambda: {i.status for i in book.member_invitations(members["be"])} == {"cancelled"},
-                       what="withdrawal cancels")
+            wait_until(lambda: book.members[members["be"]].follow_up.is_withdrawn, what="withdrawal folded")
+            # Dated tomorrow: it takes effect on its date (the first tick from Berlin's midnight on).
+            assert [i.status for i in book.member_invitations(members["be"])] == ["invited"] + ["scheduled"] * 3
             world.walk(survey, first_half)
+            wait_until(lambda: book.member_invitations(members["be"])[0].status == "cancelled",
+                       what="withdrawal cancels the sent invitation on its date")
         # Restart as the worst case of lost or short (tansu) committed offsets: a NEW consumer group
         # replays every enrolment, withdrawal and tick from offset 0 onto the book rebuilt from
         # `surveys`; nothing may be published twice and the schedule must go on.

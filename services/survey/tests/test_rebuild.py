@@ -13,6 +13,7 @@ from services.common.kafka import Publisher
 from services.survey.runtime import SurveyRuntime, records_for
 from services.survey.schedule import schedule
 from services.survey.settings import SurveySettings
+from testsupport.traffic import steady_traffic
 
 
 def scheduled_records(members: int, start: int = 0):
@@ -50,23 +51,13 @@ async def test_rebuild_reads_past_the_short_end_offsets_and_under_steady_traffic
     finally:
         await runtime.stop()
 
-    stop = asyncio.Event()
-
-    async def steady_traffic():
-        n = 1000
-        while not stop.is_set():
-            await publisher.publish(scheduled_records(1, start=n))
-            n += 1
-            await asyncio.sleep(0.05)  # every 50 ms: never quiet for 0.3 s
-
-    traffic = asyncio.create_task(steady_traffic())
+    # A record every 50 ms (the helper's default): the log is never quiet for 0.3 s.
     busy = SurveyRuntime(settings)
-    await busy.start()
-    try:
-        await asyncio.wait_for(busy.rebuilt.wait(), 30)
-        assert len(busy.book.invitations) >= 120
-    finally:
-        stop.set()
-        await traffic
-        await busy.stop()
-        publisher.close()
+    async with steady_traffic(publisher, lambda n: scheduled_records(1, start=1000 + n)):
+        await busy.start()
+        try:
+            await asyncio.wait_for(busy.rebuilt.wait(), 30)
+            assert len(busy.book.invitations) >= 120
+        finally:
+            await busy.stop()
+    publisher.close()

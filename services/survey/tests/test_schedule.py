@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
 
-from contracts.members import MemberEnrolled, MemberWithdrawn
+from contracts.members import MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.surveys import SurveyInvited, SurveyPlan, SurveyReminded, SurveyResponded
 from services.survey.schedule import Step, due_steps, local_moment, schedule
 from services.survey.state import SurveyBook, notification_for
@@ -113,20 +113,60 @@ def test_a_response_stops_reminders_and_expiry_and_withdrawal_cancels_what_is_op
     assert book.on_tick(t0.scheduled.expires_at) == [] and t0.status == "responded" and book.pending("m-sh") == []
     t1 = next(i for i in book.member_invitations("m-sh") if i.scheduled.timepoint == "T1")
     book.on_tick(t1.scheduled.due_at)
-    cancelled = book.on_withdrawn(MemberWithdrawn(event_id=uuid4(), member_id="m-sh", cohort="c-1",
-                                                  withdrawn_on=date(2026, 11, 16), occurred_at=t1.scheduled.due_at))
-    assert sorted(e.timepoint for e in cancelled) == ["T1", "T2", "post"]  # the invited one and the scheduled ones
+    withdrawal = MemberWithdrawn(event_id=uuid4(), member_id="m-sh", cohort="c-1", withdrawn_on=date(2026, 11, 16),
+                                 occurred_at=t1.scheduled.due_at)
+    assert book.on_withdrawn(withdrawal) == []  # dated tomorrow: it takes effect on its date, not at once
+    assert [i.id for i in book.pending("m-sh")] == [t1.id]
+    midnight = datetime(2026, 11, 16, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert book.on_tick(midnight - timedelta(seconds=1)) == []
+    assert [(e.type, e.timepoint) for e in book.on_tick(midnight)] == [("survey.cancelled", "T1")]
+    later = book.on_tick(datetime(2027, 1, 1, tzinfo=UTC))  # the rest falls due while withdrawn
+    assert sorted((e.type, e.timepoint) for e in later) == [("survey.cancelled", "T2"), ("survey.cancelled", "post")]
     assert {i.status for i in book.member_invitations("m-sh")} == {"responded", "cancelled"}
-    assert book.on_tick(datetime(2027, 1, 1, tzinfo=UTC)) == []
+    assert book.on_tick(datetime(2027, 1, 2, tzinfo=UTC)) == []
 
 
-def test_re_enrolment_with_another_day_replaces_the_open_schedule():
+def test_a_withdrawal_in_effect_cancels_the_sent_invitation_at_once():
     book = SurveyBook()
-    book.on_enrolled(enrolled(day=date(2026, 10, 20)))
+    book.on_enrolled(enrolled("m-sh", "Asia/Shanghai", date(2026, 11, 2)))
+    book.on_tick(at("Asia/Shanghai", 2026, 11, 2, 10))
+    cancelled = book.on_withdrawn(MemberWithdrawn(event_id=uuid4(), member_id="m-sh", cohort="c-1",
+                                                  withdrawn_on=date(2026, 11, 2), occurred_at=book.now))
+    assert [(e.type, e.timepoint) for e in cancelled] == [("survey.cancelled", "T0")]
+
+
+def test_re_enrolment_continues_the_first_schedule_and_never_issues_t0_again():
+    book = SurveyBook()
+    first = book.on_enrolled(enrolled(day=date(2026, 10, 20)))
+    assert len(first) == 4
     assert book.on_enrolled(enrolled(day=date(2026, 10, 20))) == []  # the same enrolment again: nothing new
-    events = book.on_enrolled(enrolled(day=date(2026, 11, 1)))
-    assert [e.type for e in events] == ["survey.cancelled"] * 4 + ["survey.scheduled"] * 4
-    assert {e.reason for e in events[:4]} == {"re_enrolled"}
+    assert book.on_enrolled(enrolled(day=date(2026, 11, 1))) == []  # still enrolled: not a re-enrolment (409 at ingest)
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("America/New_York", 2026, 10, 20))] == [
+        ("survey.invited", "T0")]
+    book.on_withdrawn(MemberWithdrawn(event_id=uuid4(), member_id="m-ny", cohort="c-1", withdrawn_on=date(2026, 10, 22),
+                                      occurred_at=book.now))
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("America/New_York", 2026, 10, 21, 10))] == [
+        ("survey.reminded", "T0")]  # still followed up on the 21st
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("America/New_York", 2026, 10, 22, 0))] == [
+        ("survey.cancelled", "T0")]
+    assert book.on_enrolled(enrolled(day=date(2026, 10, 25))) == []  # re-enrolled: the schedule continues
+    steps = book.on_tick(at("America/New_York", 2026, 11, 2))
+    assert [(e.type, e.timepoint) for e in steps] == [("survey.invited", "T1")]  # day 14 of the FIRST enrolment
+    assert {inv.scheduled.timepoint for inv in book.member_invitations("m-ny")} == {"T0", "T1", "T2", "post"}
+
+
+def test_a_zone_change_moves_later_steps_to_the_new_wall_clock():
+    book = SurveyBook()
+    book.on_enrolled(enrolled("m-sh", "Asia/Shanghai", date(2026, 11, 2)))
+    book.fold_member(MemberTimezoneChanged(event_id=uuid4(), member_id="m-sh", cohort="c-1", timezone="Europe/Berlin",
+                                           effective_on=date(2026, 11, 10), occurred_at=datetime(2026, 11, 3, tzinfo=UTC)))
+    t0 = book.on_tick(at("Asia/Shanghai", 2026, 11, 2))  # before the change: Shanghai's 09:00
+    assert [(e.type, e.timepoint) for e in t0] == [("survey.invited", "T0")]
+    # T0's expiry (the 9th, before the change) keeps Shanghai's clock; T1 (day 14, the 15th) waits for Berlin's 09:00.
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("Asia/Shanghai", 2026, 11, 15))] == [("survey.expired", "T0")]
+    assert [(e.type, e.timepoint) for e in book.on_tick(at("Europe/Berlin", 2026, 11, 15))] == [("survey.invited", "T1")]
+    t1 = next(i for i in book.member_invitations("m-sh") if i.scheduled.timepoint == "T1")
+    assert t1.status == "invited" and t1.invited_at == at("Europe/Berlin", 2026, 11, 15)
 
 
 def test_a_book_rebuilt_from_the_events_decides_exactly_the_same():

@@ -1,0 +1,82 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+$("token").value = StaffToken.get();
+$("token").addEventListener("change", () => { StaffToken.set($("token").value); if ($("token").value) load(); });
+if (StaffToken.refusedFromQuery) $("message").textContent = "A token in the URL query is not accepted: paste it.";
+const OUTCOMES = ["reached", "no_answer", "voicemail", "declined", "wrong_number"];
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {...options, headers: {
+    "Authorization": "Bearer " + $("token").value.trim(), "Content-Type": "application/json"}});
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    throw new Error(response.status + ": " + detail);
+  }
+  return body;
+}
+
+function when(iso) { return iso ? new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "—"; }
+
+function row(alert) {
+  const days = el("div", {class: "days"});
+  for (const d of alert.member.recent_days || []) {
+    days.append(el("span", {class: "day" + (d.completed ? " done" : d.logged_in ? " in" : ""),
+                            title: d.day + (d.logged_in ? " logged in" : " no login") + (d.tasks_done.length ? ": " + d.tasks_done.join(", ") : "")}));
+  }
+  const actions = el("td");
+  if (alert.status === "open") {
+    actions.append(el("button", {class: "ack", onclick: () => act(alert, "ack")}, "Acknowledge"));
+  }
+  if (alert.status !== "resolved") {
+    const outcome = el("select", {class: "outcome", "aria-label": "call outcome"}, ...OUTCOMES.map((o) => el("option", {value: o}, o.replace("_", " "))));
+    const note = el("input", {class: "note", placeholder: "note (optional)", maxlength: "1000"});
+    actions.append(el("div", {}, outcome, note,
+      el("button", {class: "log-call", onclick: () => act(alert, "calls", {outcome: outcome.value, note: note.value || null})}, "Log call")));
+    actions.append(el("button", {class: "resolve", onclick: () => act(alert, "resolve")}, "Resolve"));
+  }
+  const why = alert.rule === "intervention_inactive"
+    ? `no login ${alert.missed_days} days (${alert.since} – ${alert.through})`
+    : `7-day login rate ${alert.window_days - alert.missed_days}/${alert.window_days} (through ${alert.through})`;
+  const status = el("td", {}, el("span", {class: "status " + alert.status}, alert.status));
+  if (alert.escalated) status.append(el("span", {class: "esc"}, "escalated"));
+  const calls = alert.calls.map((c) => `${c.outcome} (${c.by})`).join(", ");
+  return el("tr", {"data-alert": alert.alert_id, "data-member": alert.member_id},
+    el("td", {}, when(alert.raised_at)),
+    el("td", {}, alert.member_id, el("div", {class: "muted"}, alert.cohort)),
+    el("td", {}, why, calls ? el("div", {class: "muted"}, "calls: " + calls) : ""),
+    el("td", {}, alert.assigned_to || "—"), status,
+    el("td", {}, when(alert.member.last_activity)), el("td", {}, days), actions);
+}
+
+async function load() {
+  $("message").textContent = "";
+  try {
+    const filter = $("filter").value;
+    const shown = await api("/v1/alerts?status=" + filter);
+    $("queue").tBodies[0].replaceChildren(...shown.map(row));
+    if (!shown.length) $("message").textContent = "No alerts.";
+  } catch (error) { $("message").textContent = error.message; }
+}
+
+async function act(alert, action, body) {
+  $("message").textContent = "";
+  try {
+    await api(`/v1/alerts/${alert.alert_id}/${action}`, {method: "POST", body: body ? JSON.stringify(body) : undefined});
+    await load();
+  } catch (error) { $("message").textContent = error.message; }
+}
+
+$("load").addEventListener("click", load);
+$("filter").addEventListener("change", load);
+if ($("token").value) load();
