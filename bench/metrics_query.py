@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import uuid
 import tempfile
 import time
 from datetime import date, datetime, timezone
@@ -28,6 +29,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from contracts.members import MemberEnrolled
 from services.metrics import queries
 from services.metrics.answers import Answers
 from services.metrics.clickhouse import connect
@@ -49,6 +51,12 @@ def fill(ch, total: int) -> float:
     ch.insert("enrolments", {"member_id": member_ids, "cohort": [m.split("-")[0] for m in member_ids],
                              "timezone": [ZONES[i % 3] for i in range(members)], "enrolled_on": [START] * members,
                              "occurred_at": [now] * members, "event_id": member_ids, **kafka}, TABLE_SCHEMAS["enrolments"])
+    # The same enrolments as the members-topic records the cohort calendar folds (member_records).
+    records = [MemberEnrolled(event_id=uuid.UUID(int=i), member_id=m, cohort=m.split("-")[0], timezone=ZONES[i % 3],
+                              enrolled_on=START, occurred_at=now) for i, m in enumerate(member_ids)]
+    ch.insert("member_records", {"cohort": [r.cohort for r in records], "member_id": member_ids,
+                                 "type": [r.type for r in records], "record": [r.model_dump_json() for r in records],
+                                 **kafka}, TABLE_SCHEMAS["member_records"])
     ch.insert("clock_ticks", {"event_id": ["t"], "now": [datetime(2026, 8, 20, tzinfo=timezone.utc)],
                               "kafka_partition": [0], "kafka_offset": [0]}, TABLE_SCHEMAS["clock_ticks"])
     started, batch = time.perf_counter(), 1_000_000

@@ -29,6 +29,7 @@ SCHEMAS: dict[str, Any] = {
     "notification.delivered": notifications.NotificationDelivered,
     "notification.failed": notifications.NotificationFailed,
     "notification.dead_letter": notifications.NotificationDeadLetter,
+    "notification.replayed": notifications.NotificationReplayed,
     "survey.scheduled": surveys.SurveyScheduled,
     "survey.invited": surveys.SurveyInvited,
     "survey.reminded": surveys.SurveyReminded,

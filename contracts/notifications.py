@@ -4,11 +4,17 @@ Producers (notifier's own rules, survey schedule) publish `notification.requeste
 delivers it (push-gateway webhook, e-mail, staff webhook) and records `notification.delivered` or
 `notification.failed` (then a `dead_letter` on `notifications.dlq`). `dedup_key` makes delivery
 at-most-once per logical message (e.g. "reminder|m-1|2026-11-02|08:00"), including across restarts.
+
+An operator replays a dead letter (`python -m services.common.dlq replay`) by writing
+`notification.replayed`: the notifier delivers its request again despite the earlier outcome for the
+dedup_key, once per replay (its event_id derives from the dead letter's) and never after a delivery.
+The outcome of a replayed delivery names the replay in `replay_of`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID, uuid5
 
 from pydantic import Field
 
@@ -18,6 +24,12 @@ NotificationKind = Literal[
     "reminder", "survey_invitation", "survey_reminder", "alert_raised", "alert_escalated",
 ]
 Channel = Literal["push", "email", "webhook"]
+REPLAY_NAMESPACE = UUID("0f3e1c5a-7d2b-5e49-8a6c-3b9d4f1e2a70")
+
+
+def replay_id(dead_letter_id: UUID) -> UUID:
+    """The event_id of the replay of a dead letter: the same for every run, so replays are idempotent."""
+    return uuid5(REPLAY_NAMESPACE, str(dead_letter_id))
 
 
 class NotificationRequested(StrictModel):
@@ -42,6 +54,7 @@ class NotificationDelivered(StrictModel):
     recipient: MemberId
     attempts: int = Field(ge=1)
     occurred_at: Timestamp
+    replay_of: EventId | None = Field(default=None, description="The notification.replayed this outcome answers")
 
 
 class NotificationFailed(StrictModel):
@@ -53,6 +66,7 @@ class NotificationFailed(StrictModel):
     attempts: int = Field(ge=1)
     reason: str = Field(max_length=500)
     occurred_at: Timestamp
+    replay_of: EventId | None = Field(default=None, description="The notification.replayed this outcome answers")
 
 
 class NotificationDeadLetter(StrictModel):
@@ -65,3 +79,15 @@ class NotificationDeadLetter(StrictModel):
     attempts: int = Field(ge=1)
     request: NotificationRequested
     occurred_at: Timestamp
+
+
+class NotificationReplayed(StrictModel):
+    """An operator's replay of a `notifications.dlq` record: deliver `request` once more."""
+
+    type: Literal["notification.replayed"] = "notification.replayed"
+    event_id: EventId = Field(description="uuid5 of the dead letter's event_id: replaying it twice is one replay")
+    dead_letter_id: EventId = Field(description="event_id of the dead letter being replayed")
+    dedup_key: str = Field(min_length=1, max_length=200)
+    request: NotificationRequested
+    replayed_by: str = Field(min_length=1, max_length=100, description="Operator who ran the replay")
+    occurred_at: Timestamp = Field(description="Wall time of the replay")

@@ -5,9 +5,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MEMBER_PARTITIONS = 6  # every member-keyed topic is co-partitioned: same count, same key
+DAY_MS = 24 * 3600 * 1000
+# Topics that hold message text (reminder and nurse-notice bodies) are kept for a finite time: long
+# enough to replay a dead letter or audit a delivery, not for ever (docs/retention.md). Deployments
+# change the durations with KAFKA_RETENTION_* settings (services.common.settings.RetentionSettings).
+DEAD_LETTER_RETENTION_DAYS = 14
+OUTBOUND_RETENTION_DAYS = 30
+# Kafka deletes whole closed segments only; a segment rolls weekly by default, so a 14-day retention
+# could keep text for 21 days. Daily segments keep the actual retention within a day of the setting.
+TIMED_SEGMENT_MS = str(DAY_MS)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,16 @@ class Topic:
             **self.configs,
         }
 
+    @property
+    def kept_forever(self) -> bool:
+        return self.compacted or self.retention_ms < 0
+
+    def retained_for(self, days: int) -> Topic:
+        """This topic with a finite retention of `days` (and daily segments, so deletion follows it)."""
+        if days < 1:
+            raise ValueError(f"topic {self.name}: retention must be at least 1 day, not {days}")
+        return replace(self, retention_ms=days * DAY_MS, configs={**self.configs, "segment.ms": TIMED_SEGMENT_MS})
+
 
 ENGAGEMENT_EVENTS = Topic(
     "engagement.events", "member_id", ("login", "post", "checkin", "meditation_play"),
@@ -44,8 +63,8 @@ MEMBERS = Topic(
 )
 ALERTS = Topic("alerts", "member_id", ("alert.*", "call.logged"), "Nurse alert lifecycle and call outcomes")
 NOTIFICATIONS_OUTBOUND = Topic(
-    "notifications.outbound", "member_id", ("notification.*",), "Reminders, invitations and nurse notices to deliver"
-)
+    "notifications.outbound", "member_id", ("notification.*",), "Reminders, invitations and nurse notices to deliver",
+).retained_for(OUTBOUND_RETENTION_DAYS)
 SURVEYS = Topic("surveys", "member_id", ("survey.*",), "Questionnaire schedule steps and responses")
 CLOCK_TICKS = Topic(
     "clock.ticks", "partition index", ("clock.tick",),
@@ -53,10 +72,10 @@ CLOCK_TICKS = Topic(
 )
 ENGAGEMENT_EVENTS_DLQ = Topic(
     "engagement.events.dlq", "member_id", ("dead_letter",), "Events that could not be applied, with the reason"
-)
+).retained_for(DEAD_LETTER_RETENTION_DAYS)
 NOTIFICATIONS_DLQ = Topic(
     "notifications.dlq", "member_id", ("dead_letter",), "Deliveries that failed after the last retry, with the reason"
-)
+).retained_for(DEAD_LETTER_RETENTION_DAYS)
 
 AUDIT = Topic(
     "audit", "actor (staff id)", ("staff.access",),
@@ -68,3 +87,22 @@ CATALOGUE: tuple[Topic, ...] = (
     ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT,
 )
 BY_NAME = {t.name: t for t in CATALOGUE}
+DEAD_LETTER_TOPICS = tuple(t for t in CATALOGUE if t.name.endswith(".dlq"))
+
+
+def with_retention(dead_letter_days: int, outbound_days: int,
+                   catalogue: tuple[Topic, ...] = CATALOGUE) -> tuple[Topic, ...]:
+    """The catalogue with a deployment's retention for the topics that hold message text. A replay checks
+    a dead letter against the delivery records on notifications.outbound, so those are kept at least
+    as long as the dead letters."""
+    if outbound_days < dead_letter_days:
+        raise ValueError(f"notifications.outbound retention ({outbound_days} d) must not be shorter than the "
+                         f"dead-letter retention ({dead_letter_days} d): a replay checks the delivery record")
+    out = []
+    for topic in catalogue:
+        if topic.name.endswith(".dlq"):
+            topic = topic.retained_for(dead_letter_days)
+        elif topic.name == NOTIFICATIONS_OUTBOUND.name:
+            topic = topic.retained_for(outbound_days)
+        out.append(topic)
+    return tuple(out)

@@ -4,6 +4,8 @@
   (name, partitions, cleanup policy, retention, extra configs);
 * `deploy/k8s/base/monitoring/prometheus-rule.yaml` — a prometheus-operator `PrometheusRule` holding the
   same alerting rules docker-compose's Prometheus loads from `deploy/prometheus/alerts.yml`;
+* `deploy/k8s/base/monitoring/operator-rule.yaml` — the Kafka broker and ClickHouse server alerts
+  (`deploy/prometheus/operator-alerts.yml`; Kubernetes only);
 * `deploy/grafana/dashboards/carecircle-service-health.json` — the ops dashboard (Prometheus series).
 
     python -m deploy.generate           # rewrite the files
@@ -28,6 +30,8 @@ TOPICS_FILE = DEPLOY / "k8s" / "base" / "kafka" / "topics.yaml"
 USERS_FILE = DEPLOY / "k8s" / "base" / "kafka" / "users.yaml"
 ALERTS_FILE = DEPLOY / "prometheus" / "alerts.yml"
 RULE_FILE = DEPLOY / "k8s" / "base" / "monitoring" / "prometheus-rule.yaml"
+OPERATOR_ALERTS_FILE = DEPLOY / "prometheus" / "operator-alerts.yml"
+OPERATOR_RULE_FILE = DEPLOY / "k8s" / "base" / "monitoring" / "operator-rule.yaml"
 
 KAFKA_CLUSTER = "carecircle"  # the Strimzi Kafka resource the topics belong to (label strimzi.io/cluster)
 TOPIC_REPLICAS = 3  # production; the dev overlay patches every KafkaTopic down to 1
@@ -73,55 +77,81 @@ def users_yaml() -> str:
     return dump_all([kafka_users.kafka_user(a) for a in kafka_users.ACCESS], HEADER.format(source="deploy/kafka_users.py"))
 
 
-def prometheus_rule_yaml() -> str:
-    rules = load(ALERTS_FILE)
+def prometheus_rule_yaml(source: Path = ALERTS_FILE, name: str = "carecircle-alerts") -> str:
+    rules = load(source)
     resource = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {
-            "name": "carecircle-alerts",
+            "name": name,
             # kube-prometheus-stack's default ruleSelector picks rules labelled with its release name.
             "labels": {"app.kubernetes.io/part-of": "carecircle", "release": "kube-prometheus-stack"},
         },
         "spec": {"groups": rules["groups"]},
     }
-    return dump_all([resource], HEADER.format(source="deploy/prometheus/alerts.yml"))
+    return dump_all([resource], HEADER.format(source=source.relative_to(DEPLOY.parent).as_posix()))
+
+
+def operator_rule_yaml() -> str:
+    return prometheus_rule_yaml(OPERATOR_ALERTS_FILE, "carecircle-operator-alerts")
 
 
 DASHBOARD_FILE = DEPLOY / "grafana" / "dashboards" / "carecircle-service-health.json"
 
-# (title, PromQL, legend) — service health for ops; participation dashboards (ClickHouse) are the metrics
-# service's. Every expression is syntax-checked by promtool in tests/deploy.
-HEALTH_PANELS: tuple[tuple[str, str, str], ...] = (
-    ("Services up", 'up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),
-    ("Ingest: events accepted /s", "sum by (type) (rate(ingest_events_accepted_total[5m]))", "{{type}}"),
-    ("Ingest: requests refused /s", "sum by (status) (rate(ingest_requests_refused_total[5m]))", "{{status}}"),
-    ("Ingest: broker acknowledgement p99 (s)",
-     "histogram_quantile(0.99, sum by (le) (rate(ingest_produce_seconds_bucket[5m])))", "p99"),
-    ("HTTP requests in flight", "sum by (service) (http_requests_in_flight)", "{{service}}"),
+# (title, Grafana unit, ((PromQL, legend), ...)) — service health for ops; participation dashboards
+# (ClickHouse) are the metrics service's. Every panel states its unit (tests/deploy/test_dashboards.py);
+# every expression is syntax-checked by promtool in tests/deploy.
+HEALTH_PANELS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("Services up", "bool_yes_no", (('up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),)),
+    ("Ingest: events accepted /s", "ops", (("sum by (type) (rate(ingest_events_accepted_total[5m]))", "{{type}}"),)),
+    ("Ingest: requests refused /s", "reqps",
+     (("sum by (status) (rate(ingest_requests_refused_total[5m]))", "{{status}}"),)),
+    ("Ingest: broker acknowledgement p99", "s",
+     (("histogram_quantile(0.99, sum by (le) (rate(ingest_produce_seconds_bucket[5m])))", "p99"),)),
+    ("HTTP p99 by route", "s",
+     (('histogram_quantile(0.99, sum by (service, method, route, le) '
+       '(rate(http_request_duration_seconds_bucket{route!="unmatched"}[5m])))', "{{service}} {{method}} {{route}}"),)),
+    ("HTTP requests /s by route", "reqps",
+     (("sum by (service, method, route) (rate(http_request_duration_seconds_count[5m]))",
+       "{{service}} {{method}} {{route}}"),)),
+    ("HTTP requests in flight", "short", (("sum by (service) (http_requests_in_flight)", "{{service}}"),)),
+    ("Data freshness", "s", (("max(metrics_sink_seconds_since_write)", "since the sink's last write"),
+                             ("max(metrics_clock_tick_age_seconds)", "age of the latest tick"))),
+    ("ClickHouse sink: records behind the log", "short",
+     (("sum by (topic) (metrics_sink_lag_records)", "{{topic}}"),)),
     # Each service publishes its own lag (docs/scale.md, "Lag"): the worst replica per partition, summed.
-    ("Consumer lag (records)", "sum by (service, consumer, topic) (max by (service, consumer, topic, partition) "
-     "(carecircle_consumer_lag_records))", "{{service}} {{consumer}} {{topic}}"),
-    ("Dead letters (last hour)",
-     r'sum by (topic) (increase(kafka_topic_partition_current_offset{topic=~".+\\.dlq"}[1h]))', "{{topic}}"),
-    ("ClickHouse sink: rows written /s", "sum by (table) (rate(metrics_sink_rows_total[5m]))", "{{table}}"),
-    ("ClickHouse sink: write failures (10 min)", "sum(increase(metrics_sink_write_failures_total[10m]))", "failures"),
-    ("Nurse alerts past their deadline", "sum by (level) (notifier_alerts_overdue)", "{{level}}"),
-    ("Notification deliveries /s", "sum by (channel, outcome) (rate(notifier_deliveries_total[15m]))",
-     "{{channel}} {{outcome}}"),
-    ("Open survey invitations", "sum(survey_open_invitations)", "open"),
+    ("Consumer lag (records)", "short",
+     (("sum by (service, consumer, topic) (max by (service, consumer, topic, partition) "
+       "(carecircle_consumer_lag_records))", "{{service}} {{consumer}} {{topic}}"),)),
+    ("Dead letters (last hour)", "short",
+     ((r'sum by (topic) (increase(kafka_topic_partition_current_offset{topic=~".+\\.dlq"}[1h]))', "{{topic}}"),)),
+    ("ClickHouse sink: rows written /s", "ops", (("sum by (table) (rate(metrics_sink_rows_total[5m]))", "{{table}}"),)),
+    ("ClickHouse sink: write failures (10 min)", "short",
+     (("sum(increase(metrics_sink_write_failures_total[10m]))", "failures"),)),
+    ("Kafka brokers: partitions at risk", "short",
+     (("sum(kafka_server_replicamanager_underreplicatedpartitions)", "under-replicated"),
+      ("sum(kafka_server_replicamanager_underminisrpartitioncount)", "under min ISR (writes fail)"),
+      ("sum(kafka_controller_kafkacontroller_offlinepartitionscount)", "offline"))),
+    ("ClickHouse servers: read-only tables and replica delay", "short",
+     (("sum by (hostname) (chi_clickhouse_metric_ReadonlyReplica)", "read-only {{hostname}}"),
+      ("max by (hostname) (chi_clickhouse_metric_ReplicasMaxAbsoluteDelay)", "delay s {{hostname}}"))),
+    ("Nurse alerts past their deadline", "short", (("sum by (level) (notifier_alerts_overdue)", "{{level}}"),)),
+    ("Notification deliveries /s", "ops",
+     (("sum by (channel, outcome) (rate(notifier_deliveries_total[15m]))", "{{channel}} {{outcome}}"),)),
+    ("Open survey invitations", "short", (("sum(survey_open_invitations)", "open"),)),
 )
 
 
 def service_health_dashboard_json() -> str:
     datasource = {"type": "prometheus", "uid": "prometheus"}
     panels = []
-    for index, (title, expr, legend) in enumerate(HEALTH_PANELS):
+    for index, (title, unit, queries) in enumerate(HEALTH_PANELS):
         panels.append({
             "id": index + 1, "type": "timeseries", "title": title, "datasource": datasource,
             "gridPos": {"x": (index % 2) * 12, "y": (index // 2) * 8, "w": 12, "h": 8},
-            "targets": [{"refId": "A", "datasource": datasource, "expr": expr, "legendFormat": legend}],
-            "fieldConfig": {"defaults": {}, "overrides": []}, "options": {},
+            "targets": [{"refId": chr(ord("A") + n), "datasource": datasource, "expr": expr, "legendFormat": legend}
+                        for n, (expr, legend) in enumerate(queries)],
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []}, "options": {},
         })
     dashboard = {
         "uid": "carecircle-service-health", "title": "CareCircle — service health",
@@ -132,7 +162,8 @@ def service_health_dashboard_json() -> str:
     return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
-OUTPUTS = {TOPICS_FILE: topics_yaml, USERS_FILE: users_yaml, RULE_FILE: prometheus_rule_yaml, DASHBOARD_FILE: service_health_dashboard_json}
+OUTPUTS = {TOPICS_FILE: topics_yaml, USERS_FILE: users_yaml, RULE_FILE: prometheus_rule_yaml,
+           OPERATOR_RULE_FILE: operator_rule_yaml, DASHBOARD_FILE: service_health_dashboard_json}
 
 
 def stale() -> list[Path]:

@@ -22,10 +22,15 @@ class KustomizeError(RuntimeError):
     pass
 
 
+# API groups under k8s.io that a cluster gets from CRDs, not from the API server itself.
+CRD_GROUPS_UNDER_K8S_IO = frozenset({"gateway.networking.k8s.io"})
+
+
 def is_builtin(api_version: str) -> bool:
-    """Core (`v1`) and built-in groups (`apps/v1`, `policy/v1`, `autoscaling/v2`, `networking.k8s.io/v1`...)."""
+    """Core (`v1`) and built-in groups (`apps/v1`, `policy/v1`, `autoscaling/v2`, `networking.k8s.io/v1`...);
+    not the Gateway API, which comes from CRDs."""
     group = api_version.rpartition("/")[0]
-    return "." not in group or group.endswith(".k8s.io")
+    return "." not in group or (group.endswith(".k8s.io") and group not in CRD_GROUPS_UNDER_K8S_IO)
 
 
 def kubectl() -> str:

@@ -24,7 +24,7 @@ import kubernetes_validate
 
 from contracts.topics import CATALOGUE, MEMBER_PARTITIONS, Topic
 
-from . import crds
+from . import crds, ops_checks
 from .kustomize import is_builtin
 
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the major clouds; strict schemas
@@ -79,8 +79,12 @@ def validate_builtin(resources: Iterable[dict], version: str = KUBERNETES_VERSIO
 
 
 def validate_custom(resources: Iterable[dict]) -> list[str]:
-    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict)."""
-    return crds.validate(r for r in resources if not is_builtin(r.get("apiVersion", "")))
+    """Custom resources against the operators' published CRDs (vendored in deploy/schemas/crds, strict);
+    Gateway API resources against CareCircle's strict schema of the fields it uses (deploy/ops_checks.py)."""
+    resources = list(resources)
+    custom = [r for r in resources if not is_builtin(r.get("apiVersion", ""))]
+    return (crds.validate(r for r in custom if not ops_checks.is_gateway_api(r))
+            + ops_checks.validate_gateway_api(r for r in custom if ops_checks.is_gateway_api(r)))
 
 
 def _by_kind(resources: Iterable[dict], kind: str) -> list[dict]:
@@ -293,7 +297,8 @@ def check_topics(resources: list[dict], catalogue: Iterable[Topic] = CATALOGUE) 
 
 
 def check_all(resources: list[dict]) -> list[str]:
-    return validate_builtin(resources) + validate_custom(resources) + check_workloads(resources) + check_topics(resources)
+    return (validate_builtin(resources) + validate_custom(resources) + check_workloads(resources)
+            + check_topics(resources) + ops_checks.check_operations(resources))
 
 
 DOCKERFILE = Path(__file__).resolve().parent / "docker" / "Dockerfile"

@@ -25,9 +25,9 @@ def test_study_run_reports_zero_differences(stack):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     out = result.stdout
     assert "platform equals ground truth: 0 differences" in out
-    assert "30 members, 19 withdrawals" in out
-    assert "32 of 45 weekly rates equal at 0.1 %" in out
-    # the table shows week 15 with the paper's login and participation reached exactly
+    assert "30 members, 0 withdrawals" in out
+    assert "each reproduced: yes" in out and "W13 login 26.8" in out and "W14 login 23.6" in out
+    # the table shows week 15 (210 member-days) with the paper's login and participation reached exactly
     week15 = next(line for line in out.splitlines() if line.strip().startswith("│   15 │") or line.strip().startswith("│ 15 "))
     assert "32.9 / 32.9 / 32.9" in week15 and "19.0 / 19.0 / 19.0" in week15
 

@@ -1,7 +1,8 @@
 """One request guard for every service (docs/security.md, "Hostile clients"), a pure ASGI middleware:
 
 1. rate limits per client address (every request) and, stricter, per address for refused tokens
-   (a 401 flood), then per member token;
+   (a 401 flood gets 429s), then per member token. The address is the peer's, or the one a trusted
+   proxy forwards (uvicorn reads FORWARDED_ALLOW_IPS: set it to the ingress controllers' addresses);
 2. the token is checked *before* a body is read: a request with a body and no valid token gets 401
    without one byte of the body being read;
 3. the body is capped before anything parses it: by its declared length, and while it streams in
@@ -52,7 +53,6 @@ class RequestGuard:
     async def _admit(self, scope, receive):
         address = (scope.get("client") or ("unknown", 0))[0]
         self.by_address.check(address)
-        self.refused_by_address.check_only(address)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         authorization = headers.get("authorization")
         has_body = scope["method"] in BODY_METHODS
@@ -60,6 +60,8 @@ class RequestGuard:
             try:
                 principal = principal_from_header(Request(scope), authorization)
             except HTTPException as exc:
+                # A flood of bad tokens from one address turns into 429s; valid tokens from the same address
+                # (clients behind one NAT or proxy) are still served.
                 if exc.status_code == 401:
                     self.refused_by_address.check(address)
                 if has_body:  # GETs go on: the route decides whether it needs a token at all

@@ -15,18 +15,22 @@ from kafka.admin import NewTopic
 from kafka.partitioner.default import murmur2
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
-from contracts.topics import CATALOGUE, Topic
+from contracts.topics import Topic
 
 from .kafka_security import aiokafka_options, kafka_python_options
 from .logging import log
+from .settings import RetentionSettings
 
 
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge a write in time; nothing may be reported as stored."""
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[Topic] = CATALOGUE, timeout_s: float = 60.0) -> list[str]:
-    """Create the catalogue topics that are missing (idempotent); waits for the broker up to `timeout_s`."""
+def ensure_topics(bootstrap: str, topics: Iterable[Topic] | None = None, timeout_s: float = 60.0) -> list[str]:
+    """Create the catalogue topics that are missing (idempotent); waits for the broker up to `timeout_s`.
+    Without `topics`: the catalogue with the retention the environment sets (KAFKA_RETENTION_*)."""
+    if topics is None:
+        topics = RetentionSettings().catalogue()
     deadline = time.monotonic() + timeout_s
     while True:
         try:

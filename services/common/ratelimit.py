@@ -21,12 +21,6 @@ class CallerRateLimit:
         self.items = parse_many(spec)
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
-    def check_only(self, key: str) -> None:
-        """429 if `key` is already over a limit, without counting this request."""
-        for item in self.items:
-            if not self.limiter.test(item, key):
-                self._refuse(item, key)
-
     def check(self, key: str, cost: int = 1) -> None:
         """Count `cost` units (one request, or the events of a batch) for `key` against every limit."""
         for item in self.items:

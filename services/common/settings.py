@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import CATALOGUE, DEAD_LETTER_RETENTION_DAYS, OUTBOUND_RETENTION_DAYS, Topic, with_retention
+
 DEV_JWT_SECRET = "carecircle-dev-secret-change-me-0123456789"  # documented in docs/security.md; `make run` only
 # A secret containing one of these was copied from a template or a README, not generated.
 _PLACEHOLDER_MARKERS = ("replace", "change-me", "changeme", "placeholder", "example", "your-secret", "xxxx")
@@ -66,3 +68,25 @@ class CommonSettings(ServerSettings):
             raise ValueError("no token verification key: set JWT_JWKS_FILE or JWT_JWKS_URL "
                              "(or AUTH_DEV=1 with JWT_SECRET for local development)")
         return self
+
+
+class RetentionSettings(BaseSettings):
+    """How long the topics that hold message text are kept (KAFKA_RETENTION_*; docs/retention.md).
+    Used when a service creates the topics; in Kubernetes the KafkaTopic resources carry the same values."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_RETENTION_", env_file=None, extra="ignore", frozen=True)
+
+    dead_letter_days: int = Field(default=DEAD_LETTER_RETENTION_DAYS, ge=1, le=3650,
+                                  description="Days the *.dlq topics keep a dead letter")
+    outbound_days: int = Field(default=OUTBOUND_RETENTION_DAYS, ge=1, le=3650,
+                               description="Days notifications.outbound keeps requests and outcomes")
+
+    @model_validator(mode="after")
+    def _outbound_outlives_dead_letters(self) -> RetentionSettings:
+        if self.outbound_days < self.dead_letter_days:
+            raise ValueError("KAFKA_RETENTION_OUTBOUND_DAYS must be at least KAFKA_RETENTION_DEAD_LETTER_DAYS "
+                             "(a replay checks the dead letter against the delivery records)")
+        return self
+
+    def catalogue(self, catalogue: tuple[Topic, ...] = CATALOGUE) -> tuple[Topic, ...]:
+        return with_retention(self.dead_letter_days, self.outbound_days, catalogue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from .guard import GuardSettings, RequestGuard
 from .logging import log
@@ -17,6 +18,18 @@ from .process import tune_gc
 
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
 REQUESTS = Counter("http_requests_total", "HTTP responses by status code", ["service", "status"])
+# Labelled by the matched route's template ("/v1/members/{member_id}"), never the raw path: a raw path
+# would put member ids into Prometheus and give every client a way to create series without bound.
+DURATION = Histogram("http_request_duration_seconds", "Time to serve a request, by route template and method",
+                     ["service", "method", "route"])
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"  # 404s and anything no route claimed
+
+
+def route_template(scope) -> str:
+    """The template of the route Starlette matched for this request (it stores the route in the scope)."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 
 def validation_errors(errors: list[dict]) -> list[dict]:
@@ -36,8 +49,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestTelemetry:
-    """Pure ASGI middleware: in-flight requests and responses by status (BaseHTTPMiddleware adds a
-    measurable cost per request: bench/results.md, "Probes behind design choices")."""
+    """Pure ASGI middleware: in-flight requests, responses by status and the duration per route template
+    and method (BaseHTTPMiddleware adds a measurable cost per request: bench/results.md, "Probes behind
+    design choices")."""
 
     def __init__(self, app, service: str) -> None:
         self.app, self.service, self.gauge = app, service, IN_FLIGHT.labels(service)
@@ -52,8 +66,14 @@ class RequestTelemetry:
                 REQUESTS.labels(self.service, str(message["status"])).inc()
             await send(message)
 
-        with self.gauge.track_inprogress():
-            await self.app(scope, receive, counting_send)
+        started = time.perf_counter()
+        try:
+            with self.gauge.track_inprogress():
+                await self.app(scope, receive, counting_send)
+        finally:
+            method = scope.get("method", "")
+            DURATION.labels(self.service, method if method in KNOWN_METHODS else "other",
+                            route_template(scope)).observe(time.perf_counter() - started)
 
 
 # Pages load only their own files (no inline code: scripts and styles are served as files), nothing

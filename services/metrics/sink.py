@@ -16,6 +16,7 @@ No group join (slow on tansu) and no end-offset query (wrong on tansu) is needed
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -51,6 +52,8 @@ class Sink:
         self.caught_up = asyncio.Event()  # set once a poll returns nothing new (for readiness)
         self.written = asyncio.Event()  # pulsed after each successful batch (tests, freshness bench)
         self.batches = 0
+        self.last_write_s: float | None = None   # time.time() of the last batch written
+        self.latest_tick_s: float | None = None  # the latest clock.tick's `now`, as a POSIX time
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.lag = LagReporter("metrics", "sink")  # log end − stored position (docs/scale.md, "Lag")
@@ -58,9 +61,14 @@ class Sink:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
         telemetry.SINK_RUNNING.set(1)
+        started = time.time()
+        telemetry.SINK_SINCE_WRITE.set_function(lambda: time.time() - (self.last_write_s or started))
+        telemetry.TICK_AGE.set_function(lambda: time.time() - self.latest_tick_s if self.latest_tick_s else 0.0)
 
     async def stop(self) -> None:
         telemetry.SINK_RUNNING.set(0)
+        telemetry.SINK_SINCE_WRITE.set_function(lambda: 0.0)
+        telemetry.TICK_AGE.set_function(lambda: 0.0)
         await cancel_and_wait(self._task)
         if self._consumer:
             await self._consumer.stop()
@@ -123,6 +131,7 @@ class Sink:
     async def step(self, consumer: AIOKafkaConsumer) -> bool:
         """Fetch one batch, write it (retrying until ClickHouse takes it), then store the positions."""
         batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_max)
+        self._record_lag(consumer)
         if not any(batches.values()):
             return False
         tables: dict[str, list[dict]] = defaultdict(list)
@@ -145,6 +154,10 @@ class Sink:
         self.batches += 1
         telemetry.SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
         telemetry.SINK_LAST_WRITE.set_to_current_time()
+        self.last_write_s = time.time()
+        ticks = [row["now"] for row in tables.get("clock_ticks", ())]
+        if ticks:
+            self.latest_tick_s = max(self.latest_tick_s or 0.0, max(ticks).timestamp())
         self.written.set()
         self.written = asyncio.Event()
         return True
@@ -158,6 +171,16 @@ class Sink:
             if highwater is not None:
                 ends[(tp.topic, tp.partition)] = highwater
         self.lag.record_log_end(ends)
+
+    def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Log end (the high watermark of the last fetch: no extra request) minus the sink's position."""
+        behind: dict[str, int] = defaultdict(int)
+        for (topic, partition), position in self.positions.items():
+            end = consumer.highwater(TopicPartition(topic, partition))
+            if end is not None:
+                behind[topic] += max(end - position, 0)
+        for topic, records in behind.items():
+            telemetry.SINK_LAG.labels(topic).set(records)
 
     async def _write_with_retry(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int]) -> None:
         delay = 0.1

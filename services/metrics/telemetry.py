@@ -22,6 +22,13 @@ SINK_BATCH_SIZE = Gauge("metrics_sink_last_batch_records", "Records in the last 
 SINK_LAST_WRITE = Gauge("metrics_sink_last_write_timestamp_seconds", "When the sink last wrote a batch")
 # 1 in the one process that runs the sink, 0 in API-only replicas: alerts see a missing or a second sink.
 SINK_RUNNING = Gauge("metrics_sink_running", "1 while this process runs the ClickHouse sink")
+# Freshness, computed when scraped (0 in a process that does not run the sink): the alerts compare them
+# with minutes, so a stalled sink or a stopped clock shows although nothing new is written.
+SINK_SINCE_WRITE = Gauge("metrics_sink_seconds_since_write", "Seconds since the sink last wrote a batch to ClickHouse")
+TICK_AGE = Gauge("metrics_clock_tick_age_seconds",
+                 "Wall-clock age of the latest clock.tick written to ClickHouse (wall clock mode: about a minute)")
+SINK_LAG = Gauge("metrics_sink_lag_records", "Records on the log the sink has not written yet (log end - position)",
+                 ["topic"])
 for _topic in ("engagement.events", "members", "clock.ticks"):
     SINK_INVALID.labels(_topic)
 

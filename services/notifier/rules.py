@@ -37,7 +37,7 @@ Definitions (docs/services/notifier.md, docs/metrics.md; member time: docs/timel
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import islice
@@ -80,6 +80,17 @@ def history(settings: CohortSettings) -> SettingsHistory:
 def stable_id(*parts: object) -> uuid.UUID:
     """Deterministic id of a decision, so re-processing a tick re-creates the same event."""
     return uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts))
+
+
+def delivery_due(outcome: str | None, replay: uuid.UUID | None = None,
+                 replays_done: AbstractSet[uuid.UUID] = frozenset()) -> bool:
+    """Whether a message is to be delivered now. A request: only while its dedup_key has no outcome
+    (delivered or failed), so it is sent at most once. An operator's replay of a dead letter
+    (`notification.replayed`) overrides that dedup: it is delivered once per replay id, and never once
+    the key was delivered (a second replay of a message that went through is a no-op)."""
+    if replay is None:
+        return outcome is None
+    return outcome != "delivered" and replay not in replays_done
 
 
 def add_event(days: dict[date, DayEngagement], event: AnyClientEvent, zones: ZoneHistory) -> date:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 from contracts.alerts import AlertAcknowledged, AlertEvent, CallLogged, alert_event_adapter
 from contracts.clock import ClockTick
 from contracts.notifications import (
-    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationRequested,
+    NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
 )
 from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
 from services.common.kafka import Record
@@ -141,42 +142,49 @@ class NotifierRuntime(LogStateRuntime):
         self._refresh_gauges()
 
     async def on_outbound_record(self, partition: int, value: bytes) -> str:
-        """Deliver a `notification.requested` once per dedup_key; record the outcome on the topic."""
+        """Deliver a `notification.requested` once per dedup_key, or an operator's `notification.replayed`
+        once per replay despite that dedup (state.delivery_due); record the outcome on the topic."""
         await self.rebuilt.wait()
+        replay: UUID | None = None
         try:
             data = orjson.loads(value)
-            if not isinstance(data, dict) or data.get("type") != "notification.requested":
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "notification.replayed":
+                replayed = NotificationReplayed.model_validate(data)
+                note, replay = replayed.request, replayed.event_id
+            elif kind == "notification.requested":
+                note = NotificationRequested.model_validate(data)
+            else:
                 self.fold(NOTIFICATIONS_OUTBOUND.name, partition, value)
                 return "folded"
-            note = NotificationRequested.model_validate(data)
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
         self.state.requested.add(note.dedup_key, note.occurred_at)
-        if note.dedup_key in self.state.done:
+        if not self.state.delivery_due(note.dedup_key, replay):
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             return "duplicate"
-        if self.state.expired(note):  # older than the dedup window: its outcome may be forgotten
+        if replay is None and self.state.expired(note):  # older than the dedup window: its outcome may be forgotten
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             log.warning("notification_expired", channel=note.channel, kind=note.kind)
             return "expired"
         ok, attempts, reason = await self.deliverer.deliver(note)
         now = note.occurred_at
+        ids = (note.dedup_key,) if replay is None else (note.dedup_key, replay)  # a replay's outcome is its own
         if ok:
-            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationDelivered(event_id=rules.stable_id("delivered", *ids), dedup_key=note.dedup_key,
                                             channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                            occurred_at=now)
+                                            occurred_at=now, replay_of=replay)
             records = [self.note_record(outcome)]
         else:
-            outcome = NotificationFailed(event_id=rules.stable_id("failed", note.dedup_key), dedup_key=note.dedup_key,
+            outcome = NotificationFailed(event_id=rules.stable_id("failed", *ids), dedup_key=note.dedup_key,
                                          channel=note.channel, recipient=note.recipient, attempts=attempts,
-                                         reason=reason, occurred_at=now)
-            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", note.dedup_key), dedup_key=note.dedup_key,
+                                         reason=reason, occurred_at=now, replay_of=replay)
+            dead = NotificationDeadLetter(event_id=rules.stable_id("dead", *ids), dedup_key=note.dedup_key,
                                           reason=reason, attempts=attempts, request=note, occurred_at=now)
             records = [Record(NOTIFICATIONS_DLQ.name, note.recipient.encode(), dead.model_dump_json().encode()),
                        self.note_record(outcome)]
-        # Mark first: while the outcome is being published nothing may send this key again.
-        self.state.done.add(note.dedup_key, note.occurred_at, "delivered" if ok else "failed")
+        self.state.delivery_handled(note.dedup_key, ok, note.occurred_at, replay)
         await self.publish(records, retry=True)
         telemetry.DELIVERIES.labels(note.channel, "delivered" if ok else "failed").inc()
         return "delivered" if ok else "failed"

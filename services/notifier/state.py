@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
 
 import orjson
 
@@ -53,6 +54,7 @@ class NotifierState:
         self.requested = WindowedKeys(dedup_window)  # dedup keys requested on notifications.outbound
         self.done = WindowedKeys(dedup_window)       # dedup key → delivered | failed
         self._pruned_at: datetime | None = None
+        self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
 
@@ -106,14 +108,29 @@ class NotifierState:
         elif kind == "notification.delivered":
             outcome = NotificationDelivered.model_validate(data)
             self.done.add(outcome.dedup_key, outcome.occurred_at, "delivered")
+            self._replay_handled(outcome.replay_of)
         elif kind == "notification.failed":
             outcome = NotificationFailed.model_validate(data)
             if outcome.dedup_key not in self.done:  # first delivered wins over a failure
                 self.done.add(outcome.dedup_key, outcome.occurred_at, "failed")
+            self._replay_handled(outcome.replay_of)
 
     def expired(self, note: NotificationRequested) -> bool:
         """A request older than the dedup window: its key may be forgotten, so it is never delivered."""
         return self.latest_tick is not None and note.occurred_at < self.latest_tick - self.done.window
+
+    def _replay_handled(self, replay: UUID | None) -> None:
+        if replay is not None:
+            self.replays_done.add(replay)
+
+    def delivery_due(self, dedup_key: str, replay: UUID | None = None) -> bool:
+        """A request once per dedup_key; an operator's replay once, despite that dedup (rules.delivery_due)."""
+        return rules.delivery_due(self.done.get(dedup_key), replay, self.replays_done)
+
+    def delivery_handled(self, dedup_key: str, delivered: bool, at: datetime, replay: UUID | None = None) -> None:
+        """Marked before the outcome is published: meanwhile nothing may send this key (or replay) again."""
+        self.done.add(dedup_key, at, "delivered" if delivered else "failed")
+        self._replay_handled(replay)
 
     def apply_alert(self, event: AlertEvent) -> bool:
         """Fold an alert step into the call queue; False when it was known already."""

@@ -5,6 +5,7 @@
   service. Test packages (`services/X/tests`) are exempt: an end-to-end test may start two services.
 * production code (`services`, `contracts`, outside their test packages) never imports `testsupport`,
   and no image ships it (setuptools packages and the Dockerfiles leave it out).
+* role aliases (`Member`, `Staff`, `Admin`, …) are defined once, in services/common/auth.py;
 * a service's Prometheus series are declared in its `telemetry.py` (the shared HTTP series in
   `services/common/web.py`), so one file lists what a service exports.
 """
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -80,6 +82,14 @@ def test_prometheus_series_are_declared_in_telemetry_modules():
     allowed = {"telemetry.py", "web.py"}
     bad = [f"{path.relative_to(ROOT)}:{line}" for path in production_files("services") if path.name not in allowed
            for line, target in imported_modules(path) if target.split(".")[0] == "prometheus_client"]
+    assert bad == []
+
+
+def test_role_aliases_are_defined_once_in_common_auth():
+    """`Member`, `Staff`, `Admin` (and any other role alias) live in services/common/auth.py only."""
+    alias = re.compile(r"^\w+\s*=\s*Annotated\[Principal,\s*Depends\(require_role\(", re.M)
+    bad = [str(path.relative_to(ROOT)) for path in production_files("services")
+           if path != ROOT / "services" / "common" / "auth.py" and alias.search(path.read_text(encoding="utf-8"))]
     assert bad == []
 
 

@@ -35,7 +35,8 @@ def k8s_documents() -> list[dict]:
     """The base's resources (kustomization `resources`, not its patches: a patch names a Deployment too)."""
     base = ROOT / "deploy" / "k8s" / "base"
     resources = yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
-    return [doc for name in resources for doc in yaml.safe_load_all((base / name).read_text()) if isinstance(doc, dict)]
+    files = [base / name for name in resources if (base / name).is_file()]  # a directory: another kustomization
+    return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
 
 
 def test_every_service_package_is_catalogued():

@@ -112,7 +112,7 @@ def test_only_the_owning_service_writes_the_topics_that_matter(prod):
     assert writers["members"] == {"ingest"}
     assert writers["engagement.events"] == {"ingest"}
     assert writers["alerts"] == {"notifier"}
-    assert writers["notifications.outbound"] == {"notifier", "survey"}
+    assert writers["notifications.outbound"] == {"notifier", "survey", "dlq-tool"}  # dlq-tool: replays only
     # no wildcard or prefix write reaches a catalogue topic
     assert not [t for t in writers if t.endswith("*") and not t.startswith("carecircle-")]
 

@@ -10,17 +10,16 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from contracts.audit import AuditedResource
 from services.common.audit import record_access
-from services.common.auth import Principal, require_role
+from services.common.auth import Admin
 
 from ..audit_store import audit_entries
 
 router = APIRouter(prefix="/v1", tags=["audit"])
-Admin = Annotated[Principal, Depends(require_role("admin"))]
 Id = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 

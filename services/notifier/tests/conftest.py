@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
@@ -24,16 +23,6 @@ def partition_of(member_id: str, partitions: int = MEMBER_PARTITIONS) -> int:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid4().hex[:8]}"
-
-
-def wait_until(condition, timeout_s: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def notifier_settings(bootstrap: str, jwt_secret: str, tmp: str, **overrides) -> NotifierSettings:

@@ -17,8 +17,9 @@ import httpx
 
 from services.common.broker import free_port, wait_for_port
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import World, unique, wait_until
+from .conftest import World, unique
 from .receivers import HttpReceiver, SmtpServer
 
 

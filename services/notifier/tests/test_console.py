@@ -17,8 +17,9 @@ from services.common.broker import free_port
 from services.common.kafka import Publisher, Record
 from services.notifier.app import create_app
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import notifier_settings, unique, wait_until
+from .conftest import notifier_settings, unique
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

@@ -9,8 +9,9 @@ from contracts.notifications import NotificationRequested
 from services.common.broker import free_port
 from services.notifier import telemetry
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import notifier_client, notifier_settings, unique, wait_until
+from .conftest import notifier_client, notifier_settings, unique
 from .receivers import HttpReceiver, SmtpServer
 
 NOW = datetime(2026, 9, 3, 8, tzinfo=timezone.utc)

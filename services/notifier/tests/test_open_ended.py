@@ -8,8 +8,9 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import notifier_client, notifier_settings, unique, wait_until
+from .conftest import notifier_client, notifier_settings, unique
 
 ENROLLED = date(2026, 8, 1)
 BE, SYD = "Europe/Berlin", "Australia/Sydney"

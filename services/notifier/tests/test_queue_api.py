@@ -7,8 +7,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import notifier_client, notifier_settings, partition_of, unique, wait_until
+from .conftest import notifier_client, notifier_settings, partition_of, unique
 
 ENROLLED = date(2026, 9, 1)
 SH, NY = "Asia/Shanghai", "America/New_York"

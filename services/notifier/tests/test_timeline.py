@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
-from .conftest import notifier_client, notifier_settings, unique, wait_until
+from .conftest import notifier_client, notifier_settings, unique
 
 ENROLLED = date(2026, 9, 1)
 SH, BE = "Asia/Shanghai", "Europe/Berlin"

@@ -9,7 +9,6 @@ the book rebuilt from `surveys`: the schedule goes on without a repeated step.
 """
 
 import json
-import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -21,6 +20,7 @@ from contracts.topics import MEMBER_PARTITIONS
 from services.ingest.app import create_app as create_ingest
 from services.ingest.settings import IngestSettings
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
 from .conftest import survey_client, unique
 
@@ -33,16 +33,6 @@ KINDS = ("survey.invited", "survey.reminded", "survey.reminded", "survey.expired
 
 def nine_local(zone: str, day: int) -> datetime:
     return datetime.combine(ENROLLED + timedelta(days=day - 1), clock(9), tzinfo=ZoneInfo(zone))
-
-
-def wait_until(condition, timeout_s: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class World:
