@@ -26,6 +26,7 @@ from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
+from services.common.ticks import CountedTickGate, Tick, kafka_time
 
 from .settings import MetricsSettings
 from .publication import DailyPublication
@@ -96,17 +97,30 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 await publish(changed)
             lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
+    # The state needs no time rule from a tick: it is gated only to be counted like every consumer
+    # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
+    # at any valid tick, stale ones included (dead-lettering is once per event and changes no number).
+    app.tick_gate = CountedTickGate.for_service("metrics_state", settings.clock_mode)
+    app.tick_gate.announce()
+
     @app.agent(catalogue_topic(app, CLOCK_TICKS))
     async def ticks(stream):
-        async for event in stream.events():
-            try:
-                tick = ClockTick.model_validate_json(event.value)
-            except ValidationError:
-                tick = None
-            if tick is not None:
+        async for batch in stream.take_events(500, within=0.05):  # a catching-up consumer: newest per partition
+            waiting: dict[int, list[Tick]] = {}
+            for event in batch:
+                try:
+                    tick = ClockTick.model_validate_json(event.value)
+                except ValidationError:
+                    continue
                 STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
-                await dead_letter(app.book.dead_letters(tick.now.astimezone(timezone.utc)))
-            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
+                waiting.setdefault(event.message.partition, []).append(
+                    Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
+            for partition, ticks_waiting in waiting.items():
+                app.tick_gate.admit_batch(partition, ticks_waiting)
+                await dead_letter(app.book.dead_letters(ticks_waiting[-1].now.astimezone(timezone.utc)))
+            # Applied only once the whole batch is decided (unreadable records included: nothing to do).
+            for event in batch:
+                lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     return app
 

@@ -17,7 +17,9 @@ from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResol
 from contracts.engagement import NO_ENGAGEMENT, DayEngagement, summarize_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, parse_member_record
-from contracts.notifications import NotificationDelivered, NotificationFailed, NotificationRequested
+from contracts.notifications import (
+    NotificationDelivered, NotificationFailed, NotificationRequested, NotificationSkipped,
+)
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 
 from services.common.dedup import DEFAULT_WINDOW, WindowedKeys
@@ -50,9 +52,11 @@ class NotifierState:
         self._early: dict[str, list] = {}  # events of members not enrolled yet
         self.queue = CallQueue()
         # Notification keys, remembered for the dedup window only (services.common.dedup): a request older
-        # than the window is never delivered (`expired`), so forgetting its key cannot resend it.
+        # than the window is never delivered (`expired`), so forgetting its key cannot resend it; a reminder
+        # slot is never judged again once its tick is older than the window, so a skipped key may go too.
         self.requested = WindowedKeys(dedup_window)  # dedup keys requested on notifications.outbound
         self.done = WindowedKeys(dedup_window)       # dedup key → delivered | failed
+        self.skipped = WindowedKeys(dedup_window)    # reminder keys recorded as notification.skipped
         self._pruned_at: datetime | None = None
         self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
@@ -114,6 +118,9 @@ class NotifierState:
             if outcome.dedup_key not in self.done:  # first delivered wins over a failure
                 self.done.add(outcome.dedup_key, outcome.occurred_at, "failed")
             self._replay_handled(outcome.replay_of)
+        elif kind == "notification.skipped":
+            skipped = NotificationSkipped.model_validate(data)
+            self.skipped.add(skipped.dedup_key, skipped.occurred_at)
 
     def expired(self, note: NotificationRequested) -> bool:
         """A request older than the dedup window: its key may be forgotten, so it is never delivered."""
@@ -145,6 +152,7 @@ class NotifierState:
             self._pruned_at = now
             self.requested.prune(self.latest_tick)
             self.done.prune(self.latest_tick)
+            self.skipped.prune(self.latest_tick)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -196,11 +204,32 @@ class NotifierState:
         out["timezone"] = member.zones.zone_on(today)
         return out
 
+    def member_day(self, member_id: str, now: datetime) -> dict | None:
+        """What a member sees of their own day at `now` (their local day): the tasks in force that day
+        and which are done, and the day's reminder times with whether each was sent. None: not enrolled."""
+        member = self.members.get(member_id)
+        if member is None:
+            return None
+        cohort = self.settings_of(member.cohort)
+        today = member.local_day(now)
+        settings = cohort.settings_on(today)
+        done = self.days.get(member_id, {}).get(today, NO_ENGAGEMENT)
+        reminders = []
+        for slot in sorted(settings.reminder_times):
+            key = rules.Reminder(member_id, member.cohort, today, slot, ()).dedup_key
+            reminders.append({"at": slot.strftime("%H:%M"), "sent": key in self.requested,
+                              "passed": member.zones.at(today, slot) <= now})
+        return {"member_id": member_id, "day": today.isoformat(), "timezone": member.zones.zone_on(today),
+                "in_follow_up": member.in_follow_up(today, cohort.latest.ends_on), "logged_in": done.logged_in,
+                "tasks": [{"task": task, "done": task in done.tasks_done} for task in settings.tasks],
+                "reminders": reminders}
+
     # --- decisions on a clock tick --------------------------------------------------------------
 
-    def decide(self, partition: int, now: datetime) -> tuple[list[NotificationRequested], list[AlertEvent]]:
+    def decide(self, partition: int, now: datetime
+               ) -> tuple[list[NotificationRequested | NotificationSkipped], list[AlertEvent]]:
         """Everything due for the members of `partition` at `now` (pure given the folded state)."""
-        notes: list[NotificationRequested] = []
+        notes: list[NotificationRequested | NotificationSkipped] = []
         events: list[AlertEvent] = []
         extra_load: Counter = Counter()  # alerts raised earlier in this same decision
         for member_id in sorted(self.partition_members.get(partition, ())):
@@ -236,8 +265,9 @@ class NotifierState:
                         window_days=finding.window_days, last_login_on=finding.last_login_on, assigned_to=nurse)
                     events.append(raised)
                     notes += self.alert_notes("alert_raised", raised, now, None)
+            notes += self.skipped_slots(member, cohort, days, now)
             reminder = rules.reminder_for(member, cohort, days, now, self.grace)
-            if reminder is not None and reminder.dedup_key not in self.requested:
+            if reminder is not None and reminder.dedup_key not in self.requested and reminder.dedup_key not in self.skipped:
                 notes.append(NotificationRequested(
                     event_id=rules.stable_id("note", reminder.dedup_key), dedup_key=reminder.dedup_key,
                     kind="reminder", channel="push", recipient=member_id, cohort=member.cohort,
@@ -245,6 +275,15 @@ class NotifierState:
                     data={"day": reminder.day.isoformat(), "slot": reminder.slot.strftime("%H:%M"),
                           "remaining": ",".join(reminder.remaining)}))
         return notes, events
+
+    def skipped_slots(self, member: rules.Member, cohort: SettingsHistory, days, now: datetime
+                      ) -> list[NotificationSkipped]:
+        """Reminder slots passed and never to be sent, not recorded yet (docs/clock.md, grace window)."""
+        return [NotificationSkipped(
+            event_id=rules.stable_id("skipped", slot.dedup_key), dedup_key=slot.dedup_key, kind="reminder",
+            recipient=slot.member_id, cohort=slot.cohort, due_at=slot.due_at, reason=slot.reason, occurred_at=now)
+            for slot in rules.missed_slots(member, cohort, days, now, self.grace)
+            if slot.dedup_key not in self.requested and slot.dedup_key not in self.skipped]
 
     def alert_notes(self, kind: str, alert, now: datetime, lead: str | None) -> list[NotificationRequested]:
         """E-mail to the assigned nurse (and on escalation to the lead nurse), plus the staff webhook."""
