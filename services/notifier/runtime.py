@@ -27,10 +27,14 @@ from contracts.notifications import (
     NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
     NotificationSkipped,
 )
-from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
+from contracts.erasure import MemberErased, MemberKey
+from contracts.topics import (
+    ALERTS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND,
+)
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import rules, telemetry
@@ -39,7 +43,8 @@ from .queue import AlertView
 from .settings import NotifierSettings
 from .state import NotifierState
 
-TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name)
+TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, MEMBER_KEYS.name,
+               MEMBER_ERASURES.name)
 
 
 def _why(exc: Exception) -> str:
@@ -59,6 +64,7 @@ class NotifierRuntime(LogStateRuntime):
                                    nurse_webhook=bool(settings.nurse_webhook_url),
                                    dedup_window=timedelta(days=settings.dedup_window_days))
         self.deliverer = Deliverer(settings)
+        self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
         self._gauge_cohorts: set[str] = set()
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
@@ -85,6 +91,11 @@ class NotifierRuntime(LogStateRuntime):
                 self.apply_alert(alert_event_adapter.validate_json(value or b""))
             elif topic == NOTIFICATIONS_OUTBOUND.name:
                 self.state.fold_notification(value or b"")
+            elif topic == MEMBER_KEYS.name:
+                if value is not None:  # a tombstone carries no member id here; member.erased destroys the key
+                    self.keys.fold(MemberKey.model_validate_json(value).member_id, value)
+            elif topic == MEMBER_ERASURES.name:
+                self.keys.destroy(MemberErased.model_validate_json(value or b"").member_id)
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
