@@ -105,17 +105,19 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     async def erasures(stream):
         # docs/erasure.md: the member's days move to a random pseudonym; their keys on the compacted
         # engagement.daily get tombstones, so compaction removes the id from that topic too.
-        async for value in stream:
+        async for event in stream.events():
             try:
-                member = MemberErased.model_validate_json(value).member_id
+                member = MemberErased.model_validate_json(event.value).member_id
             except ValidationError as exc:
                 log.warning("stream_invalid_erasure", error=error_summary(exc))
-                continue
-            old_days, renamed = app.book.erase(member, new_pseudonym())
-            STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
-            await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
-                                 for d in old_days])
-            await publish(renamed)
+                member = None
+            if member is not None:
+                old_days, renamed = app.book.erase(member, new_pseudonym())
+                STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
+                await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
+                                     for d in old_days])
+                await publish(renamed)
+            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     # The state needs no time rule from a tick: it is gated only to be counted like every consumer
     # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
