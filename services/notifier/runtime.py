@@ -2,7 +2,8 @@
 log, clock-tick decisions published before they are folded, delivery, and staff actions.
 
 The shared log-state runtime (services.common.logstate) rebuilds the state at start by folding
-`members`, `engagement.events`, `alerts` and `notifications.outbound` from offset 0 (past tansu's
+`members`, `engagement.events`, `alerts`, `notifications.outbound` and `surveys` (survey.scored, for
+symptom alerts: a score folded after a tick is judged on the next tick) from offset 0 (past tansu's
 short end offsets; ready under steady traffic too, since `engagement.events` is never quiet while
 members use the app); until then nothing is decided and `/readyz` answers 503. The tail then keeps
 running, so every replica sees every cohort's settings (keyed `cohort:<id>`, one partition), alerts
@@ -26,7 +27,9 @@ from contracts.clock import ClockTick
 from contracts.notifications import (
     NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
 )
-from contracts.topics import ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND
+from contracts.topics import (
+    ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND, SURVEYS,
+)
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
@@ -37,7 +40,7 @@ from .queue import AlertView
 from .settings import NotifierSettings
 from .state import NotifierState
 
-TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name)
+TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, SURVEYS.name)
 
 
 def _why(exc: Exception) -> str:
@@ -79,6 +82,8 @@ class NotifierRuntime(LogStateRuntime):
                 self.apply_alert(alert_event_adapter.validate_json(value or b""))
             elif topic == NOTIFICATIONS_OUTBOUND.name:
                 self.state.fold_notification(value or b"")
+            elif topic == SURVEYS.name:
+                self.state.fold_survey(value or b"")
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
