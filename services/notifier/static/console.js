@@ -28,6 +28,25 @@ async function api(path, options = {}) {
 
 function when(iso) { return iso ? new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "—"; }
 
+const SCALE_NAMES = {QL2: "global health", PF2: "physical functioning", RF2: "role functioning",
+  EF: "emotional functioning", CF: "cognitive functioning", SF: "social functioning", FA: "fatigue",
+  NV: "nausea/vomiting", PA: "pain", DY: "dyspnoea", SL: "insomnia", AP: "appetite loss", CO: "constipation",
+  DI: "diarrhoea", FI: "financial difficulties"};
+const HIGHER_IS_BETTER = new Set(["QL2", "PF2", "RF2", "EF", "CF", "SF"]);
+
+// One line per flagged scale: its value and why (past the threshold, or changed since the previous timepoint).
+function symptomWhy(alert) {
+  const list = el("ul", {class: "scales"});
+  for (const f of alert.scales || []) {
+    const value = f.value.toFixed(1);
+    const why = f.reason === "threshold"
+      ? `${HIGHER_IS_BETTER.has(f.scale) ? "below" : "above"} ${f.limit}`
+      : `${HIGHER_IS_BETTER.has(f.scale) ? "down" : "up"} from ${f.previous.toFixed(1)}`;
+    list.append(el("li", {"data-scale": f.scale}, `${SCALE_NAMES[f.scale] || f.scale} (${f.scale}) ${value}: ${why}`));
+  }
+  return el("div", {}, el("span", {class: "kind symptom"}, "symptoms"), ` QLQ-C30 ${alert.timepoint} (${alert.through})`, list);
+}
+
 function row(alert) {
   const days = el("div", {class: "days"});
   for (const d of alert.member.recent_days || []) {
@@ -45,7 +64,8 @@ function row(alert) {
       el("button", {class: "log-call", onclick: () => act(alert, "calls", {outcome: outcome.value, note: note.value || null})}, "Log call")));
     actions.append(el("button", {class: "resolve", onclick: () => act(alert, "resolve")}, "Resolve"));
   }
-  const why = alert.rule === "intervention_inactive"
+  const why = alert.kind === "symptom" ? symptomWhy(alert)
+    : alert.rule === "intervention_inactive"
     ? `no login ${alert.missed_days} days (${alert.since} – ${alert.through})`
     : `7-day login rate ${alert.window_days - alert.missed_days}/${alert.window_days} (through ${alert.through})`;
   const status = el("td", {}, el("span", {class: "status " + alert.status}, alert.status));
@@ -54,7 +74,8 @@ function row(alert) {
   return el("tr", {"data-alert": alert.alert_id, "data-member": alert.member_id},
     el("td", {}, when(alert.raised_at)),
     el("td", {}, alert.member_id, el("div", {class: "muted"}, alert.cohort)),
-    el("td", {}, why, calls ? el("div", {class: "muted"}, "calls: " + calls) : ""),
+    el("td", {}, alert.kind === "symptom" ? "" : el("span", {class: "kind inactivity"}, "inactivity"), " ", why,
+      calls ? el("div", {class: "muted"}, "calls: " + calls) : ""),
     el("td", {}, alert.assigned_to || "—"), status,
     el("td", {}, when(alert.member.last_activity)), el("td", {}, days), actions);
 }

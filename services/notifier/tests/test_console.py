@@ -1,5 +1,6 @@
 """The nurse console in headless Chromium: the queue oldest first with last activity and recent days,
-a click on "Acknowledge" that reaches the `alerts` topic, and a screenshot whose pixels show it."""
+a symptom alert with its kind, scales and values, a click on "Acknowledge" that reaches the `alerts`
+topic, and a screenshot whose pixels show it."""
 
 import asyncio
 import json
@@ -12,7 +13,7 @@ from uuid import uuid4
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from contracts.alerts import AlertRaised
+from contracts.alerts import AlertRaised, ScaleFinding
 from services.common.broker import free_port
 from services.common.kafka import Publisher, Record
 from services.notifier.app import create_app
@@ -74,7 +75,10 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
         world.enrol(member, cohort, "Asia/Shanghai", date(2026, 9, 1))
     world.event(old, datetime(2026, 9, 1, 9, tzinfo=timezone.utc))
     first = raised(old, cohort, datetime(2026, 9, 3, 16, tzinfo=timezone.utc))
-    second = raised(new, cohort, datetime(2026, 9, 4, 16, tzinfo=timezone.utc))
+    second = raised(new, cohort, datetime(2026, 9, 4, 16, tzinfo=timezone.utc)).model_copy(update={
+        "kind": "symptom", "rule": "symptom_scores", "timepoint": "T1", "missed_days": 0, "window_days": 1,
+        "scales": (ScaleFinding(scale="PA", value=66.67, reason="threshold", limit=25),
+                   ScaleFinding(scale="PF2", value=86.67, reason="worsening", limit=10, previous=100))})
     publisher = Publisher(broker)
     asyncio.run(publisher.publish([Record("alerts", e.member_id.encode(), e.model_dump_json().encode())
                                    for e in (second, first)]))
@@ -99,6 +103,10 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
             assert [rows.nth(i).get_attribute("data-member") for i in range(rows.count())] == [old, new]  # oldest first
             assert "2026-09-01 09:00 UTC" in rows.first.inner_text()  # last activity
             assert rows.first.locator(".day.in").count() == 1
+            assert "inactivity" in rows.first.inner_text()
+            symptom = rows.nth(1).inner_text()
+            assert "symptoms" in symptom and "QLQ-C30 T1" in symptom
+            assert "pain (PA) 66.7: above 25" in symptom and "physical functioning (PF2) 86.7: down from 100.0" in symptom
             rows.first.locator("button.ack").click()
             page.wait_for_selector(f'tr[data-member="{old}"] .status.acknowledged')
             assert rows.first.locator("button.ack").count() == 0
