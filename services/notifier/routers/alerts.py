@@ -43,6 +43,8 @@ async def list_alerts(
                        Query(alias="status", description="Only alerts in this state (escalated alerts are open; "
                                                          "unresolved = open or acknowledged)")] = None,
     cohort: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[Literal["inactivity", "symptom"] | None, Query(description="Only alerts of this kind")] = None,
+    escalated: Annotated[bool | None, Query(description="Only escalated (true) or not escalated (false) alerts")] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="At most this many, oldest first")] = 1000,
 ) -> list[dict]:
     if cohort is not None:
@@ -50,7 +52,8 @@ async def list_alerts(
     wanted = {"unresolved": {"open", "acknowledged"}}.get(status_ or "", {status_} if status_ else None)
     views = [v for v in runtime.state.queue.alerts.values()
              if principal.may_see_cohort(v.cohort) and (wanted is None or v.status in wanted)
-             and (cohort is None or v.cohort == cohort)]
+             and (cohort is None or v.cohort == cohort) and (kind is None or v.kind == kind)
+             and (escalated is None or (v.escalated_at is not None) == escalated)]
     views.sort(key=lambda v: (v.raised_at, str(v.alert_id)))
     shown = [view_out(runtime, v) for v in views[:limit]]
     await record_access(request, principal, "call_queue", cohort=cohort, returned=len(shown))

@@ -83,8 +83,9 @@ function row(alert) {
 async function load() {
   $("message").textContent = "";
   try {
-    const filter = $("filter").value;
-    const shown = await api("/v1/alerts?status=" + filter);
+    const query = new URLSearchParams({status: $("filter").value});
+    for (const name of ["kind", "escalated", "cohort"]) if ($(name).value.trim()) query.set(name, $(name).value.trim());
+    const shown = await api("/v1/alerts?" + query);
     $("queue").tBodies[0].replaceChildren(...shown.map(row));
     if (!shown.length) $("message").textContent = "No alerts.";
   } catch (error) { $("message").textContent = error.message; }
@@ -99,5 +100,5 @@ async function act(alert, action, body) {
 }
 
 $("load").addEventListener("click", load);
-$("filter").addEventListener("change", load);
+for (const name of ["filter", "kind", "escalated", "cohort"]) $(name).addEventListener("change", load);
 if ($("token").value) load();

@@ -107,6 +107,11 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
             symptom = rows.nth(1).inner_text()
             assert "symptoms" in symptom and "QLQ-C30 T1" in symptom
             assert "pain (PA) 66.7: above 25" in symptom and "physical functioning (PF2) 86.7: down from 100.0" in symptom
+            page.select_option("#kind", "symptom")  # the kind filter reloads the queue
+            page.locator(f'tr[data-member="{old}"]').wait_for(state="detached")  # (CSP: no wait_for_function)
+            assert rows.count() == 1 and rows.first.get_attribute("data-member") == new
+            page.select_option("#kind", "")
+            page.locator(f'tr[data-member="{old}"]').wait_for()
             rows.first.locator("button.ack").click()
             page.wait_for_selector(f'tr[data-member="{old}"] .status.acknowledged')
             assert rows.first.locator("button.ack").count() == 0

@@ -41,7 +41,7 @@ def scored_record(member: str, cohort: str, timepoint: str, changes: dict) -> Re
     return Record(SURVEYS.name, member.encode(), event.model_dump_json().encode())
 
 
-def test_symptom_alerts_once_per_episode_resolved_by_a_better_score(broker, world, jwt_secret, tmp_path):
+def test_symptom_alerts_once_per_episode_resolved_by_a_better_score(broker, world, jwt_secret, mint, tmp_path):
     cohort = unique("c")
     world.configure(cohort, nurses=["n-a", "n-b"], lead_nurse="n-a")
     m = {k: unique(f"m-{k}") for k in ("well", "fatigue", "pain", "worse")}
@@ -66,6 +66,10 @@ def test_symptom_alerts_once_per_episode_resolved_by_a_better_score(broker, worl
                 for p in range(6):
                     client.portal.call(runtime.on_tick_record, p, value)
         console = runtime.state.queue.alerts
+        nurse = {"Authorization": f"Bearer {mint('n-a', 'nurse', (cohort,))}"}
+        listed = client.get("/v1/alerts", headers=nurse, params={"kind": "symptom"})
+        assert listed.status_code == 200 and {a["kind"] for a in listed.json()} == {"symptom"}
+        assert sorted(a["member_id"] for a in listed.json()) == sorted([m["fatigue"], m["pain"], m["worse"]])
 
     steps = [json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=9)
              if r.key.decode() in m.values()]
