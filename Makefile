@@ -11,6 +11,13 @@ export AUTH_DEV ?= 1
 export JWT_SECRET ?= carecircle-dev-secret-change-me-0123456789
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export PYTHONUNBUFFERED := 1
+# Clock (docs/clock.md): the demo moves simulated time, so `make run` is simulated while the demo runs
+# and on the wall clock with DEMO=0; an explicit CLOCK_MODE=... wins.
+ifeq ($(filter 0 false no off,$(DEMO)),)
+export CLOCK_MODE ?= simulated
+else
+export CLOCK_MODE ?= wall
+endif
 
 .PHONY: run test test-faults venv schemas bench loadtest clean up down manifests
 
@@ -30,6 +37,7 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 	@echo "  metrics      http://127.0.0.1:8002   dashboard http://127.0.0.1:8002/#token=<staff token>  docs http://127.0.0.1:8002/docs"
 	@echo "  notifier     http://127.0.0.1:8003   nurse console http://127.0.0.1:8003/#token=<nurse/admin token>  docs http://127.0.0.1:8003/docs"
 	@echo "  survey API   http://127.0.0.1:8004   docs http://127.0.0.1:8004/docs"
+	@echo "  clock        CLOCK_MODE=$(CLOCK_MODE) ($(if $(filter wall,$(CLOCK_MODE)),a tick a minute from the wall clock; POST /v1/admin/clock answers 409,only POST /v1/admin/clock moves time))  http://127.0.0.1:8005/metrics"
 	@echo "  broker       $(KAFKA_BOOTSTRAP) (tansu, memory storage)"
 	@echo "  demo         a 60-member cohort replayed live (one simulated day / 3 s; its dashboard link is in the log); DEMO=0 make run turns it off"
 	@# The broker keeps its log in memory, so ClickHouse starts empty too: the metrics sink stores its

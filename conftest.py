@@ -18,6 +18,10 @@ os.environ.setdefault("AUTH_DEV", "1")
 # limit has its own test (tests/faults/test_hostile_clients.py) with the production default.
 os.environ.setdefault("RATE_LIMIT_REFUSED_PER_ADDRESS", "100000/minute")
 
+# Tests drive time with POST /v1/admin/clock, which only `simulated` mode accepts (docs/clock.md).
+# Set before any settings object is built; subprocesses inherit it. Wall-mode tests set CLOCK_MODE=wall.
+os.environ.setdefault("CLOCK_MODE", "simulated")
+
 
 @pytest.fixture(scope="session")
 def jwt_secret() -> str:

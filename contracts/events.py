@@ -43,7 +43,12 @@ class _ClientEvent(StrictModel):
 
     @model_validator(mode="after")
     def _plausible_times(self) -> "_ClientEvent":
-        check_plausible_time(self.occurred_at, self.received_at)
+        try:
+            check_plausible_time(self.occurred_at, self.received_at)
+        except ValueError as exc:  # reported at occurred_at (the field a client must fix), not at the event
+            error = InitErrorDetails(type=PydanticCustomError("value_error", str(exc)), loc=("occurred_at",),
+                                     input=self.occurred_at.isoformat())
+            raise ValidationError.from_exception_data(type(self).__name__, [error]) from None
         return self
 
 

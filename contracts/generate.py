@@ -28,6 +28,7 @@ SCHEMAS: dict[str, Any] = {
     "notification.requested": notifications.NotificationRequested,
     "notification.delivered": notifications.NotificationDelivered,
     "notification.failed": notifications.NotificationFailed,
+    "notification.skipped": notifications.NotificationSkipped,
     "notification.dead_letter": notifications.NotificationDeadLetter,
     "notification.replayed": notifications.NotificationReplayed,
     "survey.scheduled": surveys.SurveyScheduled,

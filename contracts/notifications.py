@@ -2,7 +2,9 @@
 
 Producers (notifier's own rules, survey schedule) publish `notification.requested`; the notifier
 delivers it (push-gateway webhook, e-mail, staff webhook) and records `notification.delivered` or
-`notification.failed` (then a `dead_letter` on `notifications.dlq`). `dedup_key` makes delivery
+`notification.failed` (then a `dead_letter` on `notifications.dlq`). A reminder whose moment the clock
+passed by more than the grace window is recorded as `notification.skipped` instead of being sent late
+(docs/clock.md). `dedup_key` makes delivery
 at-most-once per logical message (e.g. "reminder|m-1|2026-11-02|08:00"), including across restarts.
 
 An operator replays a dead letter (`python -m services.common.dlq replay`) by writing
@@ -67,6 +69,25 @@ class NotificationFailed(StrictModel):
     reason: str = Field(max_length=500)
     occurred_at: Timestamp
     replay_of: EventId | None = Field(default=None, description="The notification.replayed this outcome answers")
+
+
+SkipReason = Literal["past_grace", "superseded"]
+
+
+class NotificationSkipped(StrictModel):
+    """A reminder slot not sent: its moment passed by more than the grace window before a tick was
+    applied (`past_grace`: the clock or the notifier was down), or a later slot of the same day is due
+    at the same tick (`superseded`). Never sent afterwards; one record per dedup_key."""
+
+    type: Literal["notification.skipped"] = "notification.skipped"
+    event_id: EventId
+    dedup_key: str = Field(min_length=1, max_length=200, description="The reminder's key (reminder|member|day|HH:MM)")
+    kind: NotificationKind
+    recipient: MemberId
+    cohort: CohortId
+    due_at: Timestamp = Field(description="The slot's moment in the member's time zone")
+    reason: SkipReason
+    occurred_at: Timestamp = Field(description="The applied clock.tick at which the slot was judged")
 
 
 class NotificationDeadLetter(StrictModel):

@@ -56,6 +56,11 @@ SINGLETONS: dict[str, Singleton] = {
     ),
 }
 
+# Processes of their own beside the four services: name -> port (probes and /metrics only).
+AUXILIARY: dict[str, int] = {"clock": 8005}
+SINGLETONS["clock"] = Singleton(
+    "clock", (), "one tick writer per period; a second one only writes copies that every consumer drops")
+
 _FALSE = {"0", "off", "f", "false", "n", "no"}  # what pydantic reads as False
 
 
@@ -201,7 +206,7 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
         where = f"Deployment/{name}"
         singleton = singletons.get(name)
         service_name = singleton.service if singleton else name  # whose image, port and settings it runs
-        port, by_partitions = services.get(service_name, (None, False))
+        port, by_partitions = services.get(service_name) or (AUXILIARY.get(service_name), False)
         pod = deployment.get("spec", {}).get("template", {})
         pod_labels = pod.get("metadata", {}).get("labels", {})
         pod_spec = pod.get("spec", {})

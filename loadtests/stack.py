@@ -24,6 +24,7 @@ class Stack:
     secret: str
     tmp: Path = Path(".")
     log_level: str = "WARNING"
+    clock_mode: str = "simulated"
     broker_pid: int | None = None
     urls: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -32,8 +33,11 @@ class Stack:
         tmp = self.tmp
         port = free_port()
         prefix = name.upper()
+        # The simulator and the benchmarks move time with POST /v1/admin/clock: simulated mode unless
+        # the caller asks for another (a wall-mode stack passes CLOCK_MODE="wall").
         environment = dict(os.environ, KAFKA_BOOTSTRAP=self.bootstrap, JWT_SECRET=self.secret, LOG_LEVEL=self.log_level,
-                           FAUST_DATADIR=str(tmp / f"faust-{name}"), **{f"{prefix}_PORT": str(port)}, **env)
+                           FAUST_DATADIR=str(tmp / f"faust-{name}"), CLOCK_MODE=self.clock_mode,
+                           **{f"{prefix}_PORT": str(port)}, **env)
         environment.pop("PORT", None)
         log = open(tmp / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO, env=environment,
@@ -62,11 +66,12 @@ class Stack:
 
 
 @contextmanager
-def running(jwt_secret: str, tmp: Path, services: dict[str, dict[str, str]], log_level: str = "WARNING"):
+def running(jwt_secret: str, tmp: Path, services: dict[str, dict[str, str]], log_level: str = "WARNING",
+            clock_mode: str = "simulated"):
     """A broker of its own plus `services` ({name: extra env}) as subprocesses, ready."""
     broker, bootstrap = start_broker()
     ensure_topics(bootstrap)
-    s = Stack(bootstrap, jwt_secret, tmp=tmp, log_level=log_level)
+    s = Stack(bootstrap, jwt_secret, tmp=tmp, log_level=log_level, clock_mode=clock_mode)
     s.broker_pid = broker.pid
     try:
         for name, env in services.items():

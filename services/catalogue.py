@@ -32,7 +32,7 @@ SERVICES: tuple[Service, ...] = (
     Service("metrics", 8002, "member-day state, the ClickHouse sink, published numbers, QoL analysis, dashboard"),
     Service("notifier", 8003, "inactivity alerts, call queue and nurse console, reminders, delivery"),
     Service("survey", 8004, "questionnaire schedule, member responses, scoring"),
-    # The clock (8005, the tick source) joins here when its package lands on main.
+    Service("clock", 8005, "wall mode: one clock.tick per period to every partition of clock.ticks"),
 )
 
 BY_NAME: dict[str, Service] = {service.name: service for service in SERVICES}

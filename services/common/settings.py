@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import CATALOGUE, DEAD_LETTER_RETENTION_DAYS, OUTBOUND_RETENTION_DAYS, Topic, with_retention
@@ -10,6 +13,9 @@ from contracts.topics import CATALOGUE, DEAD_LETTER_RETENTION_DAYS, OUTBOUND_RET
 DEV_JWT_SECRET = "carecircle-dev-secret-change-me-0123456789"  # documented in docs/security.md; `make run` only
 # A secret containing one of these was copied from a template or a README, not generated.
 _PLACEHOLDER_MARKERS = ("replace", "change-me", "changeme", "placeholder", "example", "your-secret", "xxxx")
+
+ClockMode = Literal["wall", "simulated"]
+CLOCK_MODES: tuple[str, ...] = ("wall", "simulated")
 
 
 def is_placeholder_secret(secret: str) -> bool:
@@ -55,6 +61,24 @@ class CommonSettings(ServerSettings):
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
                                                           "(off in production: Strimzi owns topics)")
+    # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;
+    # `simulated` = only POST /v1/admin/clock moves time (demo, simulator, tests, benchmarks).
+    clock_mode: ClockMode = Field(default="wall", description="wall: the clock process ticks from the wall clock and no API moves time "
+                                                  "(production); simulated: only POST /v1/admin/clock moves time")
+    clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
+                                    description="Period of the clock process in wall mode (one tick each)")
+
+    @field_validator("clock_mode", mode="before")
+    @classmethod
+    def _known_clock_mode(cls, value: object) -> object:
+        # A typo must stop the service at start-up with the setting's name, not fall back to a mode.
+        if value not in CLOCK_MODES:
+            raise ValueError(f"CLOCK_MODE must be one of {', '.join(CLOCK_MODES)} (got {str(value)[:40]!r})")
+        return value
+
+    @property
+    def clock_period(self) -> timedelta:
+        return timedelta(seconds=self.clock_tick_seconds)
 
     @model_validator(mode="after")
     def _verification_keys(self):

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from .guard import GuardSettings, RequestGuard
 from .logging import log
 from .process import tune_gc
+from .ticks import publish_clock_mode
 
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served", ["service"])
 REQUESTS = Counter("http_requests_total", "HTTP responses by status code", ["service", "status"])
@@ -141,14 +142,17 @@ def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, in
 
 
 def service_app(service: str, settings: object, description: str, lifespan: Callable,
-                body_bytes: dict[str, int] | None = None) -> FastAPI:
+                body_bytes: dict[str, int] | None = None, api_version: str = "1.0") -> FastAPI:
     """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
     auth dependencies read the token keys there), clean error bodies, the in-flight gauge, the request
-    guard and security headers. `body_bytes`: routes allowed a larger body than the default."""
-    app = FastAPI(title=f"CareCircle {service}", version="1.0", description=description, lifespan=lifespan)
+    guard and security headers. `body_bytes`: routes allowed a larger body than the default.
+    `api_version`: the published contract's version; a breaking change raises its major number
+    (contracts/compat.py, docs/clients.md)."""
+    app = FastAPI(title=f"CareCircle {service}", version=api_version, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
     install_in_flight_gauge(app, service, body_bytes)
+    publish_clock_mode(getattr(settings, "clock_mode", "wall"))  # clock_mode_info: ClockStalled is wall-only
     return app
 
 

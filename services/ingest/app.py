@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, suppress
 from functools import partial
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from services.common.kafka import BrokerUnavailable, Publisher, broker_reachable, ensure_topics
@@ -68,6 +69,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def ready(_: Request) -> bool:
         feed = app.state.directory_feed
         return feed is not None and feed.ready.is_set() and await broker_reachable(settings.kafka_bootstrap)
+
+    if settings.cors_origin_list():
+        # Browser apps on the listed origins only; Retry-After is exposed so a web client can honour it.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list(), allow_methods=["POST"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
+                           max_age=600)
 
     app.include_router(health_router(ready))
     app.include_router(events.router)

@@ -29,9 +29,17 @@ class IngestSettings(CommonSettings):
     directory_startup_wait_s: float = Field(
         default=30, ge=0, le=600, description="How long the start waits for the member directory before serving"
     )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated web-app origins allowed to call the API from a browser (CORS), e.g. "
+                    "https://app.example.org; empty: none (docs/clients.md)",
+    )
     directory_idle_s: float = Field(
         default=0.5, gt=0, le=30, description="Quiet time that proves the members/clock log was read to its end"
     )
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache

@@ -60,7 +60,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         app.state.ch = ch
         app.state.answers = Answers(ch)
         sink = Sink(ch, settings.kafka_bootstrap, CONVERTERS, TABLE_SCHEMAS, settings.sink_batch_max,
-                    settings.sink_poll_ms, settings.sink_retry_max_s)
+                    settings.sink_poll_ms, settings.sink_retry_max_s, settings.clock_mode)
         app.state.sink = sink
         try:
             async with AsyncExitStack() as stack:

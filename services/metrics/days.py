@@ -60,7 +60,7 @@ class CohortCalendar:
             self.timelines[record.member_id] = timeline
 
     @classmethod
-    def of(cls, records: Iterable) -> "CohortCalendar":
+    def of(cls, records: Iterable) -> CohortCalendar:
         calendar = cls()
         for record in records:
             calendar.apply(record)

@@ -44,12 +44,13 @@ def reset(ch: ClickHouse) -> None:
         ch.command(f"TRUNCATE TABLE IF EXISTS {table}")
 
 
-async def rebuild(ch: ClickHouse, bootstrap: str, idle_s: float = 2.0, progress: Progress | None = None) -> int:
+async def rebuild(ch: ClickHouse, bootstrap: str, idle_s: float = 2.0, progress: Progress | None = None,
+                  clock_mode: str = "simulated") -> int:
     """Empty and refill the sink's tables from offset 0; the number of records read."""
     migrate(ch)
     reset(ch)
     topics = list(CONVERTERS)
-    sink = Sink(ch, bootstrap, CONVERTERS, TABLE_SCHEMAS, poll_ms=100)
+    sink = Sink(ch, bootstrap, CONVERTERS, TABLE_SCHEMAS, poll_ms=100, clock_mode=clock_mode)  # judges ticks as live
     task = None
     if progress is not None:
         total = await _estimated_total(bootstrap, topics)
@@ -78,7 +79,8 @@ def main(idle: float = typer.Option(2.0, help="Seconds without new records that 
     try:
         with Progress(TextColumn("[bold]rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
-            count = asyncio.run(rebuild(ch, kafka_bootstrap or settings.kafka_bootstrap, idle, progress))
+            count = asyncio.run(rebuild(ch, kafka_bootstrap or settings.kafka_bootstrap, idle, progress,
+                                        settings.clock_mode))
     finally:
         ch.close()
     console.print(f"rebuilt from {count} records")

@@ -24,9 +24,12 @@ from datetime import datetime, timezone
 import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from contracts.clock import ClockTick
+from contracts.topics import CLOCK_TICKS
 from services.common.kafka_security import aiokafka_options
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
+from services.common.ticks import CountedTickGate, Tick, Verdict, kafka_time
 
 from . import telemetry
 from .clickhouse import ClickHouse, ClickHouseError
@@ -40,10 +43,18 @@ def load_positions(ch: ClickHouse, topics: list[str]) -> dict[tuple[str, int], i
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
+def load_latest_ticks(ch: ClickHouse) -> dict[int, datetime]:
+    """Per partition, the latest tick stored: the sink writes only ticks its gate applied, so this is
+    the gate's state after a restart."""
+    rows = ch.query("SELECT kafka_partition AS partition, toUnixTimestamp64Milli(max(now)) AS ms "
+                    "FROM clock_ticks GROUP BY kafka_partition")
+    return {r["partition"]: datetime.fromtimestamp(r["ms"] / 1000, tz=timezone.utc) for r in rows}
+
+
 class Sink:
     def __init__(self, ch: ClickHouse, bootstrap: str, converters: Mapping[str, Converter],
                  schemas: Mapping[str, pa.Schema], batch_max: int = 20_000, poll_ms: int = 200,
-                 retry_max_s: float = 10.0) -> None:
+                 retry_max_s: float = 10.0, clock_mode: str = "simulated") -> None:
         self.ch, self.bootstrap = ch, bootstrap
         self.converters, self.schemas = dict(converters), dict(schemas)
         self.batch_max, self.poll_ms, self.retry_max_s = batch_max, poll_ms, retry_max_s
@@ -55,10 +66,14 @@ class Sink:
         self.latest_tick_s: float | None = None  # the latest clock.tick's `now`, as a POSIX time
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        # "Today" in every number is the latest stored tick: only ticks the gate applies are stored, so
+        # a duplicate, backwards or future tick changes no number (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("metrics_sink", clock_mode)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-sink")
         telemetry.SINK_RUNNING.set(1)
+        self.tick_gate.announce()
         started = time.time()
         telemetry.SINK_SINCE_WRITE.set_function(lambda: time.time() - (self.last_write_s or started))
         telemetry.TICK_AGE.set_function(lambda: time.time() - self.latest_tick_s if self.latest_tick_s else 0.0)
@@ -86,6 +101,9 @@ class Sink:
             partitions += [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(partitions)
         self.positions = await asyncio.to_thread(load_positions, self.ch, topics)
+        if CLOCK_TICKS.name in self.converters:
+            for partition, latest in (await asyncio.to_thread(load_latest_ticks, self.ch)).items():
+                self.tick_gate.seed(partition, latest)
         for tp in partitions:
             start = self.positions.get((tp.topic, tp.partition), 0)
             self.positions[(tp.topic, tp.partition)] = start
@@ -135,7 +153,7 @@ class Sink:
         ends: dict[tuple[str, int], int] = {}
         for tp, records in batches.items():
             convert = self.converters[tp.topic]
-            for record in records:
+            for record in (self._applied_ticks(tp.partition, records) if tp.topic == CLOCK_TICKS.name else records):
                 try:
                     for table, row in convert(record.value, tp.partition, record.offset):
                         tables[table].append(row)
@@ -158,6 +176,18 @@ class Sink:
         self.written = asyncio.Event()
         return True
 
+    def _applied_ticks(self, partition: int, records: list) -> list:
+        """The records of a fetched batch worth storing: ticks the gate applies (the newest of those
+        waiting), plus unreadable ones for the converter to count as invalid."""
+        ticks: list[tuple[object, Tick]] = []
+        keep = []
+        for record in records:
+            try:
+                ticks.append((record, Tick(ClockTick.model_validate_json(record.value).now, kafka_time(record.timestamp))))
+            except ValueError:  # pydantic's ValidationError included
+                keep.append(record)
+        verdicts = self.tick_gate.admit_batch(partition, [tick for _, tick in ticks])
+        return keep + [record for (record, _), verdict in zip(ticks, verdicts) if verdict is Verdict.APPLY]
     def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Log end (the high watermark of the last fetch: no extra request) minus the sink's position."""
         behind: dict[str, int] = defaultdict(int)

@@ -25,6 +25,7 @@ from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, E
 from services.common.kafka import Publisher, Record
 from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
+from services.common.ticks import CountedTickGate, Tick, kafka_time
 
 from .settings import MetricsSettings
 from .publication import DailyPublication
@@ -87,15 +88,27 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)
 
+    # The state needs no time rule from a tick: it is gated only to be counted like every consumer
+    # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
+    # at any valid tick, stale ones included (dead-lettering is once per event and changes no number).
+    app.tick_gate = CountedTickGate.for_service("metrics_state", settings.clock_mode)
+    app.tick_gate.announce()
+
     @app.agent(catalogue_topic(app, CLOCK_TICKS))
     async def ticks(stream):
-        async for value in stream:
-            try:
-                tick = ClockTick.model_validate_json(value)
-            except ValidationError:
-                continue
-            STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
-            await dead_letter(app.book.dead_letters(tick.now.astimezone(timezone.utc)))
+        async for batch in stream.take_events(500, within=0.05):  # a catching-up consumer: newest per partition
+            waiting: dict[int, list[Tick]] = {}
+            for event in batch:
+                try:
+                    tick = ClockTick.model_validate_json(event.value)
+                except ValidationError:
+                    continue
+                STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
+                waiting.setdefault(event.message.partition, []).append(
+                    Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
+            for partition, ticks_waiting in waiting.items():
+                app.tick_gate.admit_batch(partition, ticks_waiting)
+                await dead_letter(app.book.dead_letters(ticks_waiting[-1].now.astimezone(timezone.utc)))
 
     return app
 

@@ -14,7 +14,7 @@ from services.common.logstate import ready_when_rebuilt
 from services.common.stream import runtime_and_stream
 from services.common.web import health_router, mount_metrics, service_app
 
-from .routers import alerts
+from .routers import alerts, members
 from .runtime import NotifierRuntime
 from .settings import NotifierSettings, get_settings
 from .stream import build_faust_app
@@ -36,6 +36,7 @@ def create_app(settings: NotifierSettings | None = None, run_stream: bool = True
     app.state.runtime = NotifierRuntime(settings)
     app.include_router(health_router(ready_when_rebuilt(settings.kafka_bootstrap)))
     app.include_router(alerts.router)
+    app.include_router(members.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)

@@ -30,8 +30,10 @@ Definitions (docs/services/notifier.md, docs/metrics.md; member time: docs/timel
 * **Assignment**: the cohort nurse with the fewest unresolved alerts in the cohort; ties go to the
   nurse listed first in the cohort settings. Deterministic for a given queue.
 * **Reminder slots**: at each tick only the latest slot of the member's local today whose time has
-  passed is due, and only while it passed less than `grace` ago (default 60 min). Slots a tick jumped
-  over are skipped: a 08:00 reminder sent at 19:00 is noise. One reminder per member/day/slot.
+  passed is due, and only while it passed less than `grace` ago (default 120 min): after a short stop
+  of the clock it is sent once, late. Slots a tick jumped over are never sent (a 08:00 reminder sent
+  at 19:00 is noise) but recorded as skipped (`missed_slots`: `past_grace`, or `superseded` by a later
+  slot due at the same tick), so none is silently lost. One reminder per member/day/slot.
 """
 
 from __future__ import annotations
@@ -272,6 +274,47 @@ def due_slot(now: datetime, zones: ZoneHistory, slots: Sequence[time], grace: ti
     if now - zones.at(today, slot) >= grace:
         return None
     return today, slot
+
+
+@dataclass(frozen=True)
+class MissedSlot:
+    """A reminder slot that will not be sent: recorded as `notification.skipped`."""
+
+    member_id: str
+    cohort: str
+    day: date
+    slot: time
+    due_at: datetime
+    reason: str  # past_grace | superseded
+
+    @property
+    def dedup_key(self) -> str:
+        return f"reminder|{self.member_id}|{self.day.isoformat()}|{self.slot.strftime('%H:%M')}"
+
+
+def missed_slots(member: Member, cohort: SettingsHistory, days: Days, now: datetime,
+                 grace: timedelta) -> list[MissedSlot]:
+    """Slots of the member's local yesterday and today that have passed at `now` and will never be
+    sent: every passed slot except the one `due_slot` picks. Only slots whose reminder would have been
+    wanted count (member in follow-up that day, tasks of that day's settings still open); the caller
+    drops keys already sent or recorded. Yesterday is included so a stop of the clock across midnight
+    is recorded too."""
+    today = member.local_day(now)
+    due = due_slot(now, member.zones, cohort.settings_on(today).reminder_times, grace)
+    out = []
+    for day in (today - ONE_DAY, today):
+        if not member.in_follow_up(day, cohort.latest.ends_on):
+            continue
+        settings = cohort.settings_on(day)
+        if not days.get(day, NO_ENGAGEMENT).remaining(settings.tasks):
+            continue
+        for slot in sorted(settings.reminder_times):
+            moment = member.zones.at(day, slot)
+            if moment > now or (day, slot) == due:
+                continue
+            reason = "past_grace" if now - moment >= grace else "superseded"
+            out.append(MissedSlot(member.member_id, member.cohort, day, slot, moment, reason))
+    return out
 
 
 def reminder_for(member: Member, cohort: SettingsHistory, days: Days, now: datetime,

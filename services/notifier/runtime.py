@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import orjson
@@ -26,6 +26,7 @@ from contracts.alerts import AlertAcknowledged, AlertEvent, CallLogged, alert_ev
 from contracts.clock import ClockTick
 from contracts.notifications import (
     NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
+    NotificationSkipped,
 )
 from contracts.topics import (
     ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND, SURVEYS,
@@ -33,6 +34,7 @@ from contracts.topics import (
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -60,6 +62,9 @@ class NotifierRuntime(LogStateRuntime):
                                    nurse_webhook=bool(settings.nurse_webhook_url))
         self.deliverer = Deliverer(settings)
         self._gauge_cohorts: set[str] = set()
+        # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
+        self.tick_gate.announce()
 
     async def stop(self) -> None:
         await super().stop()
@@ -108,19 +113,30 @@ class NotifierRuntime(LogStateRuntime):
     def alert_record(event: AlertEvent) -> Record:
         return Record(ALERTS.name, event.member_id.encode(), event.model_dump_json().encode())
 
-    async def commit(self, notes: Sequence[NotificationRequested], events: Sequence[AlertEvent]) -> None:
+    async def commit(self, notes: Sequence[NotificationRequested | NotificationSkipped],
+                     events: Sequence[AlertEvent]) -> None:
         """Notification requests first, then the alert steps: a crash in between re-decides the same
         step with the same ids on the next run, and the delivery side drops the repeated request by
         its dedup_key. Folded only after the broker acknowledged."""
         if notes:
             await self.publish([self.note_record(n) for n in notes], retry=True)
-            self.state.requested.update(n.dedup_key for n in notes)
-            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in notes))
+            requested = [n for n in notes if isinstance(n, NotificationRequested)]
+            self.state.requested.update(n.dedup_key for n in requested)
+            telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in requested))
+            self.count_skipped([n for n in notes if isinstance(n, NotificationSkipped)])
         if events:
             await self.publish([self.alert_record(e) for e in events], retry=True)
             for event in events:
                 if self.apply_alert(event):
                     telemetry.ALERT_EVENTS.labels(event.type).inc()
+
+    def count_skipped(self, skipped: Sequence[NotificationSkipped]) -> None:
+        self.state.skipped.update(n.dedup_key for n in skipped)
+        for reason in ("past_grace", "superseded"):
+            count = sum(n.reason == reason for n in skipped)
+            if count:  # counts only: member ids stay out of the logs
+                telemetry.REMINDERS_SKIPPED.labels(reason).inc(count)
+                log.info("reminders_skipped", reason=reason, count=count, tick=skipped[0].occurred_at.isoformat())
 
     # --- stream handlers (called by the faust agents, one record at a time) ---------------------
 
@@ -132,13 +148,15 @@ class NotifierRuntime(LogStateRuntime):
         await self.rebuilt.wait()
         self.fold(ENGAGEMENT_EVENTS.name, partition, value)
 
-    async def on_tick_record(self, partition: int, value: bytes) -> None:
+    async def on_tick_record(self, partition: int, value: bytes, written_at: datetime | None = None) -> None:
         await self.rebuilt.wait()
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=_why(exc))
             return
+        if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
+            return  # duplicate, backwards or from the future: counted by the gate, decides nothing
         notes, events = self.state.decide(partition, tick.now)
         await self.commit(notes, events)
         self.state.tick_handled(partition, tick.now)

@@ -22,8 +22,9 @@ class NotifierSettings(CommonSettings):
                                      description="How often faust commits consumed offsets (tests raise it to force re-processing)")
     delivery_timeout_ms: int = Field(default=5_000, ge=500, description="Broker acknowledgement deadline")
     # rules
-    reminder_grace_minutes: int = Field(default=60, ge=1, le=720, validation_alias="NOTIFIER_REMINDER_GRACE_MINUTES",
-                                        description="A reminder slot passed longer ago than this is skipped")
+    reminder_grace_minutes: int = Field(default=120, ge=1, le=720, validation_alias="NOTIFIER_REMINDER_GRACE_MINUTES",
+                                        description="A reminder slot passed longer ago than this is skipped "
+                                                    "(recorded as notification.skipped), never sent late")
     escalate_after_hours: float = Field(default=24, gt=0, validation_alias="NOTIFIER_ESCALATE_AFTER_HOURS",
                                         description="Hours an alert may stay unacknowledged before it escalates")
     # delivery channels

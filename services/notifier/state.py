@@ -18,7 +18,9 @@ from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResol
 from contracts.engagement import NO_ENGAGEMENT, DayEngagement, summarize_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, parse_member_record
-from contracts.notifications import NotificationDelivered, NotificationFailed, NotificationRequested
+from contracts.notifications import (
+    NotificationDelivered, NotificationFailed, NotificationRequested, NotificationSkipped,
+)
 from contracts.surveys import SurveyScored
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 
@@ -51,6 +53,7 @@ class NotifierState:
         self.queue = CallQueue()
         self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
         self.done: dict[str, str] = {}             # dedup key → delivered | failed
+        self.skipped: set[str] = set()             # reminder keys recorded as notification.skipped
         self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
@@ -118,6 +121,8 @@ class NotifierState:
             outcome = NotificationFailed.model_validate(data)
             self.done.setdefault(outcome.dedup_key, "failed")
             self._replay_handled(outcome.replay_of)
+        elif kind == "notification.skipped":
+            self.skipped.add(NotificationSkipped.model_validate(data).dedup_key)
 
     def _replay_handled(self, replay: UUID | None) -> None:
         if replay is not None:
@@ -192,11 +197,32 @@ class NotifierState:
         out["timezone"] = member.zones.zone_on(today)
         return out
 
+    def member_day(self, member_id: str, now: datetime) -> dict | None:
+        """What a member sees of their own day at `now` (their local day): the tasks in force that day
+        and which are done, and the day's reminder times with whether each was sent. None: not enrolled."""
+        member = self.members.get(member_id)
+        if member is None:
+            return None
+        cohort = self.settings_of(member.cohort)
+        today = member.local_day(now)
+        settings = cohort.settings_on(today)
+        done = self.days.get(member_id, {}).get(today, NO_ENGAGEMENT)
+        reminders = []
+        for slot in sorted(settings.reminder_times):
+            key = rules.Reminder(member_id, member.cohort, today, slot, ()).dedup_key
+            reminders.append({"at": slot.strftime("%H:%M"), "sent": key in self.requested,
+                              "passed": member.zones.at(today, slot) <= now})
+        return {"member_id": member_id, "day": today.isoformat(), "timezone": member.zones.zone_on(today),
+                "in_follow_up": member.in_follow_up(today, cohort.latest.ends_on), "logged_in": done.logged_in,
+                "tasks": [{"task": task, "done": task in done.tasks_done} for task in settings.tasks],
+                "reminders": reminders}
+
     # --- decisions on a clock tick --------------------------------------------------------------
 
-    def decide(self, partition: int, now: datetime) -> tuple[list[NotificationRequested], list[AlertEvent]]:
+    def decide(self, partition: int, now: datetime
+               ) -> tuple[list[NotificationRequested | NotificationSkipped], list[AlertEvent]]:
         """Everything due for the members of `partition` at `now` (pure given the folded state)."""
-        notes: list[NotificationRequested] = []
+        notes: list[NotificationRequested | NotificationSkipped] = []
         events: list[AlertEvent] = []
         extra_load: Counter = Counter()  # alerts raised earlier in this same decision
         for member_id in sorted(self.partition_members.get(partition, ())):
@@ -205,8 +231,9 @@ class NotifierState:
             days = self.days.get(member_id, {})
             self._decide_inactivity(member, cohort, days, now, events, notes, extra_load)
             self._decide_symptom(member, cohort, now, events, notes, extra_load)
+            notes += self.skipped_slots(member, cohort, days, now)
             reminder = rules.reminder_for(member, cohort, days, now, self.grace)
-            if reminder is not None and reminder.dedup_key not in self.requested:
+            if reminder is not None and reminder.dedup_key not in self.requested | self.skipped:
                 notes.append(NotificationRequested(
                     event_id=rules.stable_id("note", reminder.dedup_key), dedup_key=reminder.dedup_key,
                     kind="reminder", channel="push", recipient=member_id, cohort=member.cohort,
@@ -272,6 +299,15 @@ class NotifierState:
                              assigned_to=nurse, **fields)
         events.append(raised)
         notes += self.alert_notes("alert_raised", raised, now, None)
+
+    def skipped_slots(self, member: rules.Member, cohort: SettingsHistory, days, now: datetime
+                      ) -> list[NotificationSkipped]:
+        """Reminder slots passed and never to be sent, not recorded yet (docs/clock.md, grace window)."""
+        return [NotificationSkipped(
+            event_id=rules.stable_id("skipped", slot.dedup_key), dedup_key=slot.dedup_key, kind="reminder",
+            recipient=slot.member_id, cohort=slot.cohort, due_at=slot.due_at, reason=slot.reason, occurred_at=now)
+            for slot in rules.missed_slots(member, cohort, days, now, self.grace)
+            if slot.dedup_key not in self.requested and slot.dedup_key not in self.skipped]
 
     def alert_notes(self, kind: str, alert, now: datetime, lead: str | None) -> list[NotificationRequested]:
         """E-mail to the assigned nurse (and on escalation to the lead nurse), plus the staff webhook."""

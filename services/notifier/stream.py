@@ -16,6 +16,7 @@ import faust
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_OUTBOUND
 from services.common.logging import log
 from services.common.stream import make_faust_app
+from services.common.ticks import kafka_time
 
 from .runtime import NotifierRuntime
 
@@ -34,7 +35,8 @@ def build_faust_app(runtime: NotifierRuntime) -> faust.App:
             message = event.message
             try:
                 if message.topic == CLOCK_TICKS.name:
-                    await runtime.on_tick_record(message.partition, event.value)
+                    await runtime.on_tick_record(message.partition, event.value,
+                                                 kafka_time(message.timestamp, scale=1))
                 elif message.topic == MEMBERS.name:
                     await runtime.on_member_record(message.partition, event.value)
                 else:

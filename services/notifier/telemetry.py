@@ -14,4 +14,8 @@ DELIVERY_RETRIES = Counter("notifier_delivery_retries_total", "Failed delivery a
 DEDUPLICATED = Counter("notifier_deliveries_deduplicated_total",
                        "Requests not sent because their dedup_key was already delivered or dead-lettered", ["channel"])
 REMINDERS = Counter("notifier_reminders_requested_total", "Reminders requested")
+REMINDERS_SKIPPED = Counter("notifier_reminders_skipped_total",
+                            "Reminder slots recorded as notification.skipped instead of sent", ["reason"])
+for _reason in ("past_grace", "superseded"):
+    REMINDERS_SKIPPED.labels(_reason)
 RECORDS = Counter("notifier_log_records_total", "Records folded by the state tail, by topic and result", ["topic", "result"])

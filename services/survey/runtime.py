@@ -30,6 +30,7 @@ from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import telemetry
 from .settings import SurveySettings
@@ -75,6 +76,9 @@ class SurveyRuntime(LogStateRuntime):
         # The members and clock agents run concurrently; decisions (compute → publish → fold) are
         # serialised so a withdrawal and a tick never decide on the same open invitation at once.
         self._deciding = asyncio.Lock()
+        # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
+        self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
+        self.tick_gate.announce()
 
     # --- the log-state hooks -------------------------------------------------------------------
 
@@ -141,13 +145,16 @@ class SurveyRuntime(LogStateRuntime):
                 events = self.book.on_withdrawn(record, partition, commit=False)
             return await self.commit_steps(events, partition)
 
-    async def on_tick_record(self, partition: int, value: bytes) -> list[SurveyStepEvent]:
+    async def on_tick_record(self, partition: int, value: bytes,
+                             written_at: datetime | None = None) -> list[SurveyStepEvent]:
         await self.rebuilt.wait()
         try:
             tick = ClockTick.model_validate_json(value)
         except ValidationError as exc:
             log.warning("clock_tick_invalid", partition=partition, error=error_summary(exc))
             return []
+        if self.tick_gate.admit(partition, Tick(tick.now, written_at)) is not Verdict.APPLY:
+            return []  # duplicate, backwards or from the future: counted by the gate, decides nothing
         async with self._deciding:
             steps = await self.commit_steps(self.book.on_tick(tick.now, partition, commit=False), partition)
         if partition not in self.ticks_done or tick.now > self.ticks_done[partition]:

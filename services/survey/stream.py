@@ -15,6 +15,7 @@ import faust
 from contracts.topics import CLOCK_TICKS, MEMBERS
 from services.common.logging import log
 from services.common.stream import catalogue_topic, make_faust_app
+from services.common.ticks import kafka_time
 
 from .runtime import SurveyRuntime
 
@@ -22,11 +23,13 @@ from .runtime import SurveyRuntime
 def build_faust_app(runtime: SurveyRuntime) -> faust.App:
     app = make_faust_app(runtime.settings.group_id, runtime.settings)
 
-    async def handle(stream, handler) -> None:
+    async def handle(stream, handler, timed: bool = False) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                await handler(message.partition, event.value)
+                # Ticks also get their record's Kafka timestamp (the gate's reference for "future").
+                extra = (kafka_time(message.timestamp, scale=1),) if timed else ()
+                await handler(message.partition, event.value, *extra)
             except Exception as exc:  # a bug in one record must not stop every member's schedule
                 log.error("survey_record_failed", topic=message.topic, partition=message.partition,
                           offset=message.offset, error=repr(exc), exc_info=exc)
@@ -37,6 +40,6 @@ def build_faust_app(runtime: SurveyRuntime) -> faust.App:
 
     @app.agent(catalogue_topic(app, CLOCK_TICKS), name="survey-clock")
     async def clock(stream):
-        await handle(stream, runtime.on_tick_record)
+        await handle(stream, runtime.on_tick_record, timed=True)
 
     return app

@@ -8,7 +8,8 @@ import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.notifier.tests.conftest import World, notifier_client, notifier_settings, unique, wait_until
+from services.notifier.tests.conftest import World, notifier_client, notifier_settings, unique
+from testsupport.polling import wait_until
 
 ENROLLED = date(2026, 9, 1)
 

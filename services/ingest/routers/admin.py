@@ -14,7 +14,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel
 
-from contracts.clock import ClockRequest, ClockTick
+from contracts.clock import ClockRequest, ClockTick, tick_event_id
 from contracts.common import CohortId, MemberId
 from contracts.members import (
     CohortConfigured, CohortSettings, EnrollmentRequest, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn,
@@ -24,11 +24,13 @@ from contracts.topics import CLOCK_TICKS, MEMBERS
 from services.common.auth import Admin
 from services.common.kafka import Publisher, Record
 
-from ..deps import get_directory, get_publisher
+from ..deps import get_app_settings, get_directory, get_publisher
 from ..directory import Directory, Refusal
+from ..settings import IngestSettings
 
 router = APIRouter(tags=["admin"])
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+SettingsDep = Annotated[IngestSettings, Depends(get_app_settings)]
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
 
 
@@ -119,10 +121,18 @@ async def change_timezone(member_id: Annotated[MemberId, Path()], body: Timezone
     return event
 
 
-@router.post("/v1/admin/clock", status_code=status.HTTP_202_ACCEPTED, response_model=ClockTick)
-async def tick(body: ClockRequest, _: Admin, publisher: PublisherDep, request: Request) -> ClockTick:
-    """Move (simulated) time: one `clock.tick` to every partition of `clock.ticks`."""
-    event = ClockTick(event_id=uuid4(), now=body.now)
+@router.post("/v1/admin/clock", status_code=status.HTTP_202_ACCEPTED, response_model=ClockTick,
+             responses={409: {"description": "CLOCK_MODE=wall: only the clock process moves time"}})
+async def tick(body: ClockRequest, _: Admin, publisher: PublisherDep, settings: SettingsDep,
+               request: Request) -> ClockTick:
+    """Move simulated time (CLOCK_MODE=simulated only): one `clock.tick` to every partition of
+    `clock.ticks`. Order is not checked here (ingest keeps no clock state for it): consumers ignore a
+    tick that is not later than the latest they applied (docs/clock.md)."""
+    if settings.clock_mode != "simulated":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=(
+            "the clock runs in wall mode (CLOCK_MODE=wall): time follows the wall clock and cannot be set; "
+            "nothing was written"))
+    event = ClockTick(event_id=tick_event_id(body.now), now=body.now)
     partitions = await asyncio.to_thread(publisher.partitions_for, CLOCK_TICKS.name)
     await publisher.publish([_record(CLOCK_TICKS.name, str(p), event, partition=p) for p in range(partitions)])
     request.app.state.directory.fold_tick(event.now)

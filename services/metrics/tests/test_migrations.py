@@ -30,7 +30,7 @@ def test_upgrading_keeps_rows_and_first_delivery_wins_after(tmp_path, monkeypatc
         ch.insert("events", {n: [first[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"])
 
         monkeypatch.undo()
-        assert schema.migrate(ch) == [5, 6, 7]
+        assert schema.migrate(ch)[:3] == [5, 6, 7]  # and any later migration
         assert schema.migrate(ch) == []
         later = engagement_event_rows(json.dumps({**event, "payload": {"task": "exercise"}}).encode(), 0, 11)[0][1]
         ch.insert("events", {n: [later[n]] for n in schema.TABLE_SCHEMAS["events"].names}, schema.TABLE_SCHEMAS["events"])

@@ -154,3 +154,30 @@ def test_every_local_midnight_since_2000_falls_on_a_utc_quarter_hour():
            for moment in (datetime(y, m, 1, tzinfo=timezone.utc) for y in range(2000, 2041) for m in (1, 7))
            if moment.astimezone(ZoneInfo(name)).utcoffset().total_seconds() % 900}
     assert odd == set()
+
+
+def test_slots_passed_beyond_the_grace_window_or_superseded_are_recorded_as_missed():
+    grace = timedelta(hours=2)
+    settings = history(CohortSettings(reminder_times=[time(8), time(9), time(19)]))
+    none_done: dict = {}
+
+    def missed(now):
+        return [(m.day, m.slot, m.reason) for m in rules.missed_slots(MEMBER, settings, none_done, now, grace)]
+
+    assert missed(at(day(2), 8, 30)) == [(day(1), time(8), "past_grace"), (day(1), time(9), "past_grace"),
+                                         (day(1), time(19), "past_grace")]
+    today = [m for m in missed(at(day(2), 9, 30)) if m[0] == day(2)]
+    assert today == [(day(2), time(8), "superseded")]  # 09:00 is due at the same tick
+    assert [m for m in missed(at(day(2), 11, 30)) if m[0] == day(2)] == [(day(2), time(8), "past_grace"),
+                                                                        (day(2), time(9), "past_grace")]
+    # a shorter stop: 09:00 passed 1 h 59 min ago is still due (sent late), so not missed
+    assert rules.due_slot(at(day(2), 10, 59), SH_ZONES, settings.latest.reminder_times, grace) == (day(2), time(9))
+    # before enrolment, after withdrawal or with every task done: nothing to record
+    assert rules.missed_slots(MEMBER, settings, none_done, at(day(1), 8, 30), grace) == []
+    gone = member("m-1", "c-1", SH, ENROLLED, withdrawn_on=day(1))  # outside follow-up from day 1 on
+    assert rules.missed_slots(gone, settings, none_done, at(day(2), 11), grace) == []
+    tasks = frozenset(DEFAULT.latest.tasks)
+    done = {day(2): DayEngagement(True, tasks, 3), day(1): DayEngagement(True, tasks, 3)}
+    assert rules.missed_slots(MEMBER, settings, done, at(day(2), 11), grace) == []
+    assert {m.dedup_key for m in rules.missed_slots(MEMBER, settings, none_done, at(day(2), 11, 30), grace)} >= {
+        "reminder|m-1|2026-09-02|08:00"}
