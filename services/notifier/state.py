@@ -217,6 +217,21 @@ class NotifierState:
                 "tasks": [{"task": task, "done": task in done.tasks_done} for task in settings.tasks],
                 "reminders": reminders}
 
+    def member_panel(self, member_id: str, days_back: int = 28) -> dict:
+        """What a nurse reads before a call: the last `days_back` days (logins, tasks), the scored
+        QLQ-C30 timepoints, and the member's alerts with their call outcomes (never the notes)."""
+        panel = self.engagement_of(member_id, days_back=days_back)
+        scored = sorted(self.scored.get(member_id, {}).values(), key=lambda s: s.at)
+        panel["questionnaires"] = [{"timepoint": s.timepoint, "at": s.at.isoformat(), "scores": dict(s.scores)}
+                                   for s in scored]
+        alerts = sorted((v for v in self.queue.alerts.values() if v.member_id == member_id),
+                        key=lambda v: v.raised_at)
+        panel["alerts"] = [{"alert_id": str(v.alert_id), "kind": v.kind, "raised_at": v.raised_at.isoformat(),
+                            "status": v.status, "resolved_reason": v.resolved_reason,
+                            "calls": [{"at": c.at.isoformat(), "by": c.by, "outcome": c.outcome} for c in v.calls]}
+                           for v in alerts]
+        return panel
+
     # --- decisions on a clock tick --------------------------------------------------------------
 
     def decide(self, partition: int, now: datetime

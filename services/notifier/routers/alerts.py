@@ -116,6 +116,19 @@ async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDe
     return {"member_id": member_id, "cohort": member.cohort} | runtime.state.engagement_of(member_id)
 
 
+@router.get("/members/{member_id}/panel",
+            summary="Before a call (staff): the last N days, QLQ-C30 scores per timepoint, alerts and call outcomes")
+async def member_panel(member_id: str, principal: Staff, runtime: RuntimeDep, request: Request,
+                       days: Annotated[int, Query(ge=1, le=90, description="Days back from the member's today")] = 28,
+                       ) -> dict:
+    member = runtime.state.members.get(member_id)
+    if member is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown member")
+    require_visible(principal, member.cohort, "member")  # another cohort's member: the same 404
+    await record_access(request, principal, "member_panel", cohort=member.cohort, target=member_id, returned=1)
+    return {"member_id": member_id, "cohort": member.cohort} | runtime.state.member_panel(member_id, days)
+
+
 @router.get("/notifier/status", summary="Processing status (admin)")
 async def processing_status(_: Admin, request: Request) -> dict:
     runtime: NotifierRuntime = request.app.state.runtime

@@ -70,6 +70,13 @@ def test_symptom_alerts_once_per_episode_resolved_by_a_better_score(broker, worl
         listed = client.get("/v1/alerts", headers=nurse, params={"kind": "symptom"})
         assert listed.status_code == 200 and {a["kind"] for a in listed.json()} == {"symptom"}
         assert sorted(a["member_id"] for a in listed.json()) == sorted([m["fatigue"], m["pain"], m["worse"]])
+        response = client.get(f"/v1/members/{m['pain']}/panel", headers=nurse)  # the nurse's view before a call
+        assert response.status_code == 200, response.text
+        panel = response.json()
+        assert len(panel["recent_days"]) == 29 and [q["timepoint"] for q in panel["questionnaires"]] == ["T0", "T1", "T2"]
+        assert round(panel["questionnaires"][1]["scores"]["PA"], 1) == 66.7
+        assert [a["status"] for a in panel["alerts"] if a["kind"] == "symptom"] == ["resolved"]
+        assert client.get(f"/v1/members/{m['pain']}/panel", headers=nurse, params={"days": 0}).status_code == 422
 
     steps = [json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=9)
              if r.key.decode() in m.values()]
