@@ -26,7 +26,20 @@ async function api(path, options = {}) {
   return body;
 }
 
-function when(iso) { return iso ? new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC" : "—"; }
+// Times in the nurse's zone: the one typed in (kept in this browser) or the browser's own.
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+$("zone").value = localStorage.getItem("carecircle.zone") || "";
+function zone() {
+  const wanted = $("zone").value.trim();
+  try { if (wanted) { new Intl.DateTimeFormat("en", {timeZone: wanted}); return wanted; } } catch (e) { /* unknown zone */ }
+  return BROWSER_ZONE;
+}
+function when(iso) {
+  if (!iso) return "—";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {timeZone: zone(), year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23"}).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${zone()}`;
+}
 
 const SCALE_NAMES = {QL2: "global health", PF2: "physical functioning", RF2: "role functioning",
   EF: "emotional functioning", CF: "cognitive functioning", SF: "social functioning", FA: "fatigue",
@@ -54,6 +67,7 @@ function row(alert) {
                             title: d.day + (d.logged_in ? " logged in" : " no login") + (d.tasks_done.length ? ": " + d.tasks_done.join(", ") : "")}));
   }
   const actions = el("td");
+  actions.append(el("button", {class: "panel", onclick: () => showPanel(alert.member_id)}, "Member"));
   if (alert.status === "open") {
     actions.append(el("button", {class: "ack", onclick: () => act(alert, "ack")}, "Acknowledge"));
   }
@@ -91,6 +105,27 @@ async function load() {
   } catch (error) { $("message").textContent = error.message; }
 }
 
+async function showPanel(memberId) {
+  $("message").textContent = "";
+  try {
+    const panel = await api(`/v1/members/${encodeURIComponent(memberId)}/panel?days=28`);
+    $("panel-title").textContent = `${panel.member_id} (${panel.cohort}) — last 28 days`;
+    $("panel-days").replaceChildren(...panel.recent_days.map((d) => el("span", {
+      class: "day" + (d.completed ? " done" : d.logged_in ? " in" : ""),
+      title: d.day + (d.logged_in ? " logged in" : " no login") + (d.tasks_done.length ? ": " + d.tasks_done.join(", ") : "")})));
+    const scales = Object.keys(SCALE_NAMES);
+    $("panel-scores").tHead.replaceChildren(el("tr", {}, el("th", {}, "QLQ-C30"), ...scales.map((s) => el("th", {title: SCALE_NAMES[s]}, s))));
+    $("panel-scores").tBodies[0].replaceChildren(...panel.questionnaires.map((q) => el("tr", {"data-timepoint": q.timepoint},
+      el("td", {}, `${q.timepoint} ${when(q.at)}`),
+      ...scales.map((s) => el("td", {}, q.scores[s] === null ? "—" : q.scores[s].toFixed(0))))));
+    $("panel-alerts").replaceChildren(...panel.alerts.map((a) => el("li", {},
+      `${when(a.raised_at)} ${a.kind}: ${a.status}${a.resolved_reason ? " (" + a.resolved_reason.replace("_", " ") + ")" : ""}`
+      + (a.calls.length ? "; calls: " + a.calls.map((c) => `${c.outcome.replace("_", " ")} ${when(c.at)}`).join(", ") : ""))));
+    $("panel").hidden = false;
+  } catch (error) { $("message").textContent = error.message; }
+}
+$("panel-close").addEventListener("click", () => { $("panel").hidden = true; });
+
 async function act(alert, action, body) {
   $("message").textContent = "";
   try {
@@ -101,4 +136,5 @@ async function act(alert, action, body) {
 
 $("load").addEventListener("click", load);
 for (const name of ["filter", "kind", "escalated", "cohort"]) $(name).addEventListener("change", load);
+$("zone").addEventListener("change", () => { localStorage.setItem("carecircle.zone", $("zone").value.trim()); load(); });
 if ($("token").value) load();

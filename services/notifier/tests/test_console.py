@@ -96,7 +96,7 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
         token = mint("n-a", "nurse", (cohort,))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 600})
+            page = browser.new_page(viewport={"width": 1400, "height": 600}, timezone_id="UTC")
             page.goto(f"http://127.0.0.1:{port}/#token={token}")  # a fragment never reaches the server
             rows = page.locator("#queue tbody tr")
             rows.first.wait_for()
@@ -112,6 +112,14 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
             assert rows.count() == 1 and rows.first.get_attribute("data-member") == new
             page.select_option("#kind", "")
             page.locator(f'tr[data-member="{old}"]').wait_for()
+            page.fill("#zone", "Asia/Shanghai")  # the nurse's zone: times shown in it
+            page.dispatch_event("#zone", "change")
+            page.get_by_text("2026-09-01 17:00 Asia/Shanghai").wait_for()
+            rows.first.locator("button.panel").click()  # the member panel before the call
+            page.locator("#panel").wait_for()
+            assert old in page.locator("#panel-title").inner_text() and "last 28 days" in page.locator("#panel-title").inner_text()
+            assert page.locator("#panel-days .day.in").count() == 1
+            assert "inactivity: open" in page.locator("#panel-alerts").inner_text()
             rows.first.locator("button.ack").click()
             page.wait_for_selector(f'tr[data-member="{old}"] .status.acknowledged')
             assert rows.first.locator("button.ack").count() == 0
