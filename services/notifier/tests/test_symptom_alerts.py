@@ -43,7 +43,8 @@ def scored_record(member: str, cohort: str, timepoint: str, changes: dict) -> Re
 
 def test_symptom_alerts_once_per_episode_resolved_by_a_better_score(broker, world, jwt_secret, mint, tmp_path):
     cohort = unique("c")
-    world.configure(cohort, nurses=["n-a", "n-b"], lead_nurse="n-a")
+    # Follow-up ends after day 30, so these members stay quiet under other tests' ticks on the shared broker.
+    world.configure(cohort, nurses=["n-a", "n-b"], lead_nurse="n-a", ends_on=(ENROLLED + timedelta(days=29)).isoformat())
     m = {k: unique(f"m-{k}") for k in ("well", "fatigue", "pain", "worse")}
     answers = {  # timepoint → answer changes from WELL
         "well": {"T0": {}, "T1": {}, "T2": {}},
