@@ -76,8 +76,10 @@ class CallLogged(_AlertEvent):
     type: Literal["call.logged"] = "call.logged"
     by: MemberId
     outcome: CallOutcome
-    note: str | None = Field(default=None, max_length=1000,
-                             description="Staff free text: call queue only; never logged, never to analytics")
+    note: str | None = Field(default=None, max_length=8000,
+                             description="Staff free text: call queue only; never logged, never to analytics. "
+                                         "Written encrypted with the member's data key (`enc:v1:...`, "
+                                         "docs/erasure.md): erasing the member makes it unreadable")
 
 
 class AlertResolved(_AlertEvent):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import alerts, audit, clock, daily, events, members, notifications, surveys, topics
+from . import alerts, audit, clock, daily, erasure, events, members, notifications, surveys, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -49,6 +49,8 @@ SCHEMAS: dict[str, Any] = {
     "engagement.day": daily.EngagementDay,
     "engagement.dead_letter": daily.EventDeadLetter,
     "staff.access": audit.StaffAccess,
+    "member.key": erasure.MemberKey,
+    "member.erased": erasure.MemberErased,
 }
 
 

@@ -82,9 +82,19 @@ AUDIT = Topic(
     "Every staff read of member-level data: who, what, when (never the data); kept for good",
 )
 
+MEMBER_KEYS = Topic(
+    "member.keys", "member_id", ("member.key",),
+    "Per-member data keys for free text (compacted); a null value is the erasure tombstone (docs/erasure.md)",
+    compacted=True, configs={"delete.retention.ms": str(24 * 3600 * 1000), "min.compaction.lag.ms": "0"},
+)
+MEMBER_ERASURES = Topic(
+    "member.erasures", "member_id", ("member.erased",),
+    "Erasures: every consumer re-keys the member to a random, unrecorded pseudonym (docs/erasure.md)",
+)
+
 CATALOGUE: tuple[Topic, ...] = (
     ENGAGEMENT_EVENTS, ENGAGEMENT_DAILY, MEMBERS, ALERTS, NOTIFICATIONS_OUTBOUND, SURVEYS, CLOCK_TICKS,
-    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT,
+    ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT, MEMBER_KEYS, MEMBER_ERASURES,
 )
 BY_NAME = {t.name: t for t in CATALOGUE}
 DEAD_LETTER_TOPICS = tuple(t for t in CATALOGUE if t.name.endswith(".dlq"))

@@ -26,13 +26,15 @@ class Access:
 
 
 ACCESS: tuple[Access, ...] = (
-    Access("ingest", writes=("engagement.events", "members"), reads=("members", "clock.ticks"),
-           why="accepts app events and enrolment commands; tails members and clock.ticks for its guards"),
+    Access("ingest", writes=("engagement.events", "members", "member.keys", "member.erasures"),
+           reads=("members", "clock.ticks", "member.erasures"),
+           why="accepts app events, enrolment and erasure commands (writes members' data keys and their "
+               "tombstones); tails members, clock.ticks and member.erasures for its guards"),
     Access("clock", writes=("clock.ticks",), reads=("clock.ticks",),
            why="the wall clock (CLOCK_MODE=wall): the only writer of ticks in production"),
     Access("metrics", writes=("engagement.daily", "engagement.events.dlq", "metrics.snapshots"),
            reads=("engagement.events", "engagement.daily", "members", "clock.ticks", "surveys", "alerts",
-                  "metrics.snapshots", "audit"),
+                  "metrics.snapshots", "audit", "member.erasures"),
            prefix="carecircle-metrics",
            why="metrics-worker (sink + stream, which stores the audit trail) and the rebuild Job"),
     Access("metrics-api", writes=("audit",), reads=(),
@@ -40,7 +42,7 @@ ACCESS: tuple[Access, ...] = (
                " (docs/security.md); it reads nothing from Kafka"),
     Access("notifier", writes=("alerts", "notifications.outbound", "notifications.dlq", "notifier.snapshots", "audit"),
            reads=("engagement.events", "members", "clock.ticks", "alerts", "surveys", "notifications.outbound",
-                  "notifications.dlq", "notifier.snapshots"),
+                  "notifications.dlq", "notifier.snapshots", "member.keys", "member.erasures"),
            prefix="carecircle-notifier", why="raises alerts and delivers notifications"),
     Access("dlq-tool", writes=("notifications.outbound",),
            reads=("engagement.events.dlq", "notifications.dlq", "notifications.outbound"),
@@ -49,7 +51,8 @@ ACCESS: tuple[Access, ...] = (
     Access("mirror", writes=(), reads=("*",),
            why="MirrorMaker 2 copies every topic to the disaster-recovery cluster (prod overlay, mirror.yaml)"),
     Access("survey", writes=("surveys", "notifications.outbound", "survey.snapshots", "audit"),
-           reads=("surveys", "members", "clock.ticks", "engagement.events", "survey.snapshots"),
+           reads=("surveys", "members", "clock.ticks", "engagement.events", "survey.snapshots", "member.keys",
+                  "member.erasures"),
            prefix="carecircle-survey", why="survey steps and responses; asks the notifier to send invitations"),
 )
 

@@ -91,7 +91,7 @@ async def broker_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
 class Record:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone (a compacted topic drops the key)
     partition: int | None = None
 
 

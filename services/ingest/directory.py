@@ -11,7 +11,10 @@ Every guard is a function of this state and the request (docs/services/ingest.md
   (by the latest tick) → invalid;
 * cohort settings: `effective_on` defaults to the UTC date of the latest tick and may not be earlier;
 * events: a member never enrolled → `not_enrolled`; `occurred_at` too far before the latest tick →
-  `too_old`.
+  `too_old`;
+* erasure (docs/erasure.md): an unknown or already erased member → not found; once erased, the member
+  is forgotten (later records of the id on `members` are ignored, its events refused as not enrolled)
+  and the id cannot be enrolled again.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class Directory:
         self.members: dict[str, MemberTimeline] = {}
         self.cohorts: set[str] = set()
         self.latest_tick: datetime | None = None
+        # Ids erased on the log (rebuilt from `member.erasures` like everything here): the topics are read
+        # in parallel, so an erasure can be folded before the member's own records and must outlast them.
+        self.erased: set[str] = set()
 
     # --- folding (idempotent: a record folded twice changes nothing the second time) -------------
 
@@ -59,9 +65,15 @@ class Directory:
         if isinstance(record, CohortConfigured):
             self.cohorts.add(record.cohort)
             return
+        if record.member_id in self.erased:
+            return
         timeline = apply_member_record(self.members.get(record.member_id), record)
         if timeline is not None:
             self.members[record.member_id] = timeline
+
+    def fold_erased(self, member_id: str) -> None:
+        self.erased.add(member_id)
+        self.members.pop(member_id, None)
 
     def fold_tick(self, now: datetime) -> None:
         if self.latest_tick is None or now > self.latest_tick:
@@ -70,6 +82,8 @@ class Directory:
     # --- admin commands ------------------------------------------------------------------------
 
     def enrolment(self, request: EnrollmentRequest) -> EnrolmentVerdict | Refusal:
+        if request.member_id in self.erased:
+            return Refusal(409, "member_id", "this member id was erased; enrol with a new member id")
         timeline = self.members.get(request.member_id)
         if timeline is None:
             return EnrolmentVerdict("new")
@@ -99,6 +113,13 @@ class Directory:
             if request.effective_on < today:
                 return Refusal(422, "effective_on",
                                f"must not be earlier than the member's current local date {today.isoformat()}")
+        return timeline
+
+    def erasure(self, member_id: str) -> MemberTimeline | Refusal:
+        """The member's timeline when the member may be erased (enrolled once, not erased yet)."""
+        timeline = self.members.get(member_id)
+        if timeline is None:
+            return Refusal(404, "member_id", "unknown member")
         return timeline
 
     def settings_effective_on(self, requested: date | None) -> date | None | Refusal:

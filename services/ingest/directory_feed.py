@@ -1,4 +1,4 @@
-"""Keeps ingest's `Directory` current: tails `members` and `clock.ticks` from offset 0 (aiokafka,
+"""Keeps ingest's `Directory` current: tails `members`, `clock.ticks` and `member.erasures` from offset 0 (aiokafka,
 no consumer group: every replica reads every partition) for as long as the process runs.
 
 Ready once caught up, by the rule of the shared log tail (services.common.logstate): past the end
@@ -13,15 +13,16 @@ import orjson
 from pydantic import ValidationError
 
 from contracts.clock import ClockTick
+from contracts.erasure import MemberErased
 from contracts.members import parse_member_record
-from contracts.topics import CLOCK_TICKS, MEMBERS
+from contracts.topics import CLOCK_TICKS, MEMBER_ERASURES, MEMBERS
 from services.common.logging import log
 from services.common.logstate import LogTail
 
 from .directory import Directory
 from .telemetry import DIRECTORY_MEMBERS, DIRECTORY_RECORDS
 
-TOPICS = (MEMBERS.name, CLOCK_TICKS.name)
+TOPICS = (MEMBERS.name, CLOCK_TICKS.name, MEMBER_ERASURES.name)
 
 
 class DirectoryFeed:
@@ -40,6 +41,9 @@ class DirectoryFeed:
         try:
             if topic == CLOCK_TICKS.name:
                 self.directory.fold_tick(ClockTick.model_validate_json(value or b"").now)
+            elif topic == MEMBER_ERASURES.name:
+                self.directory.fold_erased(MemberErased.model_validate_json(value or b"").member_id)
+                DIRECTORY_MEMBERS.set(len(self.directory.members))
             else:
                 self.directory.fold(parse_member_record(value or b""))
                 DIRECTORY_MEMBERS.set(len(self.directory.members))

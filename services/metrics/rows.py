@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from contracts.clock import ClockTick
 from contracts.engagement import is_action, tasks_marked
 from contracts.events import parse_recorded_event
+from contracts.erasure import MemberErased
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
-from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, SURVEYS
+from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBERS, SURVEYS
 from services.common.logging import error_summary
 from services.metrics.audit_store import InvalidAuditRecord, staff_access_rows
+from services.metrics.erasure import ERASURE_TABLE
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 Row = dict[str, Any]
@@ -102,6 +104,15 @@ def audit_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
         raise InvalidRecord(str(exc)) from None
 
 
+def erasure_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`member.erased` → one marker row the sink acts upon (`erasure.py`); nothing of it is stored."""
+    try:
+        erased = MemberErased.model_validate_json(value)
+    except ValidationError as exc:
+        raise InvalidRecord(error_summary(exc)) from None
+    return [(ERASURE_TABLE, {"member_id": erased.member_id})]
+
+
 # topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS). The notifier's
 # `alerts` would plug in the same way (its call notes are free text: a converter must drop them).
 CONVERTERS: dict[str, Converter] = {
@@ -110,4 +121,5 @@ CONVERTERS: dict[str, Converter] = {
     CLOCK_TICKS.name: clock_rows,
     SURVEYS.name: survey_rows,
     AUDIT.name: audit_rows,
+    MEMBER_ERASURES.name: erasure_rows,
 }

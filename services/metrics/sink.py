@@ -33,6 +33,7 @@ from services.common.ticks import CountedTickGate, Tick, Verdict, kafka_time
 
 from . import telemetry
 from .clickhouse import ClickHouse, ClickHouseError
+from .erasure import ERASURE_TABLE, Pseudonyms, rekey_member
 from .rows import Converter, InvalidRecord
 from .schema import OFFSETS_SCHEMA
 
@@ -62,6 +63,7 @@ class Sink:
         self.caught_up = asyncio.Event()  # set once a poll returns nothing new (for readiness)
         self.written = asyncio.Event()  # pulsed after each successful batch (tests, freshness bench)
         self.batches = 0
+        self.pseudonyms = Pseudonyms()  # erased members of this process (docs/erasure.md); never stored
         self.last_write_s: float | None = None   # time.time() of the last batch written
         self.latest_tick_s: float | None = None  # the latest clock.tick's `now`, as a POSIX time
         self._task: asyncio.Task | None = None
@@ -163,7 +165,12 @@ class Sink:
                                 offset=record.offset, error=str(exc)[:500])
             if records:
                 ends[(tp.topic, tp.partition)] = records[-1].offset + 1
-        await self._write_with_retry(tables, ends)
+        erased = [row["member_id"] for row in tables.pop(ERASURE_TABLE, [])]
+        for member in erased:
+            self.pseudonyms.assign(member)
+        if self.pseudonyms:  # the batch's rows of erased members are stored under their pseudonym
+            tables = {t: [self.pseudonyms.rewrite(t, row) for row in rows] for t, rows in tables.items()}
+        await self._write_with_retry(tables, ends, erased)
         self.positions.update(ends)
         self.batches += 1
         telemetry.SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
@@ -198,11 +205,12 @@ class Sink:
         for topic, records in behind.items():
             telemetry.SINK_LAG.labels(topic).set(records)
 
-    async def _write_with_retry(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int]) -> None:
+    async def _write_with_retry(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int],
+                                erased: list[str] = ()) -> None:
         delay = 0.1
         while True:
             try:
-                await asyncio.to_thread(self.write, tables, ends)
+                await asyncio.to_thread(self.write, tables, ends, erased)
                 return
             except ClickHouseError as exc:
                 telemetry.SINK_FAILURES.inc()
@@ -210,12 +218,17 @@ class Sink:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
 
-    def write(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int]) -> None:
-        """Rows first, positions after: a crash in between re-writes rows, never skips them."""
+    def write(self, tables: dict[str, list[dict]], ends: dict[tuple[str, int], int], erased: list[str] = ()) -> None:
+        """Rows first, then the batch's erasures (re-keying rows of earlier batches), positions last: a
+        crash in between re-writes rows and re-applies erasures (idempotent), never skips them."""
         for table, rows in tables.items():
             schema = self.schemas[table]
             self.ch.insert(table, {name: [row[name] for row in rows] for name in schema.names}, schema)
             telemetry.SINK_ROWS.labels(table).inc(len(rows))
+        for member in erased:
+            moved = rekey_member(self.ch, member, self.pseudonyms.assign(member))
+            telemetry.SINK_ERASURES.inc()
+            log.info("member_erased", rows_rekeyed=moved)  # never the id: the log would keep it
         if ends:
             now = datetime.now(timezone.utc)
             self.ch.insert("sink_offsets", {

@@ -13,7 +13,7 @@ folded in log order. Every rule comes from `contracts.engagement`.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 
 from contracts.daily import EngagementDay, EventDeadLetter
@@ -71,6 +71,9 @@ class MemberDayBook:
     # member_id → {event_id: content fingerprint of its first delivery}
     first_delivery: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     conflicts: int = 0  # later deliveries of a known key with different content (never folded)
+    # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
+    # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
+    erased: dict[str, str] = field(default_factory=dict)
 
     def settings(self, cohort: str) -> SettingsHistory:
         return self.cohorts.get(cohort) or SettingsHistory()
@@ -92,13 +95,39 @@ class MemberDayBook:
 
     def apply_event(self, event: AnyClientEvent) -> list[EngagementDay]:
         """The member-day this event changed (empty when a duplicate or the member is unknown yet)."""
-        key = self._fold(event)
+        key = self._fold(self._renamed(event))
         return [self.day(*key)] if key else []
 
     def apply_events(self, events: list[AnyClientEvent]) -> list[EngagementDay]:
         """Fold a batch; each changed member-day once, in its latest state."""
-        changed = dict.fromkeys(key for key in map(self._fold, events) if key)
+        changed = dict.fromkeys(key for key in (self._fold(self._renamed(e)) for e in events) if key)
         return [self.day(*key) for key in changed]
+
+    def erase(self, member_id: str, pseudonym: str) -> tuple[list[date], list[EngagementDay]]:
+        """Re-key the member to `pseudonym` (docs/erasure.md): the days the id had (their published
+        keys must be tombstoned) and the same days under the pseudonym (to publish). Waiting events of
+        the member are dropped: the enrolment they wait for can no longer come."""
+        pseudonym = self.erased.setdefault(member_id, pseudonym)
+        timeline = self.members.pop(member_id, None)
+        if timeline is not None:
+            self.members[pseudonym] = replace(
+                timeline, member_id=pseudonym,
+                enrolment=timeline.enrolment.model_copy(update={"member_id": pseudonym}),
+                first_enrolment=timeline.first_enrolment.model_copy(update={"member_id": pseudonym}))
+        old_days = sorted(self.days_of.pop(member_id, ()))
+        for day in old_days:
+            self.days[(pseudonym, day)] = self.days.pop((member_id, day))
+            self.days_of[pseudonym].add(day)
+        self.pending.pop(member_id, None)
+        if member_id in self.first_delivery:
+            self.first_delivery[pseudonym] = self.first_delivery.pop(member_id)
+        published = [self.day(pseudonym, d) for d in old_days] if pseudonym in self.members else []
+        return old_days, published
+
+    def _renamed(self, record):
+        """The record as the book keeps it: an erased member's id replaced by its pseudonym."""
+        pseudonym = self.erased.get(record.member_id) if self.erased else None
+        return record if pseudonym is None else record.model_copy(update={"member_id": pseudonym})
 
     def _fold(self, event: AnyClientEvent) -> tuple[str, date] | None:
         """Fold the first delivery of (member_id, event_id); later deliveries are duplicates, counted
@@ -126,11 +155,12 @@ class MemberDayBook:
     def enrol(self, e: MemberEnrolled) -> list[EngagementDay]:
         """Record the enrolment (a re-enrolment continues follow-up); re-apply the member's waiting
         events and re-state known days."""
-        return self._member_record(e)
+        return self._member_record(self._renamed(e))
 
     def withdraw(self, w: MemberWithdrawn) -> list[EngagementDay]:
         """A withdrawal takes effect on its date (a future date: from then on); the days it changes
         are those from its date (or a corrected earlier one) on."""
+        w = self._renamed(w)
         before = self.members.get(w.member_id)
         earlier = before.follow_up.withdrawn_on if before is not None and before.follow_up.is_withdrawn else None
         first = min(w.withdrawn_on, earlier) if earlier else w.withdrawn_on
@@ -139,7 +169,7 @@ class MemberDayBook:
     def change_timezone(self, z: MemberTimezoneChanged) -> list[EngagementDay]:
         """Instants from 00:00 of `effective_on` (new zone) fall on new-zone days: re-bucket the events
         of the days that can hold such instants."""
-        return self._member_record(z)
+        return self._member_record(self._renamed(z))
 
     def _member_record(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> list[EngagementDay]:
         before = self.members.get(record.member_id)

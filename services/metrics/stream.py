@@ -19,14 +19,18 @@ from pydantic import ValidationError
 
 from contracts.clock import ClockTick
 from contracts.daily import EngagementDay, EventDeadLetter
+from contracts.erasure import MemberErased
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
-from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBERS
+from contracts.topics import (
+    CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, ENGAGEMENT_EVENTS_DLQ, MEMBER_ERASURES, MEMBERS,
+)
 from services.common.kafka import Publisher, Record
 from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 
+from .erasure import new_pseudonym
 from .settings import MetricsSettings
 from .publication import DailyPublication
 from .state import MemberDayBook
@@ -87,6 +91,22 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 changed = app.book.change_timezone(record)
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             await publish(changed)
+
+    @app.agent(catalogue_topic(app, MEMBER_ERASURES))
+    async def erasures(stream):
+        # docs/erasure.md: the member's days move to a random pseudonym; their keys on the compacted
+        # engagement.daily get tombstones, so compaction removes the id from that topic too.
+        async for value in stream:
+            try:
+                member = MemberErased.model_validate_json(value).member_id
+            except ValidationError as exc:
+                log.warning("stream_invalid_erasure", error=error_summary(exc))
+                continue
+            old_days, renamed = app.book.erase(member, new_pseudonym())
+            STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
+            await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
+                                 for d in old_days])
+            await publish(renamed)
 
     # The state needs no time rule from a tick: it is gated only to be counted like every consumer
     # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered

@@ -18,6 +18,7 @@ DEAD_LETTERS.labels("unknown_member")
 SINK_ROWS = Counter("metrics_sink_rows_total", "Rows written to ClickHouse by the sink", ["table"])
 SINK_INVALID = Counter("metrics_sink_invalid_records_total", "Kafka records the sink could not read", ["topic"])
 SINK_FAILURES = Counter("metrics_sink_write_failures_total", "ClickHouse writes that failed and were retried")
+SINK_ERASURES = Counter("metrics_sink_erasures_total", "member.erased records applied to ClickHouse (rows re-keyed)")
 SINK_BATCH_SIZE = Gauge("metrics_sink_last_batch_records", "Records in the last batch written")
 SINK_LAST_WRITE = Gauge("metrics_sink_last_write_timestamp_seconds", "When the sink last wrote a batch")
 # 1 in the one process that runs the sink, 0 in API-only replicas: alerts see a missing or a second sink.

@@ -28,12 +28,15 @@ from contracts.notifications import (
     NotificationDeadLetter, NotificationDelivered, NotificationFailed, NotificationReplayed, NotificationRequested,
     NotificationSkipped,
 )
+from contracts.erasure import MemberErased, MemberKey
 from contracts.topics import (
-    ALERTS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND, SURVEYS,
+    ALERTS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND,
+    SURVEYS,
 )
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
 from . import rules, telemetry
@@ -42,7 +45,8 @@ from .queue import AlertView
 from .settings import NotifierSettings
 from .state import NotifierState
 
-TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, SURVEYS.name)
+TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, MEMBER_KEYS.name,
+               MEMBER_ERASURES.name, SURVEYS.name)
 
 
 def _why(exc: Exception) -> str:
@@ -61,6 +65,7 @@ class NotifierRuntime(LogStateRuntime):
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url))
         self.deliverer = Deliverer(settings)
+        self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
         self._gauge_cohorts: set[str] = set()
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
@@ -89,6 +94,13 @@ class NotifierRuntime(LogStateRuntime):
                 self.state.fold_notification(value or b"")
             elif topic == SURVEYS.name:
                 self.state.fold_survey(value or b"")
+            elif topic == MEMBER_KEYS.name:
+                if value is not None:  # a tombstone carries no member id here; member.erased destroys the key
+                    self.keys.fold(MemberKey.model_validate_json(value).member_id, value)
+            elif topic == MEMBER_ERASURES.name:
+                erased = MemberErased.model_validate_json(value or b"").member_id
+                self.keys.destroy(erased)
+                self.state.scored.pop(erased, None)  # QLQ-C30 scores are health data: forgotten with the member
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()

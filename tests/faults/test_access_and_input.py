@@ -27,6 +27,7 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("POST", "/v1/withdrawals"): {"admin"},
         ("PUT", "/v1/cohorts/{cohort}/settings"): {"admin"},
         ("PUT", "/v1/members/{member_id}/timezone"): {"admin"},
+        ("DELETE", "/v1/members/{member_id}"): {"admin"},  # erasure (docs/erasure.md)
         ("POST", "/v1/admin/clock"): {"admin"},
     },
     # researchers: cohort aggregates only (no member list, no call queue, no free text)

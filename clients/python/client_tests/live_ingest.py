@@ -20,6 +20,7 @@ from services.ingest.settings import IngestSettings
 class Fault:
     status: int
     retry_after: int | None = None
+    after_ingest: bool = False  # ingest takes the request, then the answer is lost and a fault is sent
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Gate:
         number = len(self.bodies)
         self.bodies.append(body)
         fault = self.faults.get(number)
+        if fault is not None and fault.after_ingest:
+            await self._forward(scope, body, receive, self._discard)
         if fault is not None:
             self.statuses.append(fault.status)
             headers = [(b"content-type", b"application/json")]
@@ -57,6 +60,13 @@ class Gate:
             await send({"type": "http.response.start", "status": fault.status, "headers": headers})
             return await send({"type": "http.response.body", "body": b'{"detail":"planned fault"}'})
 
+        await self._forward(scope, body, receive, send)
+
+    @staticmethod
+    async def _discard(message) -> None:
+        return None
+
+    async def _forward(self, scope, body, receive, send):
         replayed = False
 
         async def replay():

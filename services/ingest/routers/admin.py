@@ -1,4 +1,4 @@
-"""Admin API: cohort settings, enrolments, withdrawals, zone changes and the simulation clock.
+"""Admin API: cohort settings, enrolments, withdrawals, zone changes, erasure and the simulation clock.
 
 Each request becomes one server event on its topic; 202 once the broker acknowledged it. Commands
 are checked against the member directory first (409/404/422, docs/services/ingest.md) and folded
@@ -16,13 +16,15 @@ from pydantic import BaseModel
 
 from contracts.clock import ClockRequest, ClockTick, tick_event_id
 from contracts.common import CohortId, MemberId
+from contracts.erasure import MemberErased
 from contracts.members import (
     CohortConfigured, CohortSettings, EnrollmentRequest, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn,
     TimezoneChangeRequest, WithdrawalRequest,
 )
-from contracts.topics import CLOCK_TICKS, MEMBERS
+from contracts.topics import CLOCK_TICKS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS
 from services.common.auth import Admin
 from services.common.kafka import Publisher, Record
+from services.common.member_keys import new_member_key
 
 from ..deps import get_app_settings, get_directory, get_publisher
 from ..directory import Directory, Refusal
@@ -87,7 +89,10 @@ async def enroll(body: EnrollmentRequest, _: Admin, publisher: PublisherDep, dir
         if verdict.existing is not None:
             return verdict.existing
         event = MemberEnrolled(event_id=uuid4(), occurred_at=_now(), **body.model_dump())
-        await publisher.publish([_record(MEMBERS.name, event.member_id, event)])
+        records = [_record(MEMBERS.name, event.member_id, event)]
+        if verdict.kind == "new":  # the member's data key for free text (docs/erasure.md), before any text
+            records.insert(0, _record(MEMBER_KEYS.name, event.member_id, new_member_key(event.member_id)))
+        await publisher.publish(records)
         directory.fold(event)
     return event
 
@@ -118,6 +123,25 @@ async def change_timezone(member_id: Annotated[MemberId, Path()], body: Timezone
                                       timezone=body.timezone, effective_on=body.effective_on, occurred_at=_now())
         await publisher.publish([_record(MEMBERS.name, member_id, event)])
         directory.fold(event)
+    return event
+
+
+@router.delete("/v1/members/{member_id}", status_code=status.HTTP_202_ACCEPTED, response_model=MemberErased,
+               responses={404: {"description": "Unknown member, or already erased"}})
+async def erase_member(member_id: Annotated[MemberId, Path()], _: Admin, publisher: PublisherDep,
+                       directory: DirectoryDep, request: Request) -> MemberErased:
+    """Erase a member (docs/erasure.md): the member's data key is destroyed (a tombstone on
+    `member.keys`: their free text on the log can no longer be read) and `member.erased` tells every
+    service to re-key the member's rows and state to a random pseudonym. Published numbers stay."""
+    async with commands_lock(request):
+        timeline = directory.erasure(member_id)
+        if isinstance(timeline, Refusal):
+            raise _refuse(timeline, "path")
+        event = MemberErased(event_id=uuid4(), member_id=member_id, cohort=timeline.cohort, occurred_at=_now())
+        # The tombstone first: once `member.erased` is on the log the key must already be gone.
+        await publisher.publish([Record(MEMBER_KEYS.name, member_id.encode(), None)])
+        await publisher.publish([_record(MEMBER_ERASURES.name, member_id, event)])
+        directory.fold_erased(member_id)
     return event
 
 

@@ -60,3 +60,32 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
         assert days[-1].logged_in and days[-1].tasks_done == ("meal",) and days[-1].actions == 1
         assert days[-1].day_number == 3 and days[-1].in_follow_up and days[-1].events == 1
         assert not book.pending.get(member)
+
+
+def test_erasure_re_keys_the_stream_state_and_tombstones_the_published_days(broker, jwt_secret, admin_token,
+                                                                         tmp_path):
+    """docs/erasure.md: DELETE /v1/members/{id} → the faust book holds the member's days under a
+    pseudonym, and the id's keys on the compacted engagement.daily end in tombstones."""
+    member = unique_prefix() + "-gone"
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    body = {"member_id": member, "cohort": "erase-cohort", "timezone": "Asia/Shanghai", "enrolled_on": "2026-08-30"}
+    login = {"event_id": str(uuid.uuid4()), "type": "login", "member_id": member,
+             "occurred_at": "2026-09-01T08:00:00+08:00", "payload": {}}
+    with ingest_client(broker, jwt_secret) as ingest, \
+            metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
+        book = metrics.app.state.faust.book
+        assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
+        assert ingest.post("/v1/events", json=[login], headers=admin).json()["accepted"] == 1
+        _wait(lambda: book.days_of.get(member), "day not folded")
+        before = book.day(member, min(book.days_of[member]))
+        assert ingest.delete(f"/v1/members/{member}", headers=admin).status_code == 202
+        pseudonym = _wait(lambda: book.erased.get(member), "erasure not applied")
+        assert member not in book.members and member not in book.days_of
+        after = book.day(pseudonym, before.day)
+        assert after.model_dump(exclude={"member_id"}) == before.model_dump(exclude={"member_id"})
+
+        def last_value():
+            values = [r.value for r in read_topic(broker, "engagement.daily", timeout_s=5)
+                      if r.key == f"{member}|2026-09-01".encode()]
+            return values and values[-1] is None
+        _wait(last_value, "no tombstone for the erased member's day")

@@ -16,6 +16,7 @@ from contracts.alerts import AlertAcknowledged, AlertEvent, AlertResolved, CallL
 from services.common.audit import record_access
 from services.common.auth import Admin, Principal, Staff, require_cohort, require_visible
 from services.common.kafka import BrokerUnavailable
+from services.common.member_keys import UnreadableText
 
 from ..deps import RuntimeDep
 from ..queue import AlertView
@@ -25,7 +26,11 @@ router = APIRouter(prefix="/v1", tags=["call queue"])
 
 
 def view_out(runtime: NotifierRuntime, view: AlertView) -> dict:
-    return view.public() | {"member": runtime.state.engagement_of(view.member_id, through=view.through)}
+    out = view.public() | {"member": runtime.state.engagement_of(view.member_id, through=view.through)}
+    for call in out["calls"]:  # notes are stored encrypted; an erased member's read "[erased]"
+        if call.get("note"):
+            call["note"] = runtime.keys.read(view.member_id, call["note"])
+    return out
 
 
 def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> AlertView:
@@ -96,7 +101,14 @@ async def acknowledge(alert_id: UUID, principal: Staff, runtime: RuntimeDep) -> 
 async def log_call(alert_id: UUID, body: CallRequest, principal: Staff, runtime: RuntimeDep) -> dict:
     return await _act(runtime, principal, alert_id,
                       lambda v, now: CallLogged(**_common(v, now), by=principal.subject, outcome=body.outcome,
-                                                note=body.note))
+                                                note=_sealed(runtime, v.member_id, body.note)))
+
+
+def _sealed(runtime: NotifierRuntime, member_id: str, note: str | None) -> str | None:
+    try:
+        return runtime.keys.seal(member_id, note)
+    except UnreadableText:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="the member was erased") from None
 
 
 @router.post("/alerts/{alert_id}/resolve", summary="Resolve by hand")

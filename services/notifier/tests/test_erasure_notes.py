@@ -1,0 +1,62 @@
+"""Call notes under erasure (docs/erasure.md), on the real broker: a note is written to `alerts`
+encrypted with the member's data key (the log never holds it in clear), reads back in clear for the
+nurse, and reads `[erased]` — also after a rebuild from the log — once the member is erased."""
+
+import json
+from datetime import date, datetime, time, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from contracts.erasure import MemberErased
+from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS
+from services.common.kafka import Record
+from services.common.member_keys import ERASED_TEXT, new_member_key
+from testsupport.broker import read_topic
+from testsupport.polling import wait_until
+
+from .conftest import notifier_client, notifier_settings, unique
+
+ENROLLED = date(2026, 9, 1)
+SH = ZoneInfo("Asia/Shanghai")
+NOTE = "reports nausea since cycle 2; call back after 6pm"
+
+
+def test_call_note_is_encrypted_on_the_log_and_unreadable_after_erasure(broker, world, jwt_secret, mint, tmp_path):
+    cohort, member = unique("c"), unique("m-note")
+    world.configure(cohort, nurses=["n-a"], lead_nurse="n-a")
+    world._send([Record(MEMBER_KEYS.name, member.encode(), new_member_key(member).model_dump_json().encode())])
+    world.enrol(member, cohort, "Asia/Shanghai", ENROLLED)
+    world.event(member, datetime.combine(ENROLLED, time(9), tzinfo=SH))
+    settings = notifier_settings(broker, jwt_secret, str(tmp_path))
+    nurse = {"Authorization": f"Bearer {mint('n-a', 'nurse', (cohort,))}"}
+
+    with notifier_client(settings) as client:
+        runtime = client.app.state.runtime
+        client.portal.call(runtime.rebuilt.wait)
+        wait_until(lambda: member in runtime.state.members and runtime.keys.get(member), what="member and key")
+        value = json.dumps({"type": "clock.tick", "event_id": "00000000-0000-4000-8000-000000000000",
+                            "now": datetime.combine(ENROLLED + timedelta(days=3), time(0), tzinfo=SH).isoformat()})
+        for p in range(6):
+            client.portal.call(runtime.on_tick_record, p, value.encode())
+        alert = next(a for a in client.get("/v1/alerts", headers=nurse).json() if a["member_id"] == member)
+        call = client.post(f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": NOTE})
+        assert call.status_code == 201 and call.json()["calls"][0]["note"] == NOTE
+
+        logged = [json.loads(r.value) for r in read_topic(broker, "alerts", expect_at_least=1)
+                  if r.key == member.encode() and b"call.logged" in r.value]
+        assert logged and logged[0]["note"].startswith("enc:v1:") and NOTE not in json.dumps(logged)
+
+        erased = MemberErased(event_id=uuid4(), member_id=member, cohort=cohort, occurred_at=datetime.now(SH))
+        world._send([Record(MEMBER_KEYS.name, member.encode(), None),
+                     Record(MEMBER_ERASURES.name, member.encode(), erased.model_dump_json().encode())])
+        wait_until(lambda: runtime.keys.get(member) is None, what="key destroyed")
+        got = client.get(f"/v1/alerts/{alert['alert_id']}", headers=nurse).json()
+        assert got["calls"][0]["note"] == ERASED_TEXT
+        again = client.post(f"/v1/alerts/{alert['alert_id']}/calls", headers=nurse, json={"outcome": "reached", "note": "x"})
+        assert again.status_code == 409
+
+    with notifier_client(settings) as client:  # a new instance rebuilds from the log: still unreadable
+        runtime = client.app.state.runtime
+        client.portal.call(runtime.rebuilt.wait)
+        view = client.get(f"/v1/alerts/{alert['alert_id']}", headers=nurse).json()
+        assert view["calls"][0]["note"] == ERASED_TEXT and runtime.keys.get(member) is None
