@@ -2,7 +2,8 @@
 log, clock-tick decisions published before they are folded, delivery, and staff actions.
 
 The shared log-state runtime (services.common.logstate) rebuilds the state at start by folding
-`members`, `engagement.events`, `alerts` and `notifications.outbound` from offset 0 (past tansu's
+`members`, `engagement.events`, `alerts`, `notifications.outbound` and `surveys` (survey.scored, for
+symptom alerts: a score folded after a tick is judged on the next tick) from offset 0 (past tansu's
 short end offsets; ready under steady traffic too, since `engagement.events` is never quiet while
 members use the app); until then nothing is decided and `/readyz` answers 503. The tail then keeps
 running, so every replica sees every cohort's settings (keyed `cohort:<id>`, one partition), alerts
@@ -30,6 +31,7 @@ from contracts.notifications import (
 from contracts.erasure import MemberErased, MemberKey
 from contracts.topics import (
     ALERTS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_DLQ, NOTIFICATIONS_OUTBOUND,
+    SURVEYS,
 )
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
@@ -44,7 +46,7 @@ from .settings import NotifierSettings
 from .state import NotifierState
 
 TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, MEMBER_KEYS.name,
-               MEMBER_ERASURES.name)
+               MEMBER_ERASURES.name, SURVEYS.name)
 
 
 def _why(exc: Exception) -> str:
@@ -91,11 +93,15 @@ class NotifierRuntime(LogStateRuntime):
                 self.apply_alert(alert_event_adapter.validate_json(value or b""))
             elif topic == NOTIFICATIONS_OUTBOUND.name:
                 self.state.fold_notification(value or b"")
+            elif topic == SURVEYS.name:
+                self.state.fold_survey(value or b"")
             elif topic == MEMBER_KEYS.name:
                 if value is not None:  # a tombstone carries no member id here; member.erased destroys the key
                     self.keys.fold(MemberKey.model_validate_json(value).member_id, value)
             elif topic == MEMBER_ERASURES.name:
-                self.keys.destroy(MemberErased.model_validate_json(value or b"").member_id)
+                erased = MemberErased.model_validate_json(value or b"").member_id
+                self.keys.destroy(erased)
+                self.state.scored.pop(erased, None)  # QLQ-C30 scores are health data: forgotten with the member
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
