@@ -18,10 +18,26 @@ from pydantic import Field, TypeAdapter
 
 from .common import CohortId, EventId, MemberId, StrictModel, Timestamp
 
-AlertRule = Literal["intervention_inactive", "open_ended_low_login_rate"]
+AlertKind = Literal["inactivity", "symptom"]
+AlertRule = Literal["intervention_inactive", "open_ended_low_login_rate", "symptom_scores"]
 CallOutcome = Literal["reached", "no_answer", "voicemail", "declined", "wrong_number"]
-ResolveReason = Literal["active_again", "withdrawn", "follow_up_ended", "manual"]
-AlertId = Annotated[UUID, Field(description="uuid5 of member, rule and the first day of the inactivity episode")]
+ResolveReason = Literal["active_again", "scores_improved", "withdrawn", "follow_up_ended", "manual"]
+AlertId = Annotated[
+    UUID, Field(description="uuid5 of member, rule and the start (first day or first timepoint) of the episode")
+]
+# Why a scale is flagged (docs/symptom-alerts.md): past its threshold for clinical importance, or
+# worsened by at least the worsening setting since the member's previous scored timepoint.
+ScaleReason = Literal["threshold", "worsening"]
+
+
+class ScaleFinding(StrictModel):
+    """One QLQ-C30 scale that crossed, with the value that crossed it."""
+
+    scale: str = Field(max_length=8, description="QLQ-C30 scale code (contracts.surveys.SCALES)")
+    value: float = Field(ge=0, le=100, description="Scale score at the judged timepoint (0-100)")
+    reason: ScaleReason
+    limit: float = Field(description="Threshold (reason threshold) or change in points (reason worsening)")
+    previous: float | None = Field(default=None, description="Score at the previous timepoint (worsening only)")
 
 
 class _AlertEvent(StrictModel):
@@ -34,11 +50,21 @@ class _AlertEvent(StrictModel):
 
 class AlertRaised(_AlertEvent):
     type: Literal["alert.raised"] = "alert.raised"
+    kind: AlertKind = Field(
+        default="inactivity", description="Records written before symptom alerts are inactivity alerts"
+    )
     rule: AlertRule
-    since: date = Field(description="First local day of the inactivity episode")
-    through: date = Field(description="Last fully-over local day the rule was judged on")
-    missed_days: int = Field(ge=0, description="Follow-up days without a login in the judged window")
-    window_days: int = Field(ge=1, description="Length of the judged window (N days, or 7)")
+    since: date = Field(
+        description="First local day of the inactivity episode (symptom: day of the episode's first timepoint)"
+    )
+    through: date = Field(
+        description="Last fully-over local day the rule was judged on (symptom: day of the judged timepoint)"
+    )
+    missed_days: int = Field(ge=0, description="Follow-up days without a login in the judged window (symptom: 0)")
+    window_days: int = Field(ge=1, description="Length of the judged window (N days, or 7; symptom: 1)")
+    timepoint: str | None = Field(default=None, max_length=8, description="Symptom: the judged QLQ-C30 timepoint")
+    scales: tuple[ScaleFinding, ...] = Field(default=(), max_length=30,
+                                             description="Symptom: every scale past its threshold or worsened")
     last_login_on: date | None = Field(description="Member's last local day with a login before the alert")
     assigned_to: MemberId | None = Field(description="Nurse (staff id) the alert is assigned to")
 

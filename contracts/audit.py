@@ -14,6 +14,7 @@ AuditedResource = Literal[
     "call_queue",  # GET /v1/alerts (notifier): member ids, activity, call notes
     "alert",  # GET /v1/alerts/{id} (notifier)
     "member_engagement",  # GET /v1/members/{id}/engagement (notifier)
+    "member_panel",  # GET /v1/members/{id}/panel (notifier): recent days, QLQ-C30 scores, call outcomes
     "member_list",  # GET /v1/cohorts/{cohort}/members (metrics)
     "survey_answers",  # GET /v1/cohorts/{cohort}/experience (survey free text)
     "survey_export",  # GET /v1/cohorts/{cohort}/experience.csv (survey free text, downloaded)

@@ -31,6 +31,32 @@ _ZONES = frozenset(available_timezones())
 TimeZoneName = Annotated[str, AfterValidator(_known_zone), Field(examples=["Asia/Shanghai"])]
 
 
+def _threshold(default: float | None, name: str) -> Any:
+    return Field(default=default, ge=0, le=100, description=f"{name} (0-100); null: no threshold alert on this scale")
+
+
+class SymptomThresholds(StrictModel):
+    """Per-scale thresholds for clinical importance of the QLQ-C30 (docs/symptom-alerts.md): a
+    functioning scale alerts BELOW its value, a symptom scale ABOVE it. Defaults: Giesinger et al.,
+    J Clin Epidemiol 2020;118:1-8 (no published threshold for global health status QL2)."""
+
+    QL2: float | None = _threshold(None, "Global health status: alert below")
+    PF2: float | None = _threshold(83, "Physical functioning: alert below")
+    RF2: float | None = _threshold(58, "Role functioning: alert below")
+    EF: float | None = _threshold(71, "Emotional functioning: alert below")
+    CF: float | None = _threshold(75, "Cognitive functioning: alert below")
+    SF: float | None = _threshold(58, "Social functioning: alert below")
+    FA: float | None = _threshold(39, "Fatigue: alert above")
+    NV: float | None = _threshold(8, "Nausea and vomiting: alert above")
+    PA: float | None = _threshold(25, "Pain: alert above")
+    DY: float | None = _threshold(17, "Dyspnoea: alert above")
+    SL: float | None = _threshold(50, "Insomnia: alert above")
+    AP: float | None = _threshold(50, "Appetite loss: alert above")
+    CO: float | None = _threshold(50, "Constipation: alert above")
+    DI: float | None = _threshold(17, "Diarrhoea: alert above")
+    FI: float | None = _threshold(17, "Financial difficulties: alert above")
+
+
 class CohortSettings(StrictModel):
     """Per-cohort protocol settings; every field has the study's default."""
 
@@ -47,6 +73,12 @@ class CohortSettings(StrictModel):
     reminder_times: tuple[time, ...] = Field(default=(time(8), time(12), time(19)), min_length=1, max_length=6)
     inactive_days_intervention: int = Field(default=2, ge=1, le=28)
     open_ended_min_login_rate_7d: float = Field(default=0.5, ge=0, le=1)
+    symptom_alerts: bool = Field(default=True, description="Raise symptom alerts from scored QLQ-C30 questionnaires")
+    symptom_thresholds: SymptomThresholds = Field(default_factory=SymptomThresholds)
+    symptom_worsening_points: float | None = Field(
+        default=10, gt=0, le=100,
+        description="Alert on a drop (functioning, QL2) or rise (symptom scale) of at least this many points "
+        "since the member's previous timepoint; null disables the worsening rule")
     nurses: tuple[MemberId, ...] = Field(
         default=(), max_length=50, description="Staff ids (token sub) of the cohort's nurses"
     )

@@ -151,10 +151,17 @@ HEALTH_PANELS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     ("ClickHouse sink: records behind the log", "short", (("sum by (topic) (metrics_sink_lag_records)", "{{topic}}"),)),
+    # Each service publishes its own lag (docs/scale.md, "Lag"): the worst replica per partition, summed.
     (
-        "Kafka consumer lag (records)",
+        "Consumer lag (records)",
         "short",
-        (("sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}"),),
+        (
+            (
+                "sum by (service, consumer, topic) (max by (service, consumer, topic, partition) "
+                "(carecircle_consumer_lag_records))",
+                "{{service}} {{consumer}} {{topic}}",
+            ),
+        ),
     ),
     (
         "Dead letters (last hour)",

@@ -25,11 +25,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import Request
 
 from .kafka import BrokerUnavailable, Publisher, Record, broker_reachable, tail_from_start
+from .lag import LagReporter
 from .logging import log
 from .tasks import cancel_and_wait
 
 # Past the reported end, a never-quiet log counts as read after this many idle periods.
 STEADY_TRAFFIC_IDLE_PERIODS = 10
+# How often the tail asks for the log end to publish its lag (an extra ListOffsets request).
+LOG_END_REFRESH_S = 5.0
 
 Fold = Callable[[str, int, "bytes | None"], None]  # (topic, partition, value)
 
@@ -53,6 +56,7 @@ class LogTail:
         self.rebuild_seconds: float | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.tail_lag = LagReporter(name.removesuffix("-log-tail"), "log-tail")
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -75,14 +79,24 @@ class LogTail:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         reported_end = await consumer.end_offsets(tps)
+        for tp in tps:
+            self.tail_lag.record_applied(tp.topic, tp.partition, 0)
+        self.tail_lag.record_log_end({(tp.topic, tp.partition): end for tp, end in reported_end.items()})
         last_new, past_end_since = time.monotonic(), None
+        ends_asked = time.monotonic()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
                     self._fold(tp.topic, tp.partition, record.value)
+                if records:
+                    self.tail_lag.record_applied(tp.topic, tp.partition, records[-1].offset + 1)
             if batches:
                 last_new = time.monotonic()
+            if time.monotonic() - ends_asked >= LOG_END_REFRESH_S:
+                ends_asked = time.monotonic()
+                ends = await consumer.end_offsets(tps)
+                self.tail_lag.record_log_end({(tp.topic, tp.partition): end for tp, end in ends.items()})
             if self.rebuilt.is_set():
                 continue
             if past_end_since is None:
@@ -106,6 +120,7 @@ class LogStateRuntime:
         self.publisher: Publisher | None = None
         self._stopping = False
         self._locks: dict[Hashable, asyncio.Lock] = {}
+        self.stream_lag: LagReporter | None = None  # set by the service's faust app, when it runs one
 
     @property
     def rebuild_seconds(self) -> float | None:

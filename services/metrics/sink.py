@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.clock import ClockTick
 from contracts.topics import CLOCK_TICKS
 from services.common.kafka_security import aiokafka_options
+from services.common.lag import LagReporter
 from services.common.logging import log
 from services.common.tasks import cancel_and_wait
 from services.common.ticks import CountedTickGate, Tick, Verdict, kafka_time
@@ -68,6 +69,7 @@ class Sink:
         self.latest_tick_s: float | None = None  # the latest clock.tick's `now`, as a POSIX time
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.lag = LagReporter("metrics", "sink")  # log end − stored position (docs/scale.md, "Lag")
         # "Today" in every number is the latest stored tick: only ticks the gate applies are stored, so
         # a duplicate, backwards or future tick changes no number (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("metrics_sink", clock_mode)
@@ -110,6 +112,7 @@ class Sink:
             start = self.positions.get((tp.topic, tp.partition), 0)
             self.positions[(tp.topic, tp.partition)] = start
             consumer.seek(tp, start)
+        self._publish_lag(consumer)
         log.info("sink_assigned", partitions=len(partitions), resumed=sum(1 for v in self.positions.values() if v))
         return consumer
 
@@ -172,6 +175,7 @@ class Sink:
             tables = {t: [self.pseudonyms.rewrite(t, row) for row in rows] for t, rows in tables.items()}
         await self._write_with_retry(tables, ends, erased)
         self.positions.update(ends)
+        self._publish_lag(consumer)
         self.batches += 1
         telemetry.SINK_BATCH_SIZE.set(sum(len(r) for r in batches.values()))
         telemetry.SINK_LAST_WRITE.set_to_current_time()
@@ -182,6 +186,16 @@ class Sink:
         self.written.set()
         self.written = asyncio.Event()
         return True
+
+    def _publish_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for (topic, partition), position in self.positions.items():
+            self.lag.record_applied(topic, partition, position)
+        ends = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)  # from the last fetch response: no extra request
+            if highwater is not None:
+                ends[(tp.topic, tp.partition)] = highwater
+        self.lag.record_log_end(ends)
 
     def _applied_ticks(self, partition: int, records: list) -> list:
         """The records of a fetched batch worth storing: ticks the gate applies (the newest of those
@@ -197,6 +211,7 @@ class Sink:
                 keep.append(record)
         verdicts = self.tick_gate.admit_batch(partition, [tick for _, tick in ticks])
         return keep + [record for (record, _), verdict in zip(ticks, verdicts) if verdict is Verdict.APPLY]
+
     def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Log end (the high watermark of the last fetch: no extra request) minus the sink's position."""
         behind: dict[str, int] = defaultdict(int)

@@ -31,6 +31,7 @@ from contracts.topics import (
     MEMBERS,
 )
 from services.common.kafka import Publisher, Record
+from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
@@ -51,6 +52,8 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     app.daily = DailyPublication(lambda: Publisher(settings.kafka_bootstrap, 10_000, "metrics"))
     app.task(app.daily.run)
     dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
+    lag = app.lag = LagReporter("metrics", "stream")  # docs/scale.md, "Lag"
+    report_faust_lag(app, lag)
 
     async def publish(days: list[EngagementDay]) -> None:
         await app.daily.put([
@@ -65,11 +68,11 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     @app.agent(catalogue_topic(app, ENGAGEMENT_EVENTS))
     async def events(stream):
         # Batches: a member-day changed by many events of the batch is published once, in its final state.
-        async for values in stream.take(2_000, within=0.05):
+        async for batch in stream.take_events(2_000, within=0.05):
             parsed = []
-            for value in values:
+            for event in batch:
                 try:
-                    parsed.append(parse_recorded_event(value))
+                    parsed.append(parse_recorded_event(event.value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=error_summary(exc))
             conflicts_before = app.book.conflicts
@@ -77,41 +80,49 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
             STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
             await publish(changed)
+            for event in batch:  # offsets only grow within a partition: the last one per partition wins
+                lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
+
+    def member_change(value: bytes) -> list[EngagementDay] | None:
+        try:
+            record = parse_member_record(value)
+        except ValidationError as exc:
+            log.warning("stream_invalid_member_record", error=error_summary(exc))
+            return None
+        if isinstance(record, MemberEnrolled):
+            return app.book.enrol(record)
+        if isinstance(record, MemberWithdrawn):
+            return app.book.withdraw(record)
+        if isinstance(record, CohortConfigured):
+            return app.book.configure(record)
+        return app.book.change_timezone(record)
 
     @app.agent(catalogue_topic(app, MEMBERS))
     async def members(stream):
-        async for value in stream:
-            try:
-                record = parse_member_record(value)
-            except ValidationError as exc:
-                log.warning("stream_invalid_member_record", error=error_summary(exc))
-                continue
-            if isinstance(record, MemberEnrolled):
-                changed = app.book.enrol(record)
-            elif isinstance(record, MemberWithdrawn):
-                changed = app.book.withdraw(record)
-            elif isinstance(record, CohortConfigured):
-                changed = app.book.configure(record)
-            else:
-                changed = app.book.change_timezone(record)
-            STREAM_EVENTS.labels(MEMBERS.name).inc()
-            await publish(changed)
+        async for event in stream.events():
+            changed = member_change(event.value)
+            if changed is not None:
+                STREAM_EVENTS.labels(MEMBERS.name).inc()
+                await publish(changed)
+            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     @app.agent(catalogue_topic(app, MEMBER_ERASURES))
     async def erasures(stream):
         # docs/erasure.md: the member's days move to a random pseudonym; their keys on the compacted
         # engagement.daily get tombstones, so compaction removes the id from that topic too.
-        async for value in stream:
+        async for event in stream.events():
             try:
-                member = MemberErased.model_validate_json(value).member_id
+                member = MemberErased.model_validate_json(event.value).member_id
             except ValidationError as exc:
                 log.warning("stream_invalid_erasure", error=error_summary(exc))
-                continue
-            old_days, renamed = app.book.erase(member, new_pseudonym())
-            STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
-            await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
-                                 for d in old_days])
-            await publish(renamed)
+                member = None
+            if member is not None:
+                old_days, renamed = app.book.erase(member, new_pseudonym())
+                STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
+                await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
+                                     for d in old_days])
+                await publish(renamed)
+            lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     # The state needs no time rule from a tick: it is gated only to be counted like every consumer
     # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
@@ -134,6 +145,9 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
                 await dead_letter(app.book.dead_letters(ticks_waiting[-1].now.astimezone(timezone.utc)))
+            # Applied only once the whole batch is decided (unreadable records included: nothing to do).
+            for event in batch:
+                lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     return app
 

@@ -53,10 +53,14 @@ class AlertView:
     resolved_by: str | None = None
     resolved_reason: str | None = None
     calls: list[Call] = field(default_factory=list)
+    kind: str = "inactivity"
+    timepoint: str | None = None
+    scales: tuple[dict, ...] = ()
 
     def public(self, with_notes: bool = True) -> dict:
         return {
-            "alert_id": str(self.alert_id), "member_id": self.member_id, "cohort": self.cohort, "rule": self.rule,
+            "alert_id": str(self.alert_id), "member_id": self.member_id, "cohort": self.cohort, "kind": self.kind,
+            "rule": self.rule, "timepoint": self.timepoint, "scales": list(self.scales),
             "since": self.since.isoformat(), "through": self.through.isoformat(), "missed_days": self.missed_days,
             "window_days": self.window_days,
             "last_login_on": self.last_login_on.isoformat() if self.last_login_on else None,
@@ -76,7 +80,8 @@ class AlertView:
 class CallQueue:
     def __init__(self) -> None:
         self.alerts: dict[UUID, AlertView] = {}
-        self.unresolved_by_member: dict[str, UUID] = {}
+        # One unresolved alert per member and kind (inactivity, symptom): (member_id, kind) → alert id
+        self.unresolved_by_member: dict[tuple[str, str], UUID] = {}
         self._seen: set[UUID] = set()
         self._load: dict[str, Counter] = {}  # cohort → unresolved alerts per assigned nurse
 
@@ -87,6 +92,10 @@ class CallQueue:
 
     def unresolved(self) -> list[AlertView]:
         return [self.alerts[a] for a in self.unresolved_by_member.values()]
+
+    def unresolved_of(self, member_id: str, kind: str) -> AlertView | None:
+        alert_id = self.unresolved_by_member.get((member_id, kind))
+        return None if alert_id is None else self.alerts[alert_id]
 
     def seen(self, event_id: UUID) -> bool:
         return event_id in self._seen
@@ -99,8 +108,8 @@ class CallQueue:
         if isinstance(event, AlertRaised):
             if view is not None:
                 return "alert already exists"
-            if event.member_id in self.unresolved_by_member:
-                return "member already has an unresolved alert"
+            if (event.member_id, event.kind) in self.unresolved_by_member:
+                return f"member already has an unresolved {event.kind} alert"
             return None
         if view is None:
             return "unknown alert"
@@ -122,8 +131,10 @@ class CallQueue:
         if isinstance(event, AlertRaised):
             self.alerts[event.alert_id] = AlertView(
                 event.alert_id, event.member_id, event.cohort, event.rule, event.since, event.through,
-                event.missed_days, event.window_days, event.last_login_on, event.assigned_to, event.occurred_at)
-            self.unresolved_by_member[event.member_id] = event.alert_id
+                event.missed_days, event.window_days, event.last_login_on, event.assigned_to, event.occurred_at,
+                kind=event.kind, timepoint=event.timepoint,
+                scales=tuple(s.model_dump(mode="json") for s in event.scales))
+            self.unresolved_by_member[(event.member_id, event.kind)] = event.alert_id
             if event.assigned_to:
                 self._load.setdefault(event.cohort, Counter())[event.assigned_to] += 1
             return True
@@ -139,8 +150,8 @@ class CallQueue:
         elif isinstance(event, AlertResolved):
             view.status, view.resolved_at = "resolved", event.occurred_at
             view.resolved_by, view.resolved_reason = event.by, event.reason
-            if self.unresolved_by_member.get(view.member_id) == view.alert_id:
-                del self.unresolved_by_member[view.member_id]
+            if self.unresolved_by_member.get((view.member_id, view.kind)) == view.alert_id:
+                del self.unresolved_by_member[(view.member_id, view.kind)]
             if view.assigned_to:
                 self._load[view.cohort][view.assigned_to] -= 1
         return True

@@ -2,7 +2,8 @@
 log, clock-tick decisions published before they are folded, delivery, and staff actions.
 
 The shared log-state runtime (services.common.logstate) rebuilds the state at start by folding
-`members`, `engagement.events`, `alerts` and `notifications.outbound` from offset 0 (past tansu's
+`members`, `engagement.events`, `alerts`, `notifications.outbound` and `surveys` (survey.scored, for
+symptom alerts: a score folded after a tick is judged on the next tick) from offset 0 (past tansu's
 short end offsets; ready under steady traffic too, since `engagement.events` is never quiet while
 members use the app); until then nothing is decided and `/readyz` answers 503. The tail then keeps
 running, so every replica sees every cohort's settings (keyed `cohort:<id>`, one partition), alerts
@@ -40,6 +41,7 @@ from contracts.topics import (
     MEMBERS,
     NOTIFICATIONS_DLQ,
     NOTIFICATIONS_OUTBOUND,
+    SURVEYS,
 )
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
@@ -54,7 +56,7 @@ from .settings import NotifierSettings
 from .state import NotifierState
 
 TAIL_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name, ALERTS.name, NOTIFICATIONS_OUTBOUND.name, MEMBER_KEYS.name,
-               MEMBER_ERASURES.name)
+               MEMBER_ERASURES.name, SURVEYS.name)
 
 
 def _why(exc: Exception) -> str:
@@ -71,7 +73,8 @@ class NotifierRuntime(LogStateRuntime):
         self.settings = settings
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
-                                   nurse_webhook=bool(settings.nurse_webhook_url))
+                                   nurse_webhook=bool(settings.nurse_webhook_url),
+                                   dedup_window=timedelta(days=settings.dedup_window_days))
         self.deliverer = Deliverer(settings)
         self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
         self._gauge_cohorts: set[str] = set()
@@ -100,11 +103,15 @@ class NotifierRuntime(LogStateRuntime):
                 self.apply_alert(alert_event_adapter.validate_json(value or b""))
             elif topic == NOTIFICATIONS_OUTBOUND.name:
                 self.state.fold_notification(value or b"")
+            elif topic == SURVEYS.name:
+                self.state.fold_survey(value or b"")
             elif topic == MEMBER_KEYS.name:
                 if value is not None:  # a tombstone carries no member id here; member.erased destroys the key
                     self.keys.fold(MemberKey.model_validate_json(value).member_id, value)
             elif topic == MEMBER_ERASURES.name:
-                self.keys.destroy(MemberErased.model_validate_json(value or b"").member_id)
+                erased = MemberErased.model_validate_json(value or b"").member_id
+                self.keys.destroy(erased)
+                self.state.scored.pop(erased, None)  # QLQ-C30 scores are health data: forgotten with the member
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
@@ -137,7 +144,8 @@ class NotifierRuntime(LogStateRuntime):
         if notes:
             await self.publish([self.note_record(n) for n in notes], retry=True)
             requested = [n for n in notes if isinstance(n, NotificationRequested)]
-            self.state.requested.update(n.dedup_key for n in requested)
+            for n in requested:
+                self.state.requested.add(n.dedup_key, n.occurred_at)
             telemetry.REMINDERS.inc(sum(n.kind == "reminder" for n in requested))
             self.count_skipped([n for n in notes if isinstance(n, NotificationSkipped)])
         if events:
@@ -147,7 +155,8 @@ class NotifierRuntime(LogStateRuntime):
                     telemetry.ALERT_EVENTS.labels(event.type).inc()
 
     def count_skipped(self, skipped: Sequence[NotificationSkipped]) -> None:
-        self.state.skipped.update(n.dedup_key for n in skipped)
+        for n in skipped:
+            self.state.skipped.add(n.dedup_key, n.occurred_at)
         for reason in ("past_grace", "superseded"):
             count = sum(n.reason == reason for n in skipped)
             if count:  # counts only: member ids stay out of the logs
@@ -197,10 +206,14 @@ class NotifierRuntime(LogStateRuntime):
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
-        self.state.requested.add(note.dedup_key)
+        self.state.requested.add(note.dedup_key, note.occurred_at)
         if not self.state.delivery_due(note.dedup_key, replay):
             telemetry.DEDUPLICATED.labels(note.channel).inc()
             return "duplicate"
+        if replay is None and self.state.expired(note):  # older than the dedup window: its outcome may be forgotten
+            telemetry.DEDUPLICATED.labels(note.channel).inc()
+            log.warning("notification_expired", channel=note.channel, kind=note.kind)
+            return "expired"
         ok, attempts, reason = await self.deliverer.deliver(note)
         now = note.occurred_at
         ids = (note.dedup_key,) if replay is None else (note.dedup_key, replay)  # a replay's outcome is its own
@@ -217,7 +230,7 @@ class NotifierRuntime(LogStateRuntime):
                                           reason=reason, attempts=attempts, request=note, occurred_at=now)
             records = [Record(NOTIFICATIONS_DLQ.name, note.recipient.encode(), dead.model_dump_json().encode()),
                        self.note_record(outcome)]
-        self.state.delivery_handled(note.dedup_key, ok, replay)
+        self.state.delivery_handled(note.dedup_key, ok, note.occurred_at, replay)
         await self.publish(records, retry=True)
         telemetry.DELIVERIES.labels(note.channel, "delivered" if ok else "failed").inc()
         return "delivered" if ok else "failed"

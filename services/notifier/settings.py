@@ -35,6 +35,9 @@ class NotifierSettings(CommonSettings):
                                                     "(recorded as notification.skipped), never sent late")
     escalate_after_hours: float = Field(default=24, gt=0, validation_alias="NOTIFIER_ESCALATE_AFTER_HOURS",
                                         description="Hours an alert may stay unacknowledged before it escalates")
+    dedup_window_days: float = Field(default=32, ge=31, validation_alias="DEDUP_WINDOW_DAYS",
+                                     description="Days a notification key is remembered for dedup: the accepted "
+                                                 "lateness (30) plus a margin; older requests are never delivered")
     # delivery channels
     push_gateway_url: str | None = Field(default=None, validation_alias=AliasChoices(
         "NOTIFIER_PUSH_GATEWAY_URL", "NOTIFIER_PUSH_URL"), description="Member push gateway webhook (HTTP POST)")

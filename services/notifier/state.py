@@ -1,8 +1,9 @@
 """The notifier's state and decisions (pure: no broker, no clock reads, no metrics). Folded from the
 log by the runtime — `members` (cohort settings, enrolments, withdrawals), `engagement.events`,
-`alerts` and `notifications.outbound` — and asked on each clock tick what is due (`decide`). Every
-fold is idempotent: a record may arrive twice (the log tail and the faust agent, or a re-read after a
-broker outage). The rules themselves are in rules.py; the call queue in queue.py.
+`alerts`, `notifications.outbound` and `surveys` (survey.scored) — and asked on each clock tick what is due
+(`decide`). Every fold is idempotent: a record may arrive twice (the log tail and the faust agent, or a re-read after a
+broker outage). The rules themselves are in rules.py (inactivity) and symptoms.py (QLQ-C30 scores);
+the call queue in queue.py.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from contracts.notifications import (
     NotificationRequested,
     NotificationSkipped,
 )
+from contracts.surveys import SurveyScored
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
+from services.common.dedup import DEFAULT_WINDOW, WindowedKeys
 
-from . import rules
+from . import rules, symptoms
 from .queue import CallQueue
 
 DEFAULT_SETTINGS = SettingsHistory()
@@ -41,7 +44,8 @@ def quarter_start(index: int) -> datetime:
 
 
 class NotifierState:
-    def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool) -> None:
+    def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool,
+                 dedup_window: timedelta = DEFAULT_WINDOW) -> None:
         self.grace, self.escalate_after, self.nurse_webhook = grace, escalate_after, nurse_webhook
         self.members: dict[str, MemberTimeline] = {}
         self.partition_members: dict[int, set[str]] = {}
@@ -49,11 +53,16 @@ class NotifierState:
         self.quarters: dict[str, dict[int, DayEngagement]] = {}  # member → UTC quarter hour → what was done
         self.days: dict[str, dict[date, DayEngagement]] = {}      # member → local day → what was done
         self.last_activity: dict[str, datetime] = {}
+        self.scored: dict[str, dict[str, symptoms.Scored]] = {}  # member → timepoint → QLQ-C30 scores
         self._early: dict[str, list] = {}  # events of members not enrolled yet
         self.queue = CallQueue()
-        self.requested: set[str] = set()          # dedup keys requested on notifications.outbound
-        self.done: dict[str, str] = {}             # dedup key → delivered | failed
-        self.skipped: set[str] = set()             # reminder keys recorded as notification.skipped
+        # Notification keys, remembered for the dedup window only (services.common.dedup): a request older
+        # than the window is never delivered (`expired`), so forgetting its key cannot resend it; a reminder
+        # slot is never judged again once its tick is older than the window, so a skipped key may go too.
+        self.requested = WindowedKeys(dedup_window)  # dedup keys requested on notifications.outbound
+        self.done = WindowedKeys(dedup_window)       # dedup key → delivered | failed
+        self.skipped = WindowedKeys(dedup_window)    # reminder keys recorded as notification.skipped
+        self._pruned_at: datetime | None = None
         self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
@@ -99,21 +108,37 @@ class NotifierState:
         if event.occurred_at > self.last_activity.get(event.member_id, event.occurred_at - timedelta(1)):
             self.last_activity[event.member_id] = event.occurred_at
 
+    def fold_survey(self, value: bytes) -> None:
+        """Keep the scored QLQ-C30 timepoints; the other survey steps are not the notifier's concern."""
+        data = orjson.loads(value)
+        if not isinstance(data, dict) or data.get("type") != "survey.scored":
+            return
+        event = SurveyScored.model_validate(data)
+        self.scored.setdefault(event.member_id, {})[event.timepoint] = symptoms.Scored(
+            event.timepoint, event.occurred_at, event.scores.model_dump())
+
     def fold_notification(self, value: bytes) -> None:
         data = orjson.loads(value)
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "notification.requested":
-            self.requested.add(NotificationRequested.model_validate(data).dedup_key)
+            note = NotificationRequested.model_validate(data)
+            self.requested.add(note.dedup_key, note.occurred_at)
         elif kind == "notification.delivered":
             outcome = NotificationDelivered.model_validate(data)
-            self.done[outcome.dedup_key] = "delivered"
+            self.done.add(outcome.dedup_key, outcome.occurred_at, "delivered")
             self._replay_handled(outcome.replay_of)
         elif kind == "notification.failed":
             outcome = NotificationFailed.model_validate(data)
-            self.done.setdefault(outcome.dedup_key, "failed")
+            if outcome.dedup_key not in self.done:  # first delivered wins over a failure
+                self.done.add(outcome.dedup_key, outcome.occurred_at, "failed")
             self._replay_handled(outcome.replay_of)
         elif kind == "notification.skipped":
-            self.skipped.add(NotificationSkipped.model_validate(data).dedup_key)
+            skipped = NotificationSkipped.model_validate(data)
+            self.skipped.add(skipped.dedup_key, skipped.occurred_at)
+
+    def expired(self, note: NotificationRequested) -> bool:
+        """A request older than the dedup window: its key may be forgotten, so it is never delivered."""
+        return self.latest_tick is not None and note.occurred_at < self.latest_tick - self.done.window
 
     def _replay_handled(self, replay: UUID | None) -> None:
         if replay is not None:
@@ -123,9 +148,9 @@ class NotifierState:
         """A request once per dedup_key; an operator's replay once, despite that dedup (rules.delivery_due)."""
         return rules.delivery_due(self.done.get(dedup_key), replay, self.replays_done)
 
-    def delivery_handled(self, dedup_key: str, delivered: bool, replay: UUID | None = None) -> None:
+    def delivery_handled(self, dedup_key: str, delivered: bool, at: datetime, replay: UUID | None = None) -> None:
         """Marked before the outcome is published: meanwhile nothing may send this key (or replay) again."""
-        self.done[dedup_key] = "delivered" if delivered else "failed"
+        self.done.add(dedup_key, at, "delivered" if delivered else "failed")
         self._replay_handled(replay)
 
     def apply_alert(self, event: AlertEvent) -> bool:
@@ -137,6 +162,11 @@ class NotifierState:
             self.latest_tick = now
         if partition not in self.ticks_done or now > self.ticks_done[partition]:
             self.ticks_done[partition] = now
+        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):  # hourly is plenty
+            self._pruned_at = now
+            self.requested.prune(self.latest_tick)
+            self.done.prune(self.latest_tick)
+            self.skipped.prune(self.latest_tick)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -208,6 +238,21 @@ class NotifierState:
                 "tasks": [{"task": task, "done": task in done.tasks_done} for task in settings.tasks],
                 "reminders": reminders}
 
+    def member_panel(self, member_id: str, days_back: int = 28) -> dict:
+        """What a nurse reads before a call: the last `days_back` days (logins, tasks), the scored
+        QLQ-C30 timepoints, and the member's alerts with their call outcomes (never the notes)."""
+        panel = self.engagement_of(member_id, days_back=days_back)
+        scored = sorted(self.scored.get(member_id, {}).values(), key=lambda s: s.at)
+        panel["questionnaires"] = [{"timepoint": s.timepoint, "at": s.at.isoformat(), "scores": dict(s.scores)}
+                                   for s in scored]
+        alerts = sorted((v for v in self.queue.alerts.values() if v.member_id == member_id),
+                        key=lambda v: v.raised_at)
+        panel["alerts"] = [{"alert_id": str(v.alert_id), "kind": v.kind, "raised_at": v.raised_at.isoformat(),
+                            "status": v.status, "resolved_reason": v.resolved_reason,
+                            "calls": [{"at": c.at.isoformat(), "by": c.by, "outcome": c.outcome} for c in v.calls]}
+                           for v in alerts]
+        return panel
+
     # --- decisions on a clock tick --------------------------------------------------------------
 
     def decide(self, partition: int, now: datetime
@@ -220,38 +265,15 @@ class NotifierState:
             member = self.members[member_id]
             cohort = self.settings_of(member.cohort)
             days = self.days.get(member_id, {})
-            alert_id = self.queue.unresolved_by_member.get(member_id)
-            if alert_id is not None:
-                view = self.queue.alerts[alert_id]
-                reason = rules.resolution(view.rule, view.through, member, cohort, days, now)
-                if reason is not None:
-                    events.append(AlertResolved(event_id=rules.stable_id("resolved", alert_id), alert_id=alert_id,
-                                                member_id=member_id, cohort=member.cohort, occurred_at=now,
-                                                reason=reason))
-                elif view.status == "open" and view.escalated_at is None \
-                        and rules.escalation_due(view.raised_at, now, self.escalate_after):
-                    lead = cohort.latest.lead_nurse
-                    events.append(AlertEscalated(event_id=rules.stable_id("escalated", alert_id), alert_id=alert_id,
-                                                 member_id=member_id, cohort=member.cohort, occurred_at=now,
-                                                 assigned_to=view.assigned_to, lead_nurse=lead))
-                    notes += self.alert_notes("alert_escalated", view, now, lead)
-            else:
-                finding = rules.evaluate(member, cohort, days, now)
-                if finding is not None and finding.alert_id not in self.queue.alerts:
-                    nurse = rules.pick_nurse(cohort.latest.nurses,
-                                             self.queue.unresolved_counts(member.cohort) + extra_load)
-                    if nurse:
-                        extra_load[nurse] += 1
-                    raised = AlertRaised(
-                        event_id=rules.stable_id("raised", finding.alert_id), alert_id=finding.alert_id,
-                        member_id=member_id, cohort=member.cohort, occurred_at=now, rule=finding.rule,
-                        since=finding.since, through=finding.through, missed_days=finding.missed_days,
-                        window_days=finding.window_days, last_login_on=finding.last_login_on, assigned_to=nurse)
-                    events.append(raised)
-                    notes += self.alert_notes("alert_raised", raised, now, None)
+            self._decide_inactivity(member, cohort, days, now, events, notes, extra_load)
+            self._decide_symptom(member, cohort, now, events, notes, extra_load)
             notes += self.skipped_slots(member, cohort, days, now)
             reminder = rules.reminder_for(member, cohort, days, now, self.grace)
-            if reminder is not None and reminder.dedup_key not in self.requested | self.skipped:
+            if (
+                reminder is not None
+                and reminder.dedup_key not in self.requested
+                and reminder.dedup_key not in self.skipped
+            ):
                 notes.append(NotificationRequested(
                     event_id=rules.stable_id("note", reminder.dedup_key), dedup_key=reminder.dedup_key,
                     kind="reminder", channel="push", recipient=member_id, cohort=member.cohort,
@@ -259,6 +281,64 @@ class NotifierState:
                     data={"day": reminder.day.isoformat(), "slot": reminder.slot.strftime("%H:%M"),
                           "remaining": ",".join(reminder.remaining)}))
         return notes, events
+
+    def _decide_inactivity(self, member, cohort, days, now, events, notes, extra_load) -> None:
+        member_id = member.member_id
+        view = self.queue.unresolved_of(member_id, "inactivity")
+        if view is not None:
+            reason = rules.resolution(view.rule, view.through, member, cohort, days, now)
+            self._resolve_or_escalate(view, reason, cohort, now, events, notes)
+            return
+        finding = rules.evaluate(member, cohort, days, now)
+        if finding is not None and finding.alert_id not in self.queue.alerts:
+            self._raise(dict(
+                alert_id=finding.alert_id, member_id=member_id, cohort=member.cohort, rule=finding.rule,
+                since=finding.since, through=finding.through, missed_days=finding.missed_days,
+                window_days=finding.window_days, last_login_on=finding.last_login_on), cohort, now, events, notes,
+                extra_load)
+
+    def _decide_symptom(self, member, cohort, now, events, notes, extra_load) -> None:
+        member_id = member.member_id
+        scored = list(self.scored.get(member_id, {}).values())
+        view = self.queue.unresolved_of(member_id, "symptom")
+        if view is not None:
+            judged = self.scored.get(member_id, {}).get(view.timepoint or "")
+            judged_at = judged.at if judged is not None else view.raised_at
+            reason = symptoms.resolution(judged_at, member, cohort, scored, now)
+            self._resolve_or_escalate(view, reason, cohort, now, events, notes)
+            return
+        finding = symptoms.evaluate(member, cohort, scored, now)
+        if finding is not None and finding.alert_id not in self.queue.alerts:
+            self._raise(dict(
+                alert_id=finding.alert_id, member_id=member_id, cohort=member.cohort, kind="symptom",
+                rule=symptoms.RULE, since=member.local_day(finding.episode_start.at),
+                through=member.local_day(finding.judged.at), missed_days=0, window_days=1,
+                last_login_on=None, timepoint=finding.judged.timepoint, scales=finding.scales),
+                cohort, now, events, notes, extra_load)
+
+    def _resolve_or_escalate(self, view, reason, cohort, now, events, notes) -> None:
+        if reason is not None:
+            events.append(AlertResolved(event_id=rules.stable_id("resolved", view.alert_id), alert_id=view.alert_id,
+                                        member_id=view.member_id, cohort=view.cohort, occurred_at=now,
+                                        reason=reason))
+        elif view.status == "open" and view.escalated_at is None \
+                and rules.escalation_due(view.raised_at, now, self.escalate_after):
+            lead = cohort.latest.lead_nurse
+            events.append(AlertEscalated(event_id=rules.stable_id("escalated", view.alert_id), alert_id=view.alert_id,
+                                         member_id=view.member_id, cohort=view.cohort, occurred_at=now,
+                                         assigned_to=view.assigned_to, lead_nurse=lead))
+            notes += self.alert_notes("alert_escalated", view, now, lead)
+
+    def _raise(self, fields: dict, cohort, now, events, notes, extra_load: Counter) -> None:
+        """Raise an alert assigned to the least-loaded cohort nurse (alerts raised earlier in this
+        decision count too)."""
+        nurse = rules.pick_nurse(cohort.latest.nurses, self.queue.unresolved_counts(fields["cohort"]) + extra_load)
+        if nurse:
+            extra_load[nurse] += 1
+        raised = AlertRaised(event_id=rules.stable_id("raised", fields["alert_id"]), occurred_at=now,
+                             assigned_to=nurse, **fields)
+        events.append(raised)
+        notes += self.alert_notes("alert_raised", raised, now, None)
 
     def skipped_slots(self, member: rules.Member, cohort: SettingsHistory, days, now: datetime
                       ) -> list[NotificationSkipped]:
@@ -273,8 +353,12 @@ class NotifierState:
         """E-mail to the assigned nurse (and on escalation to the lead nurse), plus the staff webhook."""
         escalated = kind == "alert_escalated"
         title = ("ESCALATED: " if escalated else "") + f"Call member {alert.member_id} (cohort {alert.cohort})"
-        body = (f"Member {alert.member_id} is inactive: {alert.missed_days} of the last {alert.window_days} "
-                f"follow-up days without a login (through {alert.through}). "
+        # A symptom alert's scores stay in the call queue (authorised staff): the message names no scale.
+        problem = (f"Member {alert.member_id} reported clinically important QLQ-C30 scores at {alert.timepoint} "
+                   f"({len(alert.scales)} scales). " if getattr(alert, "kind", "inactivity") == "symptom" else
+                   f"Member {alert.member_id} is inactive: {alert.missed_days} of the last {alert.window_days} "
+                   f"follow-up days without a login (through {alert.through}). ")
+        body = (problem
                 + ("Not acknowledged within 24 h. " if escalated else "")
                 + "Open the call queue to acknowledge and log the call.")
         data = {"alert_id": str(alert.alert_id), "member_id": alert.member_id}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import faust
 
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_OUTBOUND
+from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import log
 from services.common.stream import make_faust_app
 from services.common.ticks import kafka_time
@@ -26,6 +27,8 @@ def build_faust_app(runtime: NotifierRuntime) -> faust.App:
                          broker_commit_interval=runtime.settings.commit_interval_s)
     rule_topics = app.topic(MEMBERS.name, ENGAGEMENT_EVENTS.name, CLOCK_TICKS.name, key_type=bytes,
                             value_type=bytes, key_serializer="raw", value_serializer="raw")
+    lag = runtime.stream_lag = LagReporter("notifier", "stream")
+    report_faust_lag(app, lag)
     outbound = app.topic(NOTIFICATIONS_OUTBOUND.name, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")
 
@@ -44,6 +47,7 @@ def build_faust_app(runtime: NotifierRuntime) -> faust.App:
             except Exception as exc:  # a bug must not stop every member's alerts
                 log.error("notifier_record_failed", topic=message.topic, partition=message.partition,
                           offset=message.offset, error=repr(exc), exc_info=exc)
+            lag.record_applied(message.topic, message.partition, message.offset + 1)
 
     @app.agent(outbound, name="notifier-delivery")
     async def deliver(stream):
@@ -54,5 +58,6 @@ def build_faust_app(runtime: NotifierRuntime) -> faust.App:
             except Exception as exc:
                 log.error("notifier_delivery_crashed", partition=message.partition, offset=message.offset,
                           error=repr(exc), exc_info=exc)
+            lag.record_applied(message.topic, message.partition, message.offset + 1)
 
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import faust
 
 from contracts.topics import CLOCK_TICKS, MEMBERS
+from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import log
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import kafka_time
@@ -22,6 +23,8 @@ from .runtime import SurveyRuntime
 
 def build_faust_app(runtime: SurveyRuntime) -> faust.App:
     app = make_faust_app(runtime.settings.group_id, runtime.settings)
+    lag = runtime.stream_lag = LagReporter("survey", "stream")
+    report_faust_lag(app, lag)
 
     async def handle(stream, handler, timed: bool = False) -> None:
         async for event in stream.events():
@@ -33,6 +36,7 @@ def build_faust_app(runtime: SurveyRuntime) -> faust.App:
             except Exception as exc:  # a bug in one record must not stop every member's schedule
                 log.error("survey_record_failed", topic=message.topic, partition=message.partition,
                           offset=message.offset, error=repr(exc), exc_info=exc)
+            lag.record_applied(message.topic, message.partition, message.offset + 1)
 
     @app.agent(catalogue_topic(app, MEMBERS), name="survey-members")
     async def members(stream):

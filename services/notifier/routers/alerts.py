@@ -43,11 +43,21 @@ def _alert(runtime: NotifierRuntime, principal: Principal, alert_id: UUID) -> Al
 
 @router.get("/alerts", summary="The call queue, oldest first")
 async def list_alerts(
-    request: Request, principal: Staff, runtime: RuntimeDep,
-    status_: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
-                       Query(alias="status", description="Only alerts in this state (escalated alerts are open; "
-                                                         "unresolved = open or acknowledged)")] = None,
+    request: Request,
+    principal: Staff,
+    runtime: RuntimeDep,
+    status_: Annotated[
+        Literal["open", "acknowledged", "resolved", "unresolved"] | None,
+        Query(
+            alias="status",
+            description="Only alerts in this state (escalated alerts are open; unresolved = open or acknowledged)",
+        ),
+    ] = None,
     cohort: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[Literal["inactivity", "symptom"] | None, Query(description="Only alerts of this kind")] = None,
+    escalated: Annotated[
+        bool | None, Query(description="Only escalated (true) or not escalated (false) alerts")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="At most this many, oldest first")] = 1000,
 ) -> list[dict]:
     if cohort is not None:
@@ -55,7 +65,8 @@ async def list_alerts(
     wanted = {"unresolved": {"open", "acknowledged"}}.get(status_ or "", {status_} if status_ else None)
     views = [v for v in runtime.state.queue.alerts.values()
              if principal.may_see_cohort(v.cohort) and (wanted is None or v.status in wanted)
-             and (cohort is None or v.cohort == cohort)]
+             and (cohort is None or v.cohort == cohort) and (kind is None or v.kind == kind)
+             and (escalated is None or (v.escalated_at is not None) == escalated)]
     views.sort(key=lambda v: (v.raised_at, str(v.alert_id)))
     shown = [view_out(runtime, v) for v in views[:limit]]
     await record_access(request, principal, "call_queue", cohort=cohort, returned=len(shown))
@@ -125,6 +136,19 @@ async def member_engagement(member_id: str, principal: Staff, runtime: RuntimeDe
     return {"member_id": member_id, "cohort": member.cohort} | runtime.state.engagement_of(member_id)
 
 
+@router.get("/members/{member_id}/panel",
+            summary="Before a call (staff): the last N days, QLQ-C30 scores per timepoint, alerts and call outcomes")
+async def member_panel(member_id: str, principal: Staff, runtime: RuntimeDep, request: Request,
+                       days: Annotated[int, Query(ge=1, le=90, description="Days back from the member's today")] = 28,
+                       ) -> dict:
+    member = runtime.state.members.get(member_id)
+    if member is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown member")
+    require_visible(principal, member.cohort, "member")  # another cohort's member: the same 404
+    await record_access(request, principal, "member_panel", cohort=member.cohort, target=member_id, returned=1)
+    return {"member_id": member_id, "cohort": member.cohort} | runtime.state.member_panel(member_id, days)
+
+
 @router.get("/notifier/status", summary="Processing status (admin)")
 async def processing_status(_: Admin, request: Request) -> dict:
     runtime: NotifierRuntime = request.app.state.runtime
@@ -135,5 +159,5 @@ async def processing_status(_: Admin, request: Request) -> dict:
         "unresolved": len(runtime.state.queue.unresolved_by_member),
         "delivered": sum(v == "delivered" for v in runtime.state.done.values()),
         "failed": sum(v == "failed" for v in runtime.state.done.values()),
-        "pending_deliveries": len(runtime.state.requested - runtime.state.done.keys()),
+        "pending_deliveries": sum(1 for key in runtime.state.requested if key not in runtime.state.done),
     }

@@ -1,5 +1,6 @@
 """The nurse console in headless Chromium: the queue oldest first with last activity and recent days,
-a click on "Acknowledge" that reaches the `alerts` topic, and a screenshot whose pixels show it."""
+a symptom alert with its kind, scales and values, a click on "Acknowledge" that reaches the `alerts`
+topic, and a screenshot whose pixels show it."""
 
 import asyncio
 import json
@@ -12,7 +13,7 @@ from uuid import uuid4
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from contracts.alerts import AlertRaised
+from contracts.alerts import AlertRaised, ScaleFinding
 from services.common.broker import free_port
 from services.common.kafka import Publisher, Record
 from services.notifier.app import create_app
@@ -74,7 +75,10 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
         world.enrol(member, cohort, "Asia/Shanghai", date(2026, 9, 1))
     world.event(old, datetime(2026, 9, 1, 9, tzinfo=timezone.utc))
     first = raised(old, cohort, datetime(2026, 9, 3, 16, tzinfo=timezone.utc))
-    second = raised(new, cohort, datetime(2026, 9, 4, 16, tzinfo=timezone.utc))
+    second = raised(new, cohort, datetime(2026, 9, 4, 16, tzinfo=timezone.utc)).model_copy(update={
+        "kind": "symptom", "rule": "symptom_scores", "timepoint": "T1", "missed_days": 0, "window_days": 1,
+        "scales": (ScaleFinding(scale="PA", value=66.67, reason="threshold", limit=25),
+                   ScaleFinding(scale="PF2", value=86.67, reason="worsening", limit=10, previous=100))})
     publisher = Publisher(broker)
     asyncio.run(publisher.publish([Record("alerts", e.member_id.encode(), e.model_dump_json().encode())
                                    for e in (second, first)]))
@@ -92,13 +96,35 @@ def test_nurse_acknowledges_the_oldest_alert_in_the_browser(broker, world, jwt_s
         token = mint("n-a", "nurse", (cohort,))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 600})
+            page = browser.new_page(viewport={"width": 1400, "height": 600}, timezone_id="UTC")
             page.goto(f"http://127.0.0.1:{port}/#token={token}")  # a fragment never reaches the server
             rows = page.locator("#queue tbody tr")
             rows.first.wait_for()
             assert [rows.nth(i).get_attribute("data-member") for i in range(rows.count())] == [old, new]  # oldest first
             assert "2026-09-01 09:00 UTC" in rows.first.inner_text()  # last activity
             assert rows.first.locator(".day.in").count() == 1
+            assert "inactivity" in rows.first.inner_text()
+            symptom = rows.nth(1).inner_text()
+            assert "symptoms" in symptom and "QLQ-C30 T1" in symptom
+            assert (
+                "pain (PA) 66.7: above 25" in symptom and "physical functioning (PF2) 86.7: down from 100.0" in symptom
+            )
+            page.select_option("#kind", "symptom")  # the kind filter reloads the queue
+            page.locator(f'tr[data-member="{old}"]').wait_for(state="detached")  # (CSP: no wait_for_function)
+            assert rows.count() == 1 and rows.first.get_attribute("data-member") == new
+            page.select_option("#kind", "")
+            page.locator(f'tr[data-member="{old}"]').wait_for()
+            page.fill("#zone", "Asia/Shanghai")  # the nurse's zone: times shown in it
+            page.dispatch_event("#zone", "change")
+            page.get_by_text("2026-09-01 17:00 Asia/Shanghai").wait_for()
+            rows.first.locator("button.panel").click()  # the member panel before the call
+            page.locator("#panel").wait_for()
+            assert (
+                old in page.locator("#panel-title").inner_text()
+                and "last 28 days" in page.locator("#panel-title").inner_text()
+            )
+            assert page.locator("#panel-days .day.in").count() == 1
+            assert "inactivity: open" in page.locator("#panel-alerts").inner_text()
             rows.first.locator("button.ack").click()
             page.wait_for_selector(f'tr[data-member="{old}"] .status.acknowledged')
             assert rows.first.locator("button.ack").count() == 0

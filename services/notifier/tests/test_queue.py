@@ -24,7 +24,7 @@ def test_lifecycle_and_conflicts():
     q = CallQueue()
     a = raised()
     assert q.apply(a) and not q.apply(a)  # replay of the same event changes nothing
-    assert q.conflict(raised()) == "member already has an unresolved alert"
+    assert q.conflict(raised()) == "member already has an unresolved inactivity alert"
     assert q.apply(step(AlertEscalated, a, assigned_to="n-a", lead_nurse="n-lead"))
     assert not q.apply(step(AlertEscalated, a, assigned_to="n-a", lead_nurse="n-lead"))  # once
     assert q.apply(step(AlertAcknowledged, a, by="n-a"))
@@ -67,3 +67,15 @@ def test_an_invalid_record_is_logged_without_its_content(capsys):
                                           "by": "n-a", "outcome": "shouted", "note": secret}).encode())
     out = capsys.readouterr().out
     assert "notifier_record_invalid" in out and "outcome" in out and secret not in out
+
+
+def test_one_unresolved_alert_per_member_and_kind():
+    q = CallQueue()
+    assert q.apply(raised())
+    symptom = raised().model_copy(update={"kind": "symptom", "rule": "symptom_scores", "timepoint": "T1"})
+    assert q.apply(symptom)  # a symptom alert beside the inactivity alert
+    assert (
+        q.conflict(symptom.model_copy(update={"alert_id": uuid4()})) == "member already has an unresolved symptom alert"
+    )
+    assert q.unresolved_of(symptom.member_id, "symptom").timepoint == "T1"
+    assert len(q.unresolved()) == 2

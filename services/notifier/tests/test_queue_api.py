@@ -96,6 +96,9 @@ def test_alert_lifecycle_and_call_queue_api(broker, world, jwt_secret, mint, tmp
         tick(local(SH, 5, 0, 0))  # 24 h after the raise, still unacknowledged
         assert queue()[sh]["escalated"] and queue()[sh]["lead_nurse"] == "n-a"
         assert not queue()[ny]["escalated"]
+        assert set(queue(escalated="true")) == {sh} and set(queue(escalated="false")) == {ny}
+        assert set(queue(kind="inactivity")) == {sh, ny} and queue(kind="symptom") == {}
+        assert client.get("/v1/alerts", headers=nurse_a, params={"kind": "mood"}).status_code == 422
         tick(local(SH, 6, 0, 0))  # escalated once only
 
         # Shanghai logs in again → auto-resolved; New York resolved by hand; conflicts are 409

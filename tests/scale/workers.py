@@ -1,0 +1,69 @@
+"""Worker processes of the stream services for the scale-out tests, and the waits on their own gauges."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.common.broker import free_port
+from testsupport.broker import ServiceProcess
+
+PORT_ENV = {"notifier": "NOTIFIER_PORT", "survey": "SURVEY_PORT", "metrics": "METRICS_PORT"}
+
+
+def worker(service: str, bootstrap: str, jwt_secret: str, tmp, index: int, extra: Mapping[str, str]) -> ServiceProcess:
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "JWT_SECRET": jwt_secret, PORT_ENV[service]: str(port),
+           "FAUST_DATADIR": str(tmp / f"faust-{service}-{index}"), "LOG_LEVEL": "WARNING", **extra}
+    env.pop("PORT", None)
+    return ServiceProcess(service, env, port, log_path=str(tmp / f"{service}-{index}.log"))
+
+
+def start_together(workers: list[ServiceProcess]) -> None:
+    """Start processes side by side and wait until each is ready (a start is mostly waiting)."""
+    with ThreadPoolExecutor(max(len(workers), 1)) as pool:
+        list(pool.map(lambda w: w.start(ready_timeout_s=240), workers))
+
+
+def applied_offsets(url: str) -> dict[tuple[str, str, int], int]:
+    """(consumer, topic, partition) → applied offset, from one worker's /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    out = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "carecircle_consumer_applied_offset":
+            for sample in family.samples:
+                labels = sample.labels
+                out[(labels["consumer"], labels["topic"], int(labels["partition"]))] = int(sample.value)
+    return out
+
+
+def wait_applied(workers: Iterable[ServiceProcess], written: Mapping[tuple[str, int], int], consumer: str,
+                 topics: Iterable[str], every_worker: bool, timeout_s: float = 90.0) -> None:
+    """Until the records written to `topics` are applied by `consumer`: by every live worker (a log tail
+    folds every partition) or, for a faust stream, by whichever worker owns each partition."""
+    live = [w for w in workers if w.process is not None and w.process.poll() is None]
+    wanted = {key: end for key, end in written.items() if key[0] in set(topics)}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = []
+        for w in live:
+            try:
+                seen.append(applied_offsets(w.url))
+            except httpx.HTTPError:
+                seen.append({})
+        missing = []
+        for (topic, partition), end in wanted.items():
+            values = [s.get((consumer, topic, partition), 0) for s in seen]
+            got = min(values) if every_worker else max(values, default=0)
+            if got < end:
+                missing.append((topic, partition, got, end))
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{consumer} never applied everything: {missing[:6]}")
+        time.sleep(0.2)
