@@ -202,6 +202,17 @@ def evaluate(member: Member, cohort: SettingsHistory, days: Days, now: datetime)
     return Finding(member.member_id, rule, since, through, missed, window, last_login_on(days, through))
 
 
+def follow_up_stopped(member: Member, settings: CohortSettings, now: datetime) -> ResolveReason | None:
+    """Why any open alert of the member resolves now because follow-up stopped, or None: a withdrawal
+    once its date has come (not when it was recorded), or the cohort's end."""
+    today = member.local_day(now)
+    if member.follow_up.withdrawn_on_day(today):
+        return "withdrawn"
+    if settings.ends_on is not None and today > settings.ends_on:
+        return "follow_up_ended"
+    return None
+
+
 def resolution(rule: AlertRule, through: date, member: Member, cohort: SettingsHistory, days: Days,
                now: datetime) -> ResolveReason | None:
     """Why an unresolved alert judged on `through` should resolve itself now, or None.
@@ -211,11 +222,10 @@ def resolution(rule: AlertRule, through: date, member: Member, cohort: SettingsH
     Both: late events showing the rule did not hold on `through` after all. A withdrawal resolves the
     alert once its date has come (not when it was recorded)."""
     settings = cohort.latest
+    stopped = follow_up_stopped(member, settings, now)
+    if stopped is not None:
+        return stopped
     today = member.local_day(now)
-    if member.follow_up.withdrawn_on_day(today):
-        return "withdrawn"
-    if settings.ends_on is not None and today > settings.ends_on:
-        return "follow_up_ended"
     if not holds(rule, member, settings, days, through):
         return "active_again"  # late events: the member was not inactive after all
     if rule == "intervention_inactive":

@@ -25,7 +25,7 @@ from contracts.alerts import ResolveReason, ScaleFinding
 from contracts.members import CohortSettings
 from contracts.timeline import MemberTimeline, SettingsHistory
 
-from .rules import stable_id
+from .rules import follow_up_stopped, stable_id
 
 RULE = "symptom_scores"
 # Higher is better on these (alert below the threshold, on a drop); higher is worse on the others.
@@ -101,11 +101,9 @@ def resolution(judged_at: datetime, member: MemberTimeline, cohort: SettingsHist
                now: datetime) -> ResolveReason | None:
     """Why an unresolved symptom alert judged on the timepoint scored at `judged_at` resolves now, or None."""
     settings = cohort.latest
-    today = member.local_day(now)
-    if member.follow_up.withdrawn_on_day(today):
-        return "withdrawn"
-    if settings.ends_on is not None and today > settings.ends_on:
-        return "follow_up_ended"
+    stopped = follow_up_stopped(member, settings, now)
+    if stopped is not None:
+        return stopped
     known = known_by(scored, now)
     if not known or known[-1].at <= judged_at:
         return None
