@@ -41,6 +41,14 @@ class MetricsSettings(CommonSettings):
                           description="Prefix of the member-day agents' faust app id "
                                       "(a fresh suffix each start: state is replayed)")
 
+    waiting_per_member: int = Field(default=5_000, ge=1, validation_alias="WAITING_PER_MEMBER",
+                                    description="Most events kept for one member not enrolled yet (waiting for "
+                                                "the enrolment); more are dropped and counted")
+    waiting_total: int = Field(default=200_000, ge=1, validation_alias="WAITING_TOTAL",
+                               description="Most events kept in all for members not enrolled yet")
+    waiting_window_days: float = Field(default=30, gt=0, validation_alias="WAITING_WINDOW_DAYS",
+                                       description="Days before the latest tick after which an event still "
+                                                   "waiting for its enrolment is forgotten (accepted lateness)")
 
 @lru_cache
 def get_settings() -> MetricsSettings:

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.engagement import AnyClientEvent, DayEngagement, counts_as_login, is_action, tasks_marked
 from contracts.members import CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
+from services.common.waiting import WaitingRoom
+
+# An event id is remembered (for dedup) while a delivery of it can still arrive: ingest refuses events
+# older than the accepted lateness (30 days before the latest tick), plus a margin (docs/security.md).
+DEDUP_WINDOW = timedelta(days=32)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -65,11 +71,13 @@ class MemberDayBook:
     cohorts: dict[str, SettingsHistory] = field(default_factory=dict)
     days: dict[tuple[str, date], DayState] = field(default_factory=lambda: defaultdict(DayState))
     days_of: dict[str, set[date]] = field(default_factory=lambda: defaultdict(set))  # member_id → its days
-    # member_id → {event_id: event} waiting for the member's enrolment
-    pending: dict[str, dict[str, AnyClientEvent]] = field(default_factory=lambda: defaultdict(dict))
+    # member_id → events waiting for the member's enrolment, bounded (services.common.waiting)
+    pending: WaitingRoom = field(default_factory=WaitingRoom)
     dead_lettered: set[str] = field(default_factory=set)
-    # member_id → {event_id: content fingerprint of its first delivery}
-    first_delivery: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    # member_id → {event_id: (content fingerprint of its first delivery, occurred_at)}, for the window
+    first_delivery: dict[str, dict[str, tuple[int, datetime]]] = field(default_factory=lambda: defaultdict(dict))
+    dedup_window: timedelta = DEDUP_WINDOW
+    pruned_at: datetime | None = None
     conflicts: int = 0  # later deliveries of a known key with different content (never folded)
     # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
     # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
@@ -118,7 +126,8 @@ class MemberDayBook:
         for day in old_days:
             self.days[(pseudonym, day)] = self.days.pop((member_id, day))
             self.days_of[pseudonym].add(day)
-        self.pending.pop(member_id, None)
+        for event_id, _ in self.pending.pop(member_id):
+            self.dead_lettered.discard(event_id)
         if member_id in self.first_delivery:
             self.first_delivery[pseudonym] = self.first_delivery.pop(member_id)
         published = [self.day(pseudonym, d) for d in old_days] if pseudonym in self.members else []
@@ -135,16 +144,16 @@ class MemberDayBook:
         event_id, fingerprint = str(event.event_id), content_fingerprint(event)
         seen = self.first_delivery[event.member_id]
         if event_id in seen:
-            if seen[event_id] != fingerprint:
+            if seen[event_id][0] != fingerprint:
                 self.conflicts += 1
             return None
-        seen[event_id] = fingerprint
+        seen[event_id] = (fingerprint, event.occurred_at)
         return self._place(event_id, event)
 
     def _place(self, event_id: str, event: AnyClientEvent) -> tuple[str, date] | None:
         member = self.members.get(event.member_id)
         if member is None:
-            self.pending[event.member_id][event_id] = event
+            self.pending.add(event.member_id, event_id, event.occurred_at, event)
             return None
         day = member.local_day(event.occurred_at)
         key = (event.member_id, day)
@@ -179,7 +188,8 @@ class MemberDayBook:
         self.members[record.member_id] = after
         if before is not None and after.zones != before.zones:
             self._rebucket(record.member_id, after)
-        for event_id, event in self.pending.pop(record.member_id, {}).items():
+        for event_id, event in self.pending.pop(record.member_id):
+            self.dead_lettered.discard(event_id)
             self._place(event_id, event)
         return [self.day(record.member_id, day) for day in sorted(self.days_of.get(record.member_id, ()))]
 
@@ -202,13 +212,28 @@ class MemberDayBook:
     def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
         """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""
         out = []
-        for member_id, waiting in self.pending.items():
-            for event_id, event in waiting.items():
-                if event_id in self.dead_lettered:
-                    continue
-                self.dead_lettered.add(event_id)
-                out.append(EventDeadLetter(
-                    event_id=event.event_id, member_id=member_id, reason="unknown_member",
-                    detail=f"no enrolment of member {member_id!r} seen; re-applied if it arrives",
-                    event=event.model_dump(mode="json"), dead_lettered_at=now or datetime.now(timezone.utc)))
+        for member_id, event_id, event in self.pending.items():
+            if event_id in self.dead_lettered:
+                continue
+            self.dead_lettered.add(event_id)
+            out.append(EventDeadLetter(
+                event_id=event.event_id, member_id=member_id, reason="unknown_member",
+                detail=f"no enrolment of member {member_id!r} seen; re-applied if it arrives",
+                event=event.model_dump(mode="json"), dead_lettered_at=now or datetime.now(timezone.utc)))
         return out
+
+    def tick(self, now: datetime) -> None:
+        """At a clock tick (hourly is plenty): forget waiting events and dedup keys that can no longer
+        matter (older than the windows before `now`), so neither grows without end."""
+        if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = now
+        for event_id in self.pending.expire(now):
+            self.dead_lettered.discard(event_id)
+        cutoff = now - self.dedup_window
+        for member_id in list(self.first_delivery):
+            seen = self.first_delivery[member_id]
+            for event_id in [k for k, (_, at) in seen.items() if at < cutoff]:
+                del seen[event_id]
+            if not seen:
+                del self.first_delivery[member_id]

@@ -12,7 +12,8 @@ cross-checks the two.
 from __future__ import annotations
 
 import uuid
-from datetime import timezone
+from collections import Counter
+from datetime import timedelta, timezone
 
 import faust
 from pydantic import ValidationError
@@ -35,18 +36,21 @@ from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
+from services.common.waiting import WaitingRoom
 
 from .erasure import new_pseudonym
 from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
-from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS
+from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS, WAITING_DROPPED, WAITING_EVENTS
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
     app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings,
                          stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
-    app.book = book or MemberDayBook()
+    app.book = book or MemberDayBook(pending=WaitingRoom(
+        settings.waiting_per_member, settings.waiting_total, timedelta(days=settings.waiting_window_days)))
+    drops_reported: Counter[str] = Counter()
     # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
     # ~10x more, and awaiting the acknowledgement in the agent stalled the fold.
     app.daily = DailyPublication(lambda: Publisher(settings.kafka_bootstrap, 10_000, "metrics"))
@@ -144,12 +148,24 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                     Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
+                app.book.tick(ticks_waiting[-1].now.astimezone(timezone.utc))
                 await dead_letter(app.book.dead_letters(ticks_waiting[-1].now.astimezone(timezone.utc)))
+            report_waiting(app.book.pending, drops_reported)
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).
             for event in batch:
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
     return app
+
+
+def report_waiting(pending: WaitingRoom, reported: Counter[str]) -> None:
+    """Export the waiting room's size and its new drops; the log names reasons and counts, no member."""
+    WAITING_EVENTS.set(len(pending))
+    for reason, count in pending.dropped.items():
+        if count > reported[reason]:
+            WAITING_DROPPED.labels(reason).inc(count - reported[reason])
+            log.warning("waiting_events_dropped", reason=reason, count=count - reported[reason])
+            reported[reason] = count
 
 
 async def close_publisher(app: faust.App) -> None:

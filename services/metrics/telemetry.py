@@ -15,6 +15,12 @@ DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettere
 for _t in (ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name):
     STREAM_EVENTS.labels(_t)
 DEAD_LETTERS.labels("unknown_member")
+# Events waiting for their member's enrolment, bounded (services.common.waiting, docs/security.md).
+WAITING_EVENTS = Gauge("metrics_waiting_events", "Events held for members not enrolled yet")
+WAITING_DROPPED = Counter("metrics_waiting_events_dropped_total",
+                          "Events of members not enrolled yet dropped by a bound or expired", ["reason"])
+for _reason in ("member_full", "total_full", "expired"):
+    WAITING_DROPPED.labels(_reason)
 
 # The ClickHouse sink (sink.py).
 SINK_ROWS = Counter("metrics_sink_rows_total", "Rows written to ClickHouse by the sink", ["table"])

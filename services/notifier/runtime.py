@@ -48,6 +48,7 @@ from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
+from services.common.waiting import WaitingRoom
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -74,7 +75,10 @@ class NotifierRuntime(LogStateRuntime):
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
-                                   dedup_window=timedelta(days=settings.dedup_window_days))
+                                   dedup_window=timedelta(days=settings.dedup_window_days),
+                                   waiting=WaitingRoom(settings.waiting_per_member, settings.waiting_total,
+                                                       timedelta(days=settings.waiting_window_days)))
+        self._drops_reported: Counter[str] = Counter()
         self.deliverer = Deliverer(settings)
         self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
         self._gauge_cohorts: set[str] = set()
@@ -252,3 +256,10 @@ class NotifierRuntime(LogStateRuntime):
         first, escalated = self.state.overdue()
         telemetry.ALERTS_OVERDUE.labels("first").set(first)
         telemetry.ALERTS_OVERDUE.labels("escalated").set(escalated)
+        # the waiting room's size and new drops; the log names reasons and counts, never a member
+        telemetry.WAITING_EVENTS.set(len(self.state.early))
+        for reason, count in self.state.early.dropped.items():
+            if count > self._drops_reported[reason]:
+                telemetry.WAITING_DROPPED.labels(reason).inc(count - self._drops_reported[reason])
+                log.warning("waiting_events_dropped", reason=reason, count=count - self._drops_reported[reason])
+                self._drops_reported[reason] = count

@@ -27,6 +27,7 @@ from contracts.notifications import (
 from contracts.surveys import SurveyScored
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 from services.common.dedup import DEFAULT_WINDOW, WindowedKeys
+from services.common.waiting import WaitingRoom
 
 from . import rules, symptoms
 from .queue import CallQueue
@@ -45,7 +46,7 @@ def quarter_start(index: int) -> datetime:
 
 class NotifierState:
     def __init__(self, grace: timedelta, escalate_after: timedelta, nurse_webhook: bool,
-                 dedup_window: timedelta = DEFAULT_WINDOW) -> None:
+                 dedup_window: timedelta = DEFAULT_WINDOW, waiting: WaitingRoom | None = None) -> None:
         self.grace, self.escalate_after, self.nurse_webhook = grace, escalate_after, nurse_webhook
         self.members: dict[str, MemberTimeline] = {}
         self.partition_members: dict[int, set[str]] = {}
@@ -54,7 +55,8 @@ class NotifierState:
         self.days: dict[str, dict[date, DayEngagement]] = {}      # member → local day → what was done
         self.last_activity: dict[str, datetime] = {}
         self.scored: dict[str, dict[str, symptoms.Scored]] = {}  # member → timepoint → QLQ-C30 scores
-        self._early: dict[str, list] = {}  # events of members not enrolled yet
+        # events of members not enrolled yet, bounded per member, in total and in time (common.waiting)
+        self.early: WaitingRoom = waiting if waiting is not None else WaitingRoom()
         self.queue = CallQueue()
         # Notification keys, remembered for the dedup window only (services.common.dedup): a request older
         # than the window is never delivered (`expired`), so forgetting its key cannot resend it; a reminder
@@ -81,7 +83,7 @@ class NotifierState:
         self.members[event.member_id] = timeline
         if isinstance(event, MemberEnrolled) and known is None:
             self.partition_members.setdefault(partition, set()).add(event.member_id)
-            for early in self._early.pop(event.member_id, []):
+            for _, early in self.early.pop(event.member_id):
                 self._add_event(early)
         elif known is not None and timeline.zones != known.zones:
             self._rebucket(event.member_id, timeline)
@@ -99,7 +101,7 @@ class NotifierState:
     def _add_event(self, event) -> None:
         member = self.members.get(event.member_id)
         if member is None:
-            self._early.setdefault(event.member_id, []).append(event)
+            self.early.add(event.member_id, str(event.event_id), event.occurred_at, event)
             return
         index = int(event.occurred_at.timestamp()) // QUARTER_S
         quarters = self.quarters.setdefault(event.member_id, {})
@@ -167,6 +169,7 @@ class NotifierState:
             self.requested.prune(self.latest_tick)
             self.done.prune(self.latest_tick)
             self.skipped.prune(self.latest_tick)
+            self.early.expire(self.latest_tick)
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -21,3 +21,9 @@ for _reason in ("past_grace", "superseded"):
 RECORDS = Counter(
     "notifier_log_records_total", "Records folded by the state tail, by topic and result", ["topic", "result"]
 )
+# Events waiting for their member's enrolment, bounded (services.common.waiting, docs/security.md).
+WAITING_EVENTS = Gauge("notifier_waiting_events", "Events held for members not enrolled yet")
+WAITING_DROPPED = Counter("notifier_waiting_events_dropped_total",
+                          "Events of members not enrolled yet dropped by a bound or expired", ["reason"])
+for _reason in ("member_full", "total_full", "expired"):
+    WAITING_DROPPED.labels(_reason)

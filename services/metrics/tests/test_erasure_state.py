@@ -44,7 +44,7 @@ def test_erasure_moves_the_days_to_the_pseudonym_and_later_records_follow():
     book.withdraw(MemberWithdrawn(event_id=uuid.uuid4(), member_id="m-1", cohort="c",
                                   withdrawn_on=date(2026, 9, 5), occurred_at=NOW))
     assert len(_view(book, "erased-abc")) == 3 and book.members["erased-abc"].follow_up.is_withdrawn
-    assert "m-1" not in repr((book.members, dict(book.days), dict(book.days_of), dict(book.pending),
+    assert "m-1" not in repr((book.members, dict(book.days), dict(book.days_of), list(book.pending.items()),
                               dict(book.first_delivery)))
 
 

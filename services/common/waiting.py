@@ -1,0 +1,95 @@
+"""Events waiting for their member's enrolment, bounded (pure: no I/O, no clock reads).
+
+An event may be read before the enrolment of its member (topics are read in parallel), so the
+notifier and the metrics state keep it until the enrolment arrives. A member who is never enrolled
+(a foreign or backfill source writing straight to engagement.events) must not grow that memory
+without end: the room holds at most `per_member` events of one member and `total` events in all,
+and forgets events older than `window` before the latest tick (ingest refuses events older than the
+accepted lateness, so an enrolment arriving later could not have made them count anyway).
+Refused and expired events are counted in `dropped` by reason (docs/security.md, "Memory bounds").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+Event = TypeVar("Event")
+
+DEFAULT_PER_MEMBER = 5_000   # ingest's hourly limit of one member token
+DEFAULT_TOTAL = 200_000
+DEFAULT_WINDOW = timedelta(days=30)  # ingest's accepted lateness
+
+
+class WaitingRoom(Generic[Event]):
+    """member_id → {key: (occurred_at, event)}, in arrival order, within the bounds."""
+
+    def __init__(self, per_member: int = DEFAULT_PER_MEMBER, total: int = DEFAULT_TOTAL,
+                 window: timedelta = DEFAULT_WINDOW) -> None:
+        if per_member < 1 or total < 1:
+            raise ValueError("waiting room bounds must be positive")
+        self.per_member, self.total, self.window = per_member, total, window
+        self._waiting: dict[str, dict[str, tuple[datetime, Event]]] = {}
+        self._size = 0
+        self.dropped: Counter[str] = Counter()  # reason → events refused or forgotten
+
+    def add(self, member_id: str, key: str, occurred_at: datetime, event: Event) -> bool:
+        """Keep the event; False (and counted) when a bound refuses it. A known key is kept once."""
+        waiting = self._waiting.get(member_id)
+        if waiting is not None and key in waiting:
+            return True
+        if waiting is not None and len(waiting) >= self.per_member:
+            self.dropped["member_full"] += 1
+            return False
+        if self._size >= self.total:
+            self.dropped["total_full"] += 1
+            return False
+        self._waiting.setdefault(member_id, {})[key] = (occurred_at, event)
+        self._size += 1
+        return True
+
+    def pop(self, member_id: str) -> list[tuple[str, Event]]:
+        """The member's waiting events (key, event) in arrival order; they leave the room."""
+        waiting = self._waiting.pop(member_id, {})
+        self._size -= len(waiting)
+        return [(key, event) for key, (_, event) in waiting.items()]
+
+    def expire(self, now: datetime) -> list[str]:
+        """Forget events older than `now − window`; returns their keys."""
+        cutoff, gone = now - self.window, []
+        for member_id in list(self._waiting):
+            waiting = self._waiting[member_id]
+            old = [key for key, (at, _) in waiting.items() if at < cutoff]
+            for key in old:
+                del waiting[key]
+            if not waiting:
+                del self._waiting[member_id]
+            gone += old
+        self._size -= len(gone)
+        self.dropped["expired"] += len(gone)
+        return gone
+
+    def __len__(self) -> int:
+        return self._size
+
+    def members(self) -> int:
+        return len(self._waiting)
+
+    def largest(self) -> int:
+        return max(map(len, self._waiting.values()), default=0)
+
+    def get(self, member_id: str, default: dict | None = None) -> dict[str, Event] | None:
+        """The member's waiting events by key (a copy), or `default`."""
+        waiting = self._waiting.get(member_id)
+        return default if waiting is None else {key: event for key, (_, event) in waiting.items()}
+
+    def __contains__(self, member_id: object) -> bool:
+        return member_id in self._waiting
+
+    def items(self) -> Iterator[tuple[str, str, Event]]:
+        """(member_id, key, event) of every waiting event."""
+        for member_id, waiting in self._waiting.items():
+            for key, (_, event) in waiting.items():
+                yield member_id, key, event
