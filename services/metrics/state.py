@@ -78,6 +78,7 @@ class MemberDayBook:
     first_delivery: dict[str, dict[str, tuple[int, datetime]]] = field(default_factory=lambda: defaultdict(dict))
     dedup_window: timedelta = DEDUP_WINDOW
     pruned_at: datetime | None = None
+    newest_event_at: datetime | None = None  # the newest occurred_at read (the windows' clamp on a replay)
     conflicts: int = 0  # later deliveries of a known key with different content (never folded)
     # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
     # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
@@ -148,6 +149,8 @@ class MemberDayBook:
                 self.conflicts += 1
             return None
         seen[event_id] = (fingerprint, event.occurred_at)
+        if self.newest_event_at is None or event.occurred_at > self.newest_event_at:
+            self.newest_event_at = event.occurred_at
         return self._place(event_id, event)
 
     def _place(self, event_id: str, event: AnyClientEvent) -> tuple[str, date] | None:
@@ -224,7 +227,12 @@ class MemberDayBook:
 
     def tick(self, now: datetime) -> None:
         """At a clock tick (hourly is plenty): forget waiting events and dedup keys that can no longer
-        matter (older than the windows before `now`), so neither grows without end."""
+        matter (older than the windows before `now`), so neither grows without end. On a replay the
+        ticks are read in parallel with the events and may run months ahead: the windows end at the
+        newest event read if that is earlier, so a replayed event is never forgotten before its
+        enrolment or a duplicate delivery close to it in the log is read."""
+        if self.newest_event_at is not None:
+            now = min(now, self.newest_event_at)
         if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
             return
         self.pruned_at = now

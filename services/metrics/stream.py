@@ -148,8 +148,9 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                     Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
-                app.book.tick(ticks_waiting[-1].now.astimezone(timezone.utc))
-                await dead_letter(app.book.dead_letters(ticks_waiting[-1].now.astimezone(timezone.utc)))
+                now = ticks_waiting[-1].now.astimezone(timezone.utc)
+                await dead_letter(app.book.dead_letters(now))
+                app.book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
             report_waiting(app.book.pending, drops_reported)
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).
             for event in batch:

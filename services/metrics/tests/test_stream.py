@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 from kafka import KafkaProducer
@@ -27,8 +27,10 @@ def _wait(predicate, what: str, timeout_s: float = 60.0):
 def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admin_token, tmp_path):
     member = unique_prefix() + "-late"
     admin = {"Authorization": f"Bearer {admin_token}"}
+    # Recent dates: a waiting event older than the accepted lateness before the tick is forgotten.
+    day = datetime.now(timezone.utc).date() - timedelta(days=2)
     checkin = {"event_id": str(uuid.uuid4()), "type": "checkin", "member_id": member,
-               "occurred_at": "2026-09-01T23:30:00+08:00", "payload": {"task": "meal"}}
+               "occurred_at": f"{day}T23:30:00+08:00", "payload": {"task": "meal"}}
     with ingest_client(broker, jwt_secret) as ingest, \
             metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
         book = metrics.app.state.faust.book
@@ -50,14 +52,15 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
         assert len(letter) == 1 and letter[0].reason == "unknown_member"
         assert str(letter[0].event_id) == checkin["event_id"] and letter[0].event["payload"]["task"] == "meal"
 
-        body = {"member_id": member, "cohort": "late-cohort", "timezone": "Asia/Shanghai", "enrolled_on": "2026-08-30"}
+        body = {"member_id": member, "cohort": "late-cohort", "timezone": "Asia/Shanghai",
+                "enrolled_on": str(day - timedelta(days=2))}
         assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
 
         def published():
             return [
                 EngagementDay.model_validate_json(r.value)
                 for r in read_topic(broker, "engagement.daily", timeout_s=5)
-                if r.key == f"{member}|2026-09-01".encode()
+                if r.key == f"{member}|{day}".encode()
             ]
 
         days = _wait(published, "re-applied day not published")
