@@ -72,8 +72,11 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _table(rows: list[tuple[dl.Letter, str]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
+    # The names an operator copies (where, id, member) and the status are never wrapped: a long reason or
+    # member id of another letter would otherwise squeeze them and fold an id over two lines.
+    whole = {"where", "id", "member", "status"}
     for column in ("where", "id", "member", "kind", "channel", "attempts", "at", "reason", "status"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in whole)
     for letter, status in rows:
         s = letter.summary()
         table.add_row(s["where"], s["id"], s["member"], s["kind"], s["channel"], s["attempts"], s["at"], s["reason"],

@@ -7,6 +7,7 @@ from uuid import uuid4
 
 from contracts.daily import EventDeadLetter
 from contracts.notifications import NotificationDeadLetter, NotificationRequested, replay_id
+from services.common.dlq import cli
 from services.common.dlq import letters as dl
 from services.notifier.rules import delivery_due
 
@@ -73,3 +74,19 @@ def test_notifier_rule_a_replay_overrides_the_dedup_once_and_never_after_a_deliv
     assert delivery_due("failed", replay) and delivery_due(None, replay)
     assert not delivery_due("failed", replay, {replay})
     assert not delivery_due("delivered", replay)
+
+
+def test_the_table_never_cuts_an_id_even_beside_a_long_member_id_and_reason():
+    # Seen in a full-suite run: an engagement-events letter with a long member id and an unbroken reason
+    # squeezed every column, the notification letter's id was folded over two lines and `list` lost it.
+    at = datetime(2026, 9, 3, 8, tzinfo=timezone.utc)
+    short = dl.Letter("notifications.dlq", 0, 0, uuid4(), "m-abcdefgh", "ConnectError: All connection attempts failed",
+                      2, at, "reminder", "push", "k")
+    wide = dl.Letter("engagement.events.dlq", 3, 1234, uuid4(), "member-" + "0123456789abcdef" * 4,
+                     "member_not_enrolled:" + "x" * 120, None, at, "questionnaire_submitted")
+    console = cli._console()
+    with console.capture() as captured:
+        console.print(cli._table([(short, "pending"), (wide, "-")], "dead letters"))
+    lines = captured.get().splitlines()
+    for letter in (short, wide):
+        assert any(str(letter.event_id) in line and letter.member in line and letter.where in line for line in lines)

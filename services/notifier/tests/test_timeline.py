@@ -79,7 +79,9 @@ def test_withdrawal_date_re_enrolment_zone_change_and_settings_in_force(broker, 
         assert reminders(leaving) == [f"{day(3)}|08:00", f"{day(4)}|12:00"]
         outbound = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound")
                     if r.key == leaving.encode()]
-        remaining = {n["data"]["day"]: n["data"]["remaining"] for n in outbound if n.get("kind") == "reminder"}
+        # Only the sent requests carry deep-link data; `notification.skipped` records share the topic.
+        requested = [n for n in outbound if n.get("type") == "notification.requested" and n["kind"] == "reminder"]
+        remaining = {n["data"]["day"]: n["data"]["remaining"] for n in requested}
         assert remaining == {day(3).isoformat(): "meal,exercise,meditation", day(4).isoformat(): "meal"}
         tick(local(SH, 5, 0))
         assert alert(leaving).status == "resolved" and alert(leaving).resolved_reason == "withdrawn"
