@@ -48,7 +48,7 @@ run: venv  ## start the broker and every service; Ctrl-C stops them all
 
 test: venv  ## lint (ruff, pyproject.toml [tool.ruff]), then the whole suite against the real broker and ClickHouse
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 test-faults: venv  ## crash, outage, hostile-input and access-control suite with its scoreboard (also part of `make test`)
 	$(BIN)/python -m pytest tests/faults
