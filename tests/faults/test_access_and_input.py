@@ -43,6 +43,7 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("POST", "/v1/alerts/{alert_id}/calls"): ANY_STAFF,
         ("POST", "/v1/alerts/{alert_id}/resolve"): ANY_STAFF,
         ("GET", "/v1/members/{member_id}/engagement"): ANY_STAFF,
+        ("GET", "/v1/members/{member_id}/panel"): ANY_STAFF,  # before a call: the member's last days (audited)
         ("GET", "/v1/members/me/today"): {"member"},  # the token's own day; no id to name another member
         ("GET", "/v1/notifier/status"): {"admin"},
     },
