@@ -51,6 +51,14 @@ def test_a_backwards_tick_changes_nothing(jwt_secret, tmp_path):
                        "occurred_at": local(1, 9).isoformat(), "payload": {}})
         assert httpx.post(ingest + "/v1/events", headers=admin, json=events).status_code == 202
 
+        def log_of(topic: str) -> list[dict]:
+            return sorted((json.loads(r.value) for r in read_topic(stack.bootstrap, topic)
+                           if r.key in (away.encode(), here.encode())), key=lambda v: v["event_id"])
+
+        # Enrolments and ticks travel on different topics: a tick read before the enrolments would leave
+        # the T0 invitations for the NEXT tick (a minute later in production, never in this test).
+        wait_for(lambda: sum(s["type"] == "survey.scheduled" for s in log_of("surveys")) >= 2, 60,
+                 "the survey read both enrolments")
         forward = local(4, 0, 30)  # `away` missed days 2 and 3: an alert; T0 invitations are out
         assert (
             httpx.post(ingest + "/v1/admin/clock", headers=admin, json={"now": forward.isoformat()}).status_code == 202
@@ -66,10 +74,6 @@ def test_a_backwards_tick_changes_nothing(jwt_secret, tmp_path):
                 r = httpx.get(f"{metrics}/v1/cohorts/{cohort}/{view}", headers=admin)
                 out[view] = r.json() if r.status_code == 200 else r.status_code
             return out
-
-        def log_of(topic: str) -> list[dict]:
-            return sorted((json.loads(r.value) for r in read_topic(stack.bootstrap, topic)
-                           if r.key in (away.encode(), here.encode())), key=lambda v: v["event_id"])
 
         wait_for(lambda: any(a["type"] == "alert.raised" for a in log_of("alerts")), 60, "the alert")
         wait_for(lambda: sum(s["type"] == "survey.invited" for s in log_of("surveys")) == 2, 60, "T0 invitations")
