@@ -78,7 +78,12 @@ def test_events_queued_offline_are_sent_once_when_the_network_returns(broker, jw
                 assert time.monotonic() < deadline, "the queue was never sent after the network returned"
                 time.sleep(0.2)
             browser.close()
-        assert [len(json.loads(b)) for b in ingest.gate.bodies] == [500, 100]
+        # Two batches, each accepted once. On a loaded machine ingest may answer a batch 503 (the broker
+        # acknowledged too slowly): the client then resends the same bytes, which is the contract.
+        bodies, statuses = ingest.gate.bodies, ingest.gate.statuses
+        batches = [b for i, b in enumerate(bodies) if i == 0 or b != bodies[i - 1]]
+        assert [len(json.loads(b)) for b in batches] == [500, 100]
+        assert statuses.count(202) == 2 and set(statuses) <= {202, 429, 502, 503, 504}, statuses
         assert sorted(landed_ids(broker, offline["ids"], 600)) == sorted(offline["ids"])
 
 
