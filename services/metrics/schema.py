@@ -17,7 +17,12 @@ import re
 import pyarrow as pa
 
 from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
-from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+from services.metrics.survey_scores import (
+    SURVEY_INVITATIONS_DDL,
+    SURVEY_INVITATIONS_SCHEMA,
+    SURVEY_SCORES_DDL,
+    SURVEY_SCORES_SCHEMA,
+)
 
 from .clickhouse import ClickHouse
 
@@ -241,6 +246,9 @@ MIGRATIONS: list[tuple[int, str, list]] = [
     (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
         STAFF_ACCESS_DDL,
     ]),
+    (9, "QLQ-C30 invitations from survey.invited (questionnaire completion per timepoint; dates only)", [
+        SURVEY_INVITATIONS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -298,6 +306,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "survey_invitations": SURVEY_INVITATIONS_SCHEMA,
     "staff_access": STAFF_ACCESS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
