@@ -4,10 +4,23 @@ sees only its cohorts; no member id in the answer."""
 
 from __future__ import annotations
 
+import base64
+import struct
+import threading
+
+import httpx
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from services.common.broker import free_port
+from services.metrics.app import create_app
 from testsupport.polling import wait_until
 
-from .conftest import ingest_client, metrics_client, send_cohort, unique_prefix, wait_until_sunk
+from .conftest import ingest_client, metrics_client, metrics_settings, send_cohort, unique_prefix, wait_until_sunk
 from .overview_world import surveyed_cohort, surveys_sunk
+from .test_dashboard import CHROMIUM_ARGS, COUNT_PIXELS
+
+TEXT_RGB = (0x1D, 0x27, 0x33)  # body text colour in dashboard.css
 
 
 def test_overview_equals_the_published_numbers(broker, jwt_secret, mint, admin_token, tmp_path):
@@ -60,3 +73,83 @@ def test_overview_equals_the_published_numbers(broker, jwt_secret, mint, admin_t
     assert [(q["timepoint"], q["invited"], q["completed"]) for q in row["questionnaires"]] == \
         [(t, world.invited[t], world.completed[t]) for t in ("T0", "T1", "T2")]
     assert row["questionnaires"][1]["completion_rate"] == 100 * world.completed["T1"] / world.invited["T1"]
+
+
+def test_dashboard_lists_cohorts_and_shows_qol_in_chromium(broker, jwt_secret, mint, admin_token, tmp_path):
+    """A researcher's dashboard: the cohort list with headline figures, a click opens the cohort page
+    with QoL (Tables 4/5), completion per timepoint and the activity counts; screenshots checked."""
+    prefix = unique_prefix()
+    world = surveyed_cohort(broker, f"ovd-{prefix}", prefix, seed=22)
+    g, other = world.g, f"ovd-other-{prefix}"
+    port = free_port()
+    app = create_app(metrics_settings(broker, jwt_secret, tmp_path / "chdb", run_stream=False))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with ingest_client(broker, jwt_secret) as ingest:
+            send_cohort(ingest, admin_token, g)
+            assert ingest.put(f"/v1/cohorts/{other}/settings", json={"intervention_weeks": 4},
+                              headers={"Authorization": f"Bearer {admin_token}"}).status_code == 202
+        wait_until(lambda: server.started and hasattr(app.state, "ch"), what="metrics up")
+        ch = app.state.ch
+        wait_until_sunk(ch, g, prefix)
+        wait_until(lambda: surveys_sunk(ch, world), what="survey invitations and scores sunk")
+        wait_until(lambda: ch.query("SELECT count() AS n FROM cohorts WHERE cohort = {c:String}",
+                                    {"c": other})[0]["n"], what="second cohort sunk")
+        token = mint("r-1", "researcher", (other, g.cohort))  # the first cohort of the token opens first
+        base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+        qol = httpx.get(f"{base}/v1/cohorts/{g.cohort}/qol", headers=auth).json()
+        row = httpx.get(f"{base}/v1/cohorts/{g.cohort}/overview", headers=auth).json()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{base}/#token={token}")
+            page.wait_for_selector("body[data-loaded=true]")
+            assert page.locator("#cohort-name").inner_text() == other
+            listed = page.locator("#cohorts tbody tr")
+            names = [listed.nth(i).get_attribute("data-cohort") for i in range(listed.count())]
+            assert names == sorted([g.cohort, other])
+            mine = page.locator(f'#cohorts tr[data-cohort="{g.cohort}"]')
+            assert mine.locator("td.members").inner_text() == str(len(g.enrolments))
+            assert mine.locator("td.qlq-T1").inner_text() == f"{world.completed['T1']}/{world.invited['T1']}"
+            assert mine.locator("td.login").inner_text() == f"{row['intervention']['mean_login_rate']:.2f}"
+            assert mine.locator("td.attrition").inner_text() == f"{row['attrition_rate']:.1f} %"
+            assert set(page.locator("#qol-table td.active-n").all_inner_texts()) == {"0"}  # settings only: no scores
+
+            mine.locator("button.open").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_selector(f'body[data-shown="{g.cohort}"]')  # every panel of the cohort drawn
+            assert page.locator("#cohorts tr.current").get_attribute("data-cohort") == g.cohort
+            assert page.locator("#cohort-name").inner_text() == g.cohort
+            assert page.locator("#active-count").inner_text() == str(row["active"])
+            assert page.locator("#completion tbody tr").count() == 3
+            assert page.locator('#completion tr[data-timepoint="T2"] td').nth(2).inner_text() == \
+                str(world.completed["T2"])
+            rows = page.locator("#qol-table tbody tr")
+            assert rows.count() == len(qol) >= 15  # the 15 scales (and the summary score)
+            ql2 = next(s for s in qol if s["scale"] == "QL2")
+            shown = page.locator('#qol-table tr[data-scale="QL2"]')
+            assert shown.locator("td.active-n").inner_text() == str(ql2["active"]["n"]) != "0"
+            assert shown.locator("td.active-change").inner_text() == \
+                f"{ql2['active']['mean']:.1f} ({ql2['active']['sd']:.1f})"
+            assert shown.locator("td.t").inner_text() == f"{ql2['active_vs_inactive']['t']:.2f}"
+
+            full = page.screenshot(full_page=True)
+            table = page.locator("#qol-table tbody").screenshot()
+            listing = page.locator("#overview").screenshot()
+            blank = browser.new_page()  # the dashboard's CSP refuses data: images: count pixels elsewhere
+            counts = {name: blank.evaluate(COUNT_PIXELS, [base64.b64encode(png).decode(), list(TEXT_RGB)])
+                      for name, png in (("full", full), ("table", table), ("listing", listing))}
+            (tmp_path / "overview.png").write_bytes(full)
+            browser.close()
+        width, height = struct.unpack(">II", full[16:24])
+        assert width == 1400 and height >= 900
+        assert counts["full"][1] > width * height // 20, "the screenshot is (nearly) blank"
+        table_height = struct.unpack(">II", table[16:24])[1]
+        assert table_height >= 15 * 15, "the QoL table does not show its 15 scales"
+        assert counts["table"][0] > 3000, "the QoL table has no text drawn"
+        assert counts["listing"][0] > 1000, "the cohort list has no text drawn"
+    finally:
+        server.should_exit = True
+        thread.join(20)
