@@ -135,8 +135,9 @@ class NurseWorkload(StrictModel):
     unacknowledged: int = Field(description="Alerts still open: raised, not acknowledged, not resolved")
     acknowledged: int = Field(description="Alerts ever acknowledged (the sample of the times below)")
     ack_median_minutes: float | None = Field(
-        description="Median minutes from raised to acknowledged (study clock); null when none acknowledged")
-    ack_p90_minutes: float | None = Field(description="90th percentile of the same minutes (nearest rank)")
+        description="Median minutes from raised to first acknowledgement (study clock); null when none acknowledged")
+    ack_p90_minutes: float | None = Field(
+        description="90th percentile of the same minutes (linear interpolation between closest ranks)")
 
 
 class CohortOverview(StrictModel):

@@ -55,11 +55,36 @@ def _table_exists(ch: ClickHouse, name: str) -> bool:
                          {"n": name}))
 
 
+# One row per alert of the cohort (the `alerts` view folds each alert's steps, first delivery wins).
+WORKLOAD_SQL = """
+    SELECT resolved_at IS NULL AS unresolved, acknowledged_at IS NULL AS unacknowledged,
+           if(acknowledged_at IS NULL, NULL, dateDiff('millisecond', raised_at, acknowledged_at) / 60000) AS ack_minutes
+    FROM alerts WHERE cohort = {cohort:String} AND raised_at IS NOT NULL"""
+
+
+def quantile_inclusive(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (ClickHouse `quantileExactInclusive`, numpy's
+    default), so the Grafana panel and the API give the same number."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * q
+    low = int(h)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (h - low) * (ordered[high] - ordered[low])
+
+
 def workload(ch: ClickHouse, cohort: str) -> NurseWorkload | None:
-    """Open alerts and time to acknowledge; None while the store has no `alerts` table."""
+    """Open alerts and time to acknowledge; None while the store has no `alerts` view."""
     if not _table_exists(ch, "alerts"):
         return None
-    return None  # filled once the sink stores alerts (see docs/clinical.md)
+    rows = ch.query(WORKLOAD_SQL, {"cohort": cohort})
+    minutes = [r["ack_minutes"] for r in rows if r["ack_minutes"] is not None]
+    return NurseWorkload(
+        open_alerts=sum(1 for r in rows if r["unresolved"]),
+        unacknowledged=sum(1 for r in rows if r["unresolved"] and r["unacknowledged"]),
+        acknowledged=len(minutes), ack_median_minutes=quantile_inclusive(minutes, 0.5),
+        ack_p90_minutes=quantile_inclusive(minutes, 0.9))
 
 
 def _withdrawn(summaries: list[dict], now: datetime | None) -> int:
