@@ -73,6 +73,19 @@ def test_overview_equals_the_published_numbers(broker, jwt_secret, mint, admin_t
     assert [(q["timepoint"], q["invited"], q["completed"]) for q in row["questionnaires"]] == \
         [(t, world.invited[t], world.completed[t]) for t in ("T0", "T1", "T2")]
     assert row["questionnaires"][1]["completion_rate"] == 100 * world.completed["T1"] / world.invited["T1"]
+    assert row["workload"] == {"open_alerts": world.open_alerts, "unacknowledged": world.unacknowledged,
+                               "acknowledged": 3, "ack_median_minutes": 90.0, "ack_p90_minutes": 210.0}
+
+
+def test_quantile_matches_numpy_and_clickhouse_inclusive():
+    import numpy as np
+
+    from services.metrics.overview import quantile_inclusive
+
+    assert quantile_inclusive([], 0.5) is None
+    for values in ([5.0], [1.0, 2.0], [3, 1, 4, 1, 5, 9, 2, 6], list(range(10, 111, 10))):
+        for q in (0.5, 0.9):
+            assert abs(quantile_inclusive(values, q) - np.percentile(values, 100 * q)) < 1e-12
 
 
 def test_dashboard_lists_cohorts_and_shows_qol_in_chromium(broker, jwt_secret, mint, admin_token, tmp_path):
@@ -116,6 +129,7 @@ def test_dashboard_lists_cohorts_and_shows_qol_in_chromium(broker, jwt_secret, m
             assert mine.locator("td.login").inner_text() == f"{row['intervention']['mean_login_rate']:.2f}"
             assert mine.locator("td.attrition").inner_text() == f"{row['attrition_rate']:.1f} %"
             assert set(page.locator("#qol-table td.active-n").all_inner_texts()) == {"0"}  # settings only: no scores
+            assert mine.locator("td.open-alerts").inner_text() == str(world.open_alerts)
 
             mine.locator("button.open").focus()
             page.keyboard.press("Enter")
@@ -123,6 +137,9 @@ def test_dashboard_lists_cohorts_and_shows_qol_in_chromium(broker, jwt_secret, m
             assert page.locator("#cohorts tr.current").get_attribute("data-cohort") == g.cohort
             assert page.locator("#cohort-name").inner_text() == g.cohort
             assert page.locator("#active-count").inner_text() == str(row["active"])
+            assert page.locator("#open-alerts").inner_text() == str(world.open_alerts)
+            assert page.locator("#ack-median").inner_text() == "90 min"
+            assert page.locator("#ack-p90").inner_text() == "210 min"
             assert page.locator("#completion tbody tr").count() == 3
             assert page.locator('#completion tr[data-timepoint="T2"] td').nth(2).inner_text() == \
                 str(world.completed["T2"])
