@@ -158,7 +158,8 @@ def test_dashboard_lists_cohorts_and_shows_qol_in_chromium(broker, jwt_secret, m
             blank = browser.new_page()  # the dashboard's CSP refuses data: images: count pixels elsewhere
             counts = {name: blank.evaluate(COUNT_PIXELS, [base64.b64encode(png).decode(), list(TEXT_RGB)])
                       for name, png in (("full", full), ("table", table), ("listing", listing))}
-            (tmp_path / "overview.png").write_bytes(full)
+            for name, png in (("overview", full), ("qol-table", table), ("cohort-list", listing)):
+                (tmp_path / f"{name}.png").write_bytes(png)  # kept for a human look at a failure
             browser.close()
         width, height = struct.unpack(">II", full[16:24])
         assert width == 1400 and height >= 900

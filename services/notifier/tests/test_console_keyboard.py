@@ -111,6 +111,8 @@ def test_keyboard_moves_opens_acknowledges_resolves_and_finds(broker, world, jwt
             assert page.locator(f'tr[data-member="{third}"] .status.open').count() == 1  # 'a', 'r' typed: no action
             browser.close()
 
+        (tmp_path / "selected-row.png").write_bytes(row_shot)  # kept for a human look at a failure
+        (tmp_path / "member-panel.png").write_bytes(panel_shot)
         outline = _near(png_pixels(row_shot), SELECTED_OUTLINE_RGB)
         assert outline > 1000, "the selected row has no visible focus outline"
         assert _near(png_pixels(panel_shot), LOGGED_IN_RGB) >= 3 * 100, "the panel's login days are not drawn"
