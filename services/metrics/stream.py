@@ -34,11 +34,11 @@ from contracts.topics import (
 from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
+from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 from services.common.waiting import WaitingRoom
 
-from .erasure import new_pseudonym
 from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
