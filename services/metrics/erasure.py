@@ -26,7 +26,7 @@ from .clickhouse import ClickHouse
 ID_COLUMNS: dict[str, str] = {
     "events": "member_id", "enrolments": "member_id", "withdrawals": "member_id", "member_records": "member_id",
     "member_days": "member_id", "survey_scores": "member_id", "member_day_events": "member_id",
-    "aggregated_events": "member_id", "staff_access": "target",
+    "aggregated_events": "member_id", "alert_events": "member_id", "staff_access": "target",
 }
 # String columns that embed the id in a serialized record (rewritten with it).
 EMBEDDED_IDS: dict[str, tuple[str, ...]] = {"member_records": ("record",), "events": ("payload",)}

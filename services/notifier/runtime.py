@@ -48,7 +48,6 @@ from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
-from services.common.waiting import WaitingRoom
 
 from . import rules, telemetry
 from .delivery import Deliverer
@@ -76,8 +75,7 @@ class NotifierRuntime(LogStateRuntime):
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
                                    dedup_window=timedelta(days=settings.dedup_window_days),
-                                   waiting=WaitingRoom(settings.waiting_per_member, settings.waiting_total,
-                                                       timedelta(days=settings.waiting_window_days)))
+                                   waiting=settings.waiting_room())
         self._drops_reported: Counter[str] = Counter()
         self.deliverer = Deliverer(settings)
         self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
