@@ -106,9 +106,13 @@ def test_make_up_working_day_example():
 def test_the_generated_cohort_has_every_change():
     g = changes_cohort()
     kinds = Counter(path.rsplit("/", 1)[-1] for _, path, _, _ in g.steps)
-    assert kinds["timezone"] >= 8 and kinds["settings"] == 3 and kinds["withdrawals"] >= 10
-    dated = [(body, params) for _, path, body, params in g.steps if path.endswith("/settings") and params]
-    assert len(dated) == 2 and all(body["holidays"] and body["working_days"] for body, _ in dated)
+    assert kinds["timezone"] >= 8 and kinds["settings"] == 4 and kinds["withdrawals"] >= 12
+    dated = {params["effective_on"]: body for _, path, body, params in g.steps if path.endswith("/settings") and params}
+    assert len(dated) == 2 and all(body["holidays"] and body["working_days"] for body in dated.values())
+    ticks = [datetime.fromisoformat(body["now"]) for _, path, body, _ in g.steps if path == "/v1/admin/clock"]
+    assert ticks != sorted(ticks)  # an old tick sent again
+    withdrawn = Counter(body["member_id"] for _, path, body, _ in g.steps if path == "/v1/withdrawals")
+    assert sorted(withdrawn.values())[-2:] == [2, 2]  # a withdrawal postponed, a second one after re-enrolling
     cohort = cohort_of(g.steps)
     assert sum(len(m.periods) > 1 for m in cohort.members.values()) == 5  # re-enrolments
     assert any(len(m.periods) > 1 and len(m.zones) > 1 and m.zones[-1][0] == m.periods[-1][0]
