@@ -41,7 +41,7 @@ from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
-from . import telemetry
+from . import snapshot, telemetry
 from .settings import SurveySettings
 from .state import SurveyBook, SurveyStepEvent, notification_for
 
@@ -90,6 +90,7 @@ class SurveyRuntime(LogStateRuntime):
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
         self.tick_gate.announce()
+        self.snapshotter = snapshot.snapshotter(settings, self.book)  # bounded restarts (docs/scale.md)
 
     # --- the log-state hooks -------------------------------------------------------------------
 
