@@ -45,7 +45,8 @@ class StreamSnapshots:
         self.positions = {tp: offset for tp, offset in restored.items() if tp[0] in COVERED}
         self._counted = sum(self.positions.values())
         self.app.resume_topics = COVERED
-        self.app.resume_offsets = {TP(topic, partition): offset for (topic, partition), offset in self.positions.items()}
+        self.app.resume_offsets = {TP(topic, partition): offset
+                                   for (topic, partition), offset in self.positions.items()}
 
     def _current(self) -> Positions:
         """Restored positions moved on by what the agents applied (a quiet partition keeps its restored one)."""
