@@ -36,7 +36,8 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         for view in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")
     }
     | {("GET", "/v1/audit"): {"admin"},
-       ("GET", "/v1/cohorts/overview"): ANY_STAFF | {"researcher"}},  # each token lists only its own cohorts
+       ("GET", "/v1/cohorts/overview"): ANY_STAFF | {"researcher"},  # each token lists only its own cohorts
+       ("GET", "/v1/cohorts/{cohort}/export"): {"researcher", "admin"}},  # research export (docs/export.md)
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,
