@@ -6,18 +6,18 @@ sent (`steps`), and its truth is counted from those requests by `loadtests.recou
 from the platform's code. docs/metrics.md ("Acceptance") describes both.
 
 Over five weeks (12 October – 15 November 2026: Europe's DST end on 25 October, America's on
-1 November) dozens of members in three zones send client events at edge-of-day local times, with
+1 November) dozens of members in four zones send client events at edge-of-day local times, with
 duplicate deliveries, uploads up to three days late, conflicting re-uses of an event id and ids that
 another member also uses, while the admin API:
 
 * moves members to another zone (some twice) from a date in the near future;
-* withdraws members and re-enrols them later (one in another zone);
-* records withdrawals dated in the future (one beyond the last clock tick);
+* withdraws members and re-enrols them later (one in another zone, one withdrawn again);
+* records withdrawals dated in the future (one beyond the last clock tick, one postponed);
 * changes the cohort settings twice with an effective date (tasks, a holiday, a make-up working
-  Saturday, the activity threshold).
+  Saturday, the activity threshold; one change sent wrong, then corrected for the same date).
 
-The clock moves every 12 hours; every command is sent when the platform accepts it (an effective
-date not before the current local date).
+The clock moves every 12 hours (one old tick is sent again late); every command is sent when the
+platform accepts it (an effective date not before the current local date).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 
 Step = tuple[str, str, object, dict | None]  # (HTTP method, path, JSON body, query parameters)
 
-ZONES = ("Asia/Shanghai", "America/New_York", "Europe/Berlin")
+ZONES = ("Asia/Shanghai", "America/New_York", "Europe/Berlin", "Europe/London")  # London: UTC+0 in winter
 TASKS = ("meal", "exercise", "meditation")
-# Local wall times near midnight and inside the repeated DST hour (02:30 on a fall-back day).
-EDGE_TIMES = (time(0, 5), time(0, 40), time(2, 30), time(7, 30), time(12, 15), time(19, 45), time(23, 20),
-              time(23, 55))
+# Local wall times at and near midnight and inside the repeated DST hour (02:30 on a fall-back day).
+EDGE_TIMES = (time(0, 0), time(0, 5), time(0, 40), time(2, 30), time(7, 30), time(12, 15), time(19, 45),
+              time(23, 20), time(23, 59, 59, 999000))
 MAX_BATCH = 500
 DAY = timedelta(days=1)
 TICK_EVERY = timedelta(hours=12)
@@ -93,7 +93,10 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
                       "ends_on": ends_on.isoformat(), "holidays": [(start + timedelta(days=3)).isoformat()]}
     setup: list[Step] = [("PUT", settings_path, first_settings, None)]
     # From 23 October: exercise and meal only; Thursday 29 October a holiday, Saturday 31 October worked.
+    # First sent with a mistake (meal only), corrected a day later for the same date: the later one wins.
     second = start + timedelta(days=11)
+    at(_noon(second - 3 * DAY), ("PUT", settings_path, {**first_settings, "tasks": ["meal"]},
+                                 {"effective_on": second.isoformat()}))
     at(_noon(second - 2 * DAY), ("PUT", settings_path, {
         **first_settings, "tasks": ["meal", "exercise"], "holidays": [(start + timedelta(days=17)).isoformat()],
         "working_days": [(start + timedelta(days=19)).isoformat()]}, {"effective_on": second.isoformat()}))
@@ -133,6 +136,10 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
             "member_id": m.member_id, "cohort": cohort, "withdrawn_on": withdrawn_on.isoformat()}, None))
         at(_noon(back_on - 2 * DAY), ("POST", "/v1/enrollments", {
             "member_id": m.member_id, "cohort": cohort, "timezone": zone, "enrolled_on": back_on.isoformat()}, None))
+        if n == 1:  # withdraws again after the re-enrolment, announced a few days ahead
+            again = back_on + timedelta(days=rng.randint(6, 10))
+            at(_noon(again - 4 * DAY), ("POST", "/v1/withdrawals", {
+                "member_id": m.member_id, "cohort": cohort, "withdrawn_on": again.isoformat()}, None))
     for n, i in enumerate(leavers):
         m = people[i]
         announced = m.enrolled_on + timedelta(days=rng.randint(4, 24))
@@ -141,6 +148,10 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
             announced, withdrawn_on = ends_on - 3 * DAY, ends_on + 5 * DAY
         at(_noon(announced), ("POST", "/v1/withdrawals", {
             "member_id": m.member_id, "cohort": cohort, "withdrawn_on": withdrawn_on.isoformat()}, None))
+        if n == 1:  # the date is corrected (postponed) before it arrives: a second withdrawal replaces it
+            at(_noon(announced + DAY), ("POST", "/v1/withdrawals", {
+                "member_id": m.member_id, "cohort": cohort,
+                "withdrawn_on": (withdrawn_on + timedelta(days=4)).isoformat()}, None))
 
     for m in people:
         setup.append(("POST", "/v1/enrollments", {"member_id": m.member_id, "cohort": cohort, "timezone": m.zone,
@@ -156,6 +167,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
         at(tick, ("POST", "/v1/admin/clock", {"now": tick.isoformat()}, None), order=2)
         tick += TICK_EVERY
     at(final, ("POST", "/v1/admin/clock", {"now": final.isoformat()}, None), order=2)
+    stale = datetime.combine(start + 20 * DAY, time(0), timezone.utc)  # a tick sent again late: ignored
+    at(stale + 30 * TICK_EVERY, ("POST", "/v1/admin/clock", {"now": stale.isoformat()}, None), order=2)
 
     steps = setup + _batched([s for _, _, s in sorted(timed, key=lambda x: (x[0], x[1]))])
     ticks = [i for i, s in enumerate(steps) if s[1] == "/v1/admin/clock"]

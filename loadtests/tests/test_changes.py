@@ -106,9 +106,13 @@ def test_make_up_working_day_example():
 def test_the_generated_cohort_has_every_change():
     g = changes_cohort()
     kinds = Counter(path.rsplit("/", 1)[-1] for _, path, _, _ in g.steps)
-    assert kinds["timezone"] >= 8 and kinds["settings"] == 3 and kinds["withdrawals"] >= 10
-    dated = [(body, params) for _, path, body, params in g.steps if path.endswith("/settings") and params]
-    assert len(dated) == 2 and all(body["holidays"] and body["working_days"] for body, _ in dated)
+    assert kinds["timezone"] >= 8 and kinds["settings"] == 4 and kinds["withdrawals"] >= 12
+    dated = {params["effective_on"]: body for _, path, body, params in g.steps if path.endswith("/settings") and params}
+    assert len(dated) == 2 and all(body["holidays"] and body["working_days"] for body in dated.values())
+    ticks = [datetime.fromisoformat(body["now"]) for _, path, body, _ in g.steps if path == "/v1/admin/clock"]
+    assert ticks != sorted(ticks)  # an old tick sent again
+    withdrawn = Counter(body["member_id"] for _, path, body, _ in g.steps if path == "/v1/withdrawals")
+    assert sorted(withdrawn.values())[-2:] == [2, 2]  # a withdrawal postponed, a second one after re-enrolling
     cohort = cohort_of(g.steps)
     assert sum(len(m.periods) > 1 for m in cohort.members.values()) == 5  # re-enrolments
     assert any(len(m.periods) > 1 and len(m.zones) > 1 and m.zones[-1][0] == m.periods[-1][0]
@@ -144,3 +148,62 @@ def test_differences_name_the_field():
         f"{truth['weekly?denominator=enrolled'][1]['logged_in_days'] + 1}, count " \
         f"{truth['weekly?denominator=enrolled'][1]['logged_in_days']}"
     assert "daily?denominator=followup: no answer" in diffs and any("missing row" in d for d in diffs)
+
+
+def test_a_platform_that_ignored_a_change_would_be_caught():
+    """Each kind of change moves some number of the count: dropping it (or letting the LAST delivery of
+    an event id win) gives differences, so the acceptance test sees a platform that ignores it."""
+    g = changes_cohort()
+    truth = recount(g.steps)
+    enrolled: set[str] = set()
+
+    def re_enrolment(step) -> bool:
+        if step[1] != "/v1/enrollments":
+            return False
+        again = step[2]["member_id"] in enrolled
+        enrolled.add(step[2]["member_id"])
+        return again
+
+    last = {(e["member_id"], e["event_id"]): e for e in g.deliveries}
+    variants = {
+        "zone changes": [s for s in g.steps if not s[1].endswith("/timezone")],
+        "dated settings": [s for s in g.steps if not (s[1].endswith("/settings") and s[3])],
+        "re-enrolments": [s for s in g.steps if not re_enrolment(s)],
+        "withdrawals": [s for s in g.steps if s[1] != "/v1/withdrawals"],
+        "last delivery wins": [(m, p, [last[(e["member_id"], e["event_id"])] for e in b], q) if p == "/v1/events"
+                               else (m, p, b, q) for m, p, b, q in g.steps],
+    }
+    for name, steps in variants.items():
+        assert differences(truth, recount(steps)), name
+
+
+def test_simulator_changes_run_sends_every_request_and_reports_a_wrong_number():
+    """`simulate --changes` against a stand-in HTTP transport: every request in order, exit 0 when the
+    answers equal the count, 1 when one number differs."""
+    import json
+
+    import httpx
+
+    from loadtests.simulate import Platform, run_changes
+
+    kwargs = {"seed": 3, "members": 20, "start": date(2026, 10, 12), "cohort": "c", "prefix": "p"}
+    truth = recount(changes_cohort(**kwargs).steps)
+    sent, wrong = [], []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ingest":
+            sent.append((request.method, request.url.path, dict(request.url.params)))
+            return httpx.Response(202, json={})
+        query = str(request.url).split("/v1/cohorts/c/", 1)[1]
+        answer = json.loads(json.dumps(truth[query]))
+        if wrong and query == "members":
+            answer[0]["logged_in_days"] += 1
+        return httpx.Response(200, json=answer)
+
+    platform = Platform("http://ingest", "http://metrics", "s" * 48)
+    platform.http = httpx.Client(transport=httpx.MockTransport(handler))
+    assert run_changes(platform, timeout_s=0, **kwargs) == 0
+    steps = changes_cohort(**kwargs).steps
+    assert sent == [(m, p, q or {}) for m, p, _, q in steps]
+    wrong.append(True)
+    assert run_changes(platform, timeout_s=0, **kwargs) == 1

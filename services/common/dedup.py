@@ -64,3 +64,10 @@ class WindowedKeys:
             del self._at[key]
             self._values.pop(key, None)
         return len(old)
+
+    def to_snapshot(self) -> dict:
+        """The remembered keys (not the window: that is a setting of the running process)."""
+        return {"at": dict(self._at), "values": dict(self._values)}
+
+    def restore(self, data: dict) -> None:
+        self._at, self._values = dict(data["at"]), dict(data["values"])

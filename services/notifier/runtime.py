@@ -49,7 +49,7 @@ from services.common.logstate import LogStateRuntime
 from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
-from . import rules, telemetry
+from . import rules, snapshot, telemetry
 from .delivery import Deliverer
 from .queue import AlertView
 from .settings import NotifierSettings
@@ -83,6 +83,11 @@ class NotifierRuntime(LogStateRuntime):
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
         self.tick_gate.announce()
+        self.snapshotter = snapshot.snapshotter(settings, self.state)  # bounded restarts (docs/scale.md)
+
+    @property
+    def snapshot_topics(self) -> frozenset[str]:
+        return frozenset(TAIL_TOPICS) - snapshot.NEVER_SNAPSHOTTED
 
     async def stop(self) -> None:
         await super().stop()

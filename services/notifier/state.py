@@ -230,6 +230,30 @@ class NotifierState:
             self.skipped.prune(self.latest_tick)
             self.early.expire(self.latest_tick)
 
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    # Bump when the dict below changes (the codec also notices changed classes by their fields).
+    SNAPSHOT_VERSION = "notifier-1"
+    _SNAPSHOT_PLAIN = ("members", "partition_members", "cohorts", "quarters", "days", "last_activity", "scored",
+                       "queue", "replays_done")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded from the log tail's topics: not the settings the process was started with,
+        and not what the clock ticks set (`latest_tick`, `ticks_done`): ticks are not a tail topic, so a
+        restored state knows no tick until one arrives, exactly like a state replayed from offset 0."""
+        out = {name: getattr(self, name) for name in self._SNAPSHOT_PLAIN}
+        return out | {"early": self.early.to_snapshot(), "requested": self.requested.to_snapshot(),
+                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot()}
+
+    def restore(self, data: dict) -> None:
+        """Take over a `to_snapshot` dict (decoded by the snapshot codec) into this fresh state."""
+        for name in self._SNAPSHOT_PLAIN:
+            setattr(self, name, data[name])
+        self.early.restore(data["early"])
+        self.requested.restore(data["requested"])
+        self.done.restore(data["done"])
+        self.skipped.restore(data["skipped"])
+
     # --- reading --------------------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -43,7 +43,7 @@ from services.common.logstate import LogStateRuntime
 from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
-from . import telemetry
+from . import snapshot, telemetry
 from .settings import SurveySettings
 from .state import SurveyBook, SurveyStepEvent, notification_for
 
@@ -93,6 +93,7 @@ class SurveyRuntime(LogStateRuntime):
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
         self.tick_gate.announce()
+        self.snapshotter = snapshot.snapshotter(settings, self.book)  # bounded restarts (docs/scale.md)
 
     # --- the log-state hooks -------------------------------------------------------------------
 

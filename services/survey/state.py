@@ -93,6 +93,21 @@ class SurveyBook:
     # Erased members (docs/erasure.md): id → random pseudonym, in memory only, never snapshotted.
     aliases: Aliases = field(default_factory=Aliases)
 
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    SNAPSHOT_VERSION = "survey-1"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "seen", "_heaps", "_queued", "members")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded from `surveys` and `members`: not the plan (a setting of the running process)
+        and not `now` (set by clock ticks, which the tail does not read: a restored book knows no tick until
+        one arrives, like a book replayed from offset 0)."""
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS}
+
+    def restore(self, data: dict) -> None:
+        for name in self._SNAPSHOT_FIELDS:
+            setattr(self, name, data[name])
+
     def times(self, inv: Invitation) -> StepTimes | SurveyScheduled:
         member = self.members.get(inv.scheduled.member_id)
         return step_times(inv.scheduled, self.plan, member.zones if member else None)

@@ -35,7 +35,8 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
         ("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A | ({"researcher"} if view != "members" else set())
         for view in ("weekly", "summary", "daily", "members", "daytypes", "qol")
     }
-    | {("GET", "/v1/audit"): {"admin"}},
+    | {("GET", "/v1/audit"): {"admin"},
+       ("GET", "/v1/cohorts/{cohort}/export"): {"researcher", "admin"}},  # research export (docs/export.md)
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,
