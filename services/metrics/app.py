@@ -77,6 +77,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     faust_app = build_faust_app(settings)
                     app.state.faust = faust_app
                     stack.push_async_callback(close_publisher, faust_app)
+                    await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
+                    stack.push_async_callback(faust_app.snapshots.close)
                     await stack.enter_async_context(faust_app_running(faust_app))
                 log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=scrub(settings.clickhouse_url),
                          migrations_applied=applied)

@@ -10,12 +10,15 @@ are, and a view firing on the copied events would add rows bucketed by today's t
 The sink applies erasures in log order within its batches, and keeps the member → pseudonym map of
 this process in memory only (`Pseudonyms`), so rows of the member read after the erasure (another
 topic, or a rebuild from offset 0) land under the same pseudonym and the member's days stay whole.
+A restarted sink reads the erasures before its stored positions again first (`Sink._load_erased`):
+their members get fresh pseudonyms, so a late row of one is never stored under the id.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
+
+from services.common.pseudonyms import new_pseudonym
 
 from .clickhouse import ClickHouse
 
@@ -29,11 +32,6 @@ ID_COLUMNS: dict[str, str] = {
 EMBEDDED_IDS: dict[str, tuple[str, ...]] = {"member_records": ("record",), "events": ("payload",)}
 VIEWS_ON_EVENTS = ("member_day_events_mv", "aggregated_events_mv")
 ERASURE_TABLE = "__member_erased__"  # the converter's marker row: an action for the sink, not a table
-
-
-def new_pseudonym() -> str:
-    """Random (not derived from the id, so no one can recompute it) and valid as a member id."""
-    return "erased-" + secrets.token_hex(12)
 
 
 class Pseudonyms:

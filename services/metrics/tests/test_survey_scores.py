@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from contracts.surveys import SCALES, ExperienceAnswers, SurveyResponded
+from contracts.surveys import SCALES, RecordedExperienceAnswers, SurveyResponded
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 
@@ -19,7 +19,7 @@ def test_only_scores_become_rows_never_free_text():
     responded = SurveyResponded(
         event_id=uuid4(), invitation_id=uuid4(), member_id="m-1", cohort="c-1", instrument="experience",
         timepoint="post", occurred_at=datetime(2026, 11, 2, tzinfo=timezone.utc), response_id=uuid4(),
-        answers=ExperienceAnswers(q1='I liked the "survey.scored" meditation'))
+        answers=RecordedExperienceAnswers(q1='I liked the "survey.scored" meditation'))
     assert survey_score_rows(responded.model_dump_json().encode(), 0, 1) == []
     with pytest.raises(InvalidSurveyRecord):
         survey_score_rows(b'{"type": "survey.scored", "member_id": "m-1"}', 0, 2)
