@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
 
 import numpy as np
@@ -31,10 +31,12 @@ import pyarrow.compute as pc
 
 from contracts.engagement import activity, is_working_day_with_make_up, stage
 from contracts.metrics_api import Denominator, StageFilter
+from contracts.timeline import ZoneHistory, zone
 
 from .days import WINDOW_DAYS, CohortCalendar, MemberDay, rates
 
 EPOCH = date(1970, 1, 1)
+_UNIX = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_TASKS = 63  # bits of a task mask (uint64)
 
 
@@ -295,6 +297,41 @@ def facts_from_columns(p: Plan, member_ids: pa.Array | pa.ChunkedArray, day: np.
     mask = np.zeros(len(member), np.uint64)
     np.bitwise_or.at(mask, row[known], bits)
     return DayFacts.of(member, day, mask, actions)
+
+
+def per_member_day(facts: DayFacts) -> DayFacts:
+    """Facts of single events summed per (member, day): tasks united, actions added."""
+    if not len(facts.member):
+        return facts
+    keys, inverse = np.unique(np.stack([facts.member, facts.day]), axis=1, return_inverse=True)
+    inverse = inverse.ravel()
+    mask = np.zeros(keys.shape[1], np.uint64)
+    np.bitwise_or.at(mask, inverse, facts.tasks)
+    actions = np.zeros(keys.shape[1], np.int64)
+    np.add.at(actions, inverse, facts.actions)
+    return DayFacts(keys[0], keys[1], mask, actions)
+
+
+def zone_days(history: ZoneHistory, at_ms: np.ndarray, dates: dict[str, np.ndarray]) -> np.ndarray:
+    """`ZoneHistory.local_day` of many instants (milliseconds since 1970, UTC), given each instant's
+    calendar date in every zone of the history (`dates[zone]`, days since 1970): each instant falls in
+    the last change whose new-zone midnight it has reached (else the first zone), and takes that zone's
+    date, at most the next change's `effective_on` - 1."""
+    changes = history.changes
+    segment = np.full(len(at_ms), -1, np.int64)
+    for i in range(len(changes) - 1, -1, -1):  # the later change wins, as ZoneHistory._segment
+        effective_on, name = changes[i]
+        start = (datetime.combine(effective_on, time(0), tzinfo=zone(name)) - _UNIX) // timedelta(milliseconds=1)
+        segment[(segment == -1) & (at_ms >= start)] = i
+    names = [history.first, *(name for _, name in changes)]
+    out = np.zeros(len(at_ms), np.int64)
+    for i in range(-1, len(changes)):
+        chosen = segment == i
+        day = dates[names[i + 1]][chosen]
+        if i + 1 < len(changes):
+            day = np.minimum(day, day_index(changes[i + 1][0]) - 1)
+        out[chosen] = day
+    return out
 
 
 def fill(p: Plan, facts: DayFacts) -> Grid:

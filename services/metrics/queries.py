@@ -138,7 +138,7 @@ def _moved_engagement(ch: ClickHouse, calendar: CohortCalendar,
 FIRST_DELIVERIES_SQL = """
     SELECT member_id, argMin(occurred_at, kafka_offset) AS occurred_at, argMin(tasks, kafka_offset) AS tasks,
            argMin(action, kafka_offset) AS action
-    FROM events WHERE has({members:Array(String)}, member_id) GROUP BY member_id, event_id"""
+    FROM events WHERE member_id IN {members:Array(String)} GROUP BY member_id, event_id"""
 
 
 def cohort_days(ch: ClickHouse, cohort: str) -> tuple[CohortCalendar, list[days.MemberDay]]:
@@ -174,12 +174,31 @@ def day_facts(ch: ClickHouse, p: grid.Plan, cohort: str) -> grid.DayFacts:
                                     table.column("tasks"), table.column("actions").to_numpy())
     if not moved:
         return facts
-    folded = _moved_engagement(ch, p.calendar, moved)
     index = p.index()
-    return grid.DayFacts.concat([facts.without([index[m] for m in moved]), grid.facts_from_columns(
-        p, pa.array([m for m, _ in folded], pa.string()), np.array([grid.day_index(d) for _, d in folded], np.int64),
-        pa.array([sorted(tasks) for tasks, _ in folded.values()], pa.list_(pa.string())),
-        np.array([a for _, a in folded.values()], np.int64))])
+    return grid.DayFacts.concat([facts.without([index[m] for m in moved]), _moved_facts(ch, p, moved)])
+
+
+def _moved_facts(ch: ClickHouse, p: grid.Plan, moved: list[str]) -> grid.DayFacts:
+    """The members with a zone history, from their first deliveries: ClickHouse gives each event's
+    date in every zone of those histories, numpy picks the zone in force (`grid.zone_days`)."""
+    histories = {m: p.calendar.timelines[m].zones for m in moved}
+    zones = sorted({z for h in histories.values() for z in (h.first, *(name for _, name in h.changes))})
+    if any(not _ZONE.match(z) for z in zones):
+        raise ValueError("unexpected zone name")
+    dates = ", ".join(f"toInt64(toDate(occurred_at, '{z}')) AS d{i}" for i, z in enumerate(zones))
+    table = ch.query_arrow(
+        f"SELECT member_id, toInt64(toUnixTimestamp64Milli(occurred_at)) AS at, tasks, toInt64(action) AS action, "
+        f"{dates} FROM ({FIRST_DELIVERIES_SQL}) ORDER BY member_id", {"members": moved})
+    member_ids = table.column("member_id").to_numpy(zero_copy_only=False)
+    at = table.column("at").to_numpy()
+    by_zone = {z: table.column(f"d{i}").to_numpy() for i, z in enumerate(zones)}
+    day = np.zeros(len(at), np.int64)
+    for m, history in histories.items():
+        rows = member_ids == m
+        day[rows] = grid.zone_days(history, at[rows], {z: d[rows] for z, d in by_zone.items()})
+    events = grid.facts_from_columns(p, table.column("member_id"), day, table.column("tasks"),
+                                     table.column("action").to_numpy())
+    return grid.per_member_day(events)
 
 
 # From `member_day_events` (migration 9) while `aggregate_current` holds: every row of a cohort

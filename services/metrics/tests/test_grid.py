@@ -17,6 +17,7 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from contracts.members import (
@@ -26,6 +27,7 @@ from contracts.members import (
     MemberTimezoneChanged,
     MemberWithdrawn,
 )
+from contracts.timeline import ZoneHistory, zone
 from services.metrics import days, grid, queries
 from services.metrics.clickhouse import connect
 from services.metrics.rows import clock_rows, engagement_event_rows, member_rows
@@ -239,3 +241,20 @@ def test_grid_equals_the_reference_fold_on_chdb(ch, monkeypatch):
     summaries = {m["member_id"]: m for m in on_raw["members"]}
     assert summaries["m-005"]["withdrawn_on"] == date(2026, 12, 1)
     assert summaries["m-001"]["timezone"] == "Asia/Shanghai"
+
+
+def test_zone_days_equal_the_zone_history_rule():
+    """`grid.zone_days` (vectorised) = `ZoneHistory.local_day`, around changes, DST and midnight."""
+    rng = random.Random(5)
+    zones = ("Asia/Beirut", "America/Havana", "Europe/Berlin", "Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC")
+    for _ in range(40):
+        history = ZoneHistory(rng.choice(zones))
+        for _ in range(rng.randint(0, 3)):
+            history = history.changed(rng.choice(zones), date(2026, 3, 1) + timedelta(days=rng.randrange(250)))
+        instants = [datetime(2026, 2, 20, tzinfo=timezone.utc) + timedelta(minutes=rng.randrange(0, 400 * 1440, 15))
+                    for _ in range(300)]
+        at = [int(i.timestamp() * 1000) for i in instants]
+        names = {history.first, *(z for _, z in history.changes)}
+        dates = {z: [grid.day_index(i.astimezone(zone(z)).date()) for i in instants] for z in names}
+        got = grid.zone_days(history, np.array(at), {z: np.array(d) for z, d in dates.items()})
+        assert got.tolist() == [grid.day_index(history.local_day(i)) for i in instants]
