@@ -201,7 +201,7 @@ def _moved_facts(ch: ClickHouse, p: grid.Plan, moved: list[str]) -> grid.DayFact
     return grid.per_member_day(events)
 
 
-# From `member_day_events` (migration 9) while `aggregate_current` holds: every row of a cohort
+# From `member_day_events` (migration 11) while `aggregate_current` holds: every row of a cohort
 # member is then bucketed in its stored zone, so FINAL gives each (member, day) once, as plain
 # arrays (no aggregate state to decode).
 AGGREGATE_FACTS_SQL = """
@@ -227,7 +227,7 @@ def raw_days_sql(sc: Scope) -> str:
         GROUP BY member_id, day"""
 
 
-# The same per member-day engagement from `member_day_events` (schema migration 9), which ClickHouse
+# The same per member-day engagement from `member_day_events` (schema migration 11), which ClickHouse
 # maintains at insert time: valid only when `aggregate_current` holds for the cohort (see `scope`).
 AGGREGATE_DAYS_SQL = """
         SELECT member_id, day, groupUniqArrayArray(tasks) AS tasks,

@@ -16,8 +16,14 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.alert_store import ALERT_EVENTS_DDL, ALERT_EVENTS_SCHEMA, ALERT_EVENTS_TABLE, ALERTS_VIEW_DDL
 from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
-from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+from services.metrics.survey_scores import (
+    SURVEY_INVITATIONS_DDL,
+    SURVEY_INVITATIONS_SCHEMA,
+    SURVEY_SCORES_DDL,
+    SURVEY_SCORES_SCHEMA,
+)
 
 from .clickhouse import ClickHouse
 
@@ -25,13 +31,13 @@ _EVENTS_WITH_ZONE = """
     FROM events AS ev LEFT JOIN (SELECT member_id, timezone FROM enrolments FINAL) AS z ON ev.member_id = z.member_id"""
 _LOCAL_DAY = "toDate(formatDateTime(ev.occurred_at, '%F', if(z.timezone = '', 'UTC', z.timezone)))"
 
-# Migrations 4-8: per member-day engagement of the raw events as ClickHouse aggregate states.
+# Migrations 4-10: per member-day engagement of the raw events as ClickHouse aggregate states.
 _MEMBER_DAY_STATES_SELECT = f"""
     SELECT ev.member_id AS member_id, z.timezone AS timezone, {_LOCAL_DAY} AS day,
            groupUniqArrayArrayState(ev.tasks) AS tasks, uniqExactIfState(ev.event_id, ev.action) AS actions
     {_EVENTS_WITH_ZONE}"""
 
-# Per member-day engagement of the raw events (migration 9 on), bucketed by the member's local day
+# Per member-day engagement of the raw events (migration 11 on), bucketed by the member's local day
 # (time zone of the enrolment known when the event was inserted; '' when none yet): the set of tasks
 # marked and the set of action events (SipHash128 of the event id, the hash `uniqExact` keeps too).
 # Sets, so a duplicate or replayed row changes no number. Plain arrays (SimpleAggregateFunction), not
@@ -263,7 +269,14 @@ MIGRATIONS: list[tuple[int, str, list]] = [
     (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
         STAFF_ACCESS_DDL,
     ]),
-    (9, "member-day aggregate as plain sets (read with FINAL, no aggregate state to decode per request)", [
+    (9, "alert lifecycle from the alerts topic (codes, dates, numbers; never a call's note) and one row per alert", [
+        ALERT_EVENTS_DDL,
+        ALERTS_VIEW_DDL,
+    ]),
+    (10, "QLQ-C30 invitations from survey.invited (questionnaire completion per timepoint; dates only)", [
+        SURVEY_INVITATIONS_DDL,
+    ]),
+    (11, "member-day aggregate as plain sets (read with FINAL, no aggregate state to decode per request)", [
         # Rebuilt from `events` (the sets are idempotent: rows the view adds while the backfill runs
         # change nothing). `aggregated_events` is kept: it still names every key the table has seen.
         "DROP VIEW IF EXISTS member_day_events_mv",
@@ -330,7 +343,9 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "survey_invitations": SURVEY_INVITATIONS_SCHEMA,
     "staff_access": STAFF_ACCESS_SCHEMA,
+    ALERT_EVENTS_TABLE: ALERT_EVENTS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),
