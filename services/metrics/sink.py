@@ -281,7 +281,7 @@ class Sink:
             self.ch.insert(table, {name: [row[name] for row in rows] for name in schema.names}, schema)
             telemetry.SINK_ROWS.labels(table).inc(len(rows))
         for member in erased:
-            moved = rekey_member(self.ch, member, self.pseudonyms.assign(member))
+            moved = rekey_member(self.ch, member, self.pseudonyms.assign(member), self.pseudonyms.id_for)
             telemetry.SINK_ERASURES.inc()
             log.info("member_erased", rows_rekeyed=moved)  # never the id: the log would keep it
         if ends:
