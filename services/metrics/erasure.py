@@ -27,8 +27,9 @@ from .clickhouse import ClickHouse
 # table → the column holding a member id (the audit trail names the member read in `target`).
 ID_COLUMNS: dict[str, str] = {
     "events": "member_id", "enrolments": "member_id", "withdrawals": "member_id", "member_records": "member_id",
-    "member_days": "member_id", "survey_scores": "member_id", "member_day_events": "member_id",
-    "aggregated_events": "member_id", "alert_events": "member_id", "staff_access": "target",
+    "member_days": "member_id", "survey_scores": "member_id", "survey_invitations": "member_id",
+    "member_day_events": "member_id", "aggregated_events": "member_id", "alert_events": "member_id",
+    "staff_access": "target",
 }
 # String columns that embed the id in a serialized record (rewritten with it).
 EMBEDDED_IDS: dict[str, tuple[str, ...]] = {"member_records": ("record",), "events": ("payload",)}

@@ -18,7 +18,12 @@ import pyarrow as pa
 
 from services.metrics.alert_store import ALERT_EVENTS_DDL, ALERT_EVENTS_SCHEMA, ALERT_EVENTS_TABLE, ALERTS_VIEW_DDL
 from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
-from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+from services.metrics.survey_scores import (
+    SURVEY_INVITATIONS_DDL,
+    SURVEY_INVITATIONS_SCHEMA,
+    SURVEY_SCORES_DDL,
+    SURVEY_SCORES_SCHEMA,
+)
 
 from .clickhouse import ClickHouse
 
@@ -246,6 +251,9 @@ MIGRATIONS: list[tuple[int, str, list]] = [
         ALERT_EVENTS_DDL,
         ALERTS_VIEW_DDL,
     ]),
+    (10, "QLQ-C30 invitations from survey.invited (questionnaire completion per timepoint; dates only)", [
+        SURVEY_INVITATIONS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -303,6 +311,7 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "survey_invitations": SURVEY_INVITATIONS_SCHEMA,
     "staff_access": STAFF_ACCESS_SCHEMA,
     ALERT_EVENTS_TABLE: ALERT_EVENTS_SCHEMA,
     "events": pa.schema([

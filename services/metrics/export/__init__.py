@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ..clickhouse import ClickHouse
-from .archive import zip_stream
-from .content import CohortExport
-from .dictionary import readme
 
 
 def member_count(ch: ClickHouse, cohort: str) -> int:
@@ -21,5 +18,10 @@ def member_count(ch: ClickHouse, cohort: str) -> int:
 def export_zip(ch: ClickHouse, cohort: str, identified: bool = False,
                on_file: Callable[[str, int], None] | None = None) -> Iterator[bytes]:
     """The archive's bytes, produced while read. ClickHouse is read when the first chunk is asked for."""
+    # imported here so that `python -m services.metrics.export.dictionary` runs without a warning
+    from .archive import zip_stream
+    from .content import CohortExport
+    from .dictionary import readme
+
     export = CohortExport(ch, cohort, identified)
     yield from zip_stream(export.files(), [("README.md", readme(cohort, identified))], on_file)

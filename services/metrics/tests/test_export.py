@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-import os
 import random
-import subprocess
-import sys
 import uuid
 import zipfile
 from datetime import date, datetime, time, timedelta, timezone
@@ -20,11 +17,13 @@ from datetime import date, datetime, time, timedelta, timezone
 import pandas as pd
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
 from contracts.alerts import AlertAcknowledged, AlertRaised, CallLogged
 from contracts.surveys import SCALES, SurveyScored
 from contracts.topics import ALERTS, SURVEYS
 from services.common.kafka import Publisher, Record
+from services.metrics.export.__main__ import cli as export_cli
 from services.metrics.export.dictionary import FILES
 from testsupport.cohort import generate
 from testsupport.polling import wait_until
@@ -215,10 +214,9 @@ def test_export_recomputes_every_published_number(own_broker, jwt_secret, mint, 
 
     # the CLI: same code path, same numbers (chDB is one process: run once the service has stopped)
     out = tmp_path / "cli.zip"
-    env = {**os.environ, "CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}", "KAFKA_BOOTSTRAP": broker}
-    cli = subprocess.run([sys.executable, "-m", "services.metrics.export", g.cohort, "--out", str(out),
-                          "--actor", "ops"], env=env, capture_output=True, text=True, timeout=120)
-    assert cli.returncode == 0, cli.stderr[-2000:]
+    cli = CliRunner().invoke(export_cli, [g.cohort, "--out", str(out), "--actor", "ops", "--clickhouse-url",
+                                          f"chdb://{tmp_path / 'chdb'}", "--kafka-bootstrap", broker])
+    assert cli.exit_code == 0, cli.output[-2000:]
     from_cli = _unzip(out.read_bytes())
     assert from_cli["weekly.csv"] == files["weekly.csv"] and set(from_cli) == set(files)
     assert set(_csv(from_cli, "members.csv").member).isdisjoint(set(_csv(files, "members.csv").member))
