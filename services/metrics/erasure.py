@@ -37,6 +37,7 @@ EMBEDDED_IDS: dict[str, tuple[str, ...]] = {"member_records": ("record",), "even
 # alert ids and their step ids): anyone holding the member id could recompute them and find the
 # pseudonym's rows, so they are replaced by random ids too (one per value, the same for every row).
 DERIVED_IDS: dict[str, tuple[str, ...]] = {"survey_scores": ("invitation_id", "response_id", "event_id"),
+                                           "survey_invitations": ("invitation_id",),
                                            "alert_events": ("alert_id", "event_id")}
 VIEWS_ON_EVENTS = ("member_day_events_mv", "aggregated_events_mv")
 ERASURE_TABLE = "__member_erased__"  # the converter's marker row: an action for the sink, not a table
