@@ -66,6 +66,7 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     return {
         "weekly": {d: metrics(f"weekly?denominator={d}") for d in ("followup", "enrolled")},
         "summary": metrics("summary"),
+        "overview": metrics("overview"),  # headline figures: questionnaire completion, alert workload, ...
         "members": sorted(json.dumps({k: v for k, v in m.items() if k != "member_id"}, sort_keys=True)
                           for m in members),
         "alerts": sorted(Counter((a["kind"], a["status"]) for a in alerts).items()),
@@ -79,7 +80,8 @@ def _answers(clients: dict, tokens: dict, cohort: str, victim: str) -> list[tupl
     """Every read a client can make (path, response text): staff, admin and the member's own token."""
     me = bearer(tokens["mint"](victim))
     reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])  # every metrics read of the cohort
-             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol")]
+             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")]
+    reads += [("metrics", "/v1/cohorts/overview", tokens["admin"])]
     reads += [("metrics", "/v1/audit", tokens["admin"]), ("metrics", f"/v1/audit?target={victim}", tokens["admin"])]
     reads += [("notifier", p, tokens["nurse"]) for p in ("/v1/alerts", f"/v1/members/{victim}/panel",
                                                            f"/v1/members/{victim}/engagement")]
