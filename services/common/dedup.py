@@ -48,6 +48,14 @@ class WindowedKeys:
     def keys(self):
         return self._at.keys()
 
+    def discard_where(self, concerns) -> int:
+        """Forget every key for which `concerns(key)` is true (an erased member's keys); how many."""
+        gone = [key for key in self._at if concerns(key)]
+        for key in gone:
+            del self._at[key]
+            self._values.pop(key, None)
+        return len(gone)
+
     def prune(self, now: datetime) -> int:
         """Forget keys older than the window; returns how many were forgotten."""
         cutoff = now - self.window

@@ -16,8 +16,14 @@ import re
 
 import pyarrow as pa
 
+from services.metrics.alert_store import ALERT_EVENTS_DDL, ALERT_EVENTS_SCHEMA, ALERT_EVENTS_TABLE, ALERTS_VIEW_DDL
 from services.metrics.audit_store import STAFF_ACCESS_DDL, STAFF_ACCESS_SCHEMA
-from services.metrics.survey_scores import SURVEY_SCORES_DDL, SURVEY_SCORES_SCHEMA
+from services.metrics.survey_scores import (
+    SURVEY_INVITATIONS_DDL,
+    SURVEY_INVITATIONS_SCHEMA,
+    SURVEY_SCORES_DDL,
+    SURVEY_SCORES_SCHEMA,
+)
 
 from .clickhouse import ClickHouse
 
@@ -241,6 +247,13 @@ MIGRATIONS: list[tuple[int, str, list]] = [
     (8, "audit trail of staff reads of member-level data (who, what, when; never the data)", [
         STAFF_ACCESS_DDL,
     ]),
+    (9, "alert lifecycle from the alerts topic (codes, dates, numbers; never a call's note) and one row per alert", [
+        ALERT_EVENTS_DDL,
+        ALERTS_VIEW_DDL,
+    ]),
+    (10, "QLQ-C30 invitations from survey.invited (questionnaire completion per timepoint; dates only)", [
+        SURVEY_INVITATIONS_DDL,
+    ]),
 ]
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -298,7 +311,9 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "survey_scores": SURVEY_SCORES_SCHEMA,
+    "survey_invitations": SURVEY_INVITATIONS_SCHEMA,
     "staff_access": STAFF_ACCESS_SCHEMA,
+    ALERT_EVENTS_TABLE: ALERT_EVENTS_SCHEMA,
     "events": pa.schema([
         pa.field("event_id", pa.string()), pa.field("member_id", pa.string()), pa.field("type", pa.string()),
         pa.field("occurred_at", _TS), pa.field("received_at", _TS), pa.field("tasks", pa.list_(pa.string())),

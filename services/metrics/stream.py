@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import timedelta, timezone
+from datetime import timezone
 
 import faust
 from pydantic import ValidationError
@@ -34,12 +34,12 @@ from contracts.topics import (
 from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
+from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 from services.common.waiting import WaitingRoom
 
 from . import snapshot
-from .erasure import new_pseudonym
 from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
@@ -49,8 +49,7 @@ from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS, WAITING_DRO
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
     app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings,
                          stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
-    app.book = book or MemberDayBook(pending=WaitingRoom(
-        settings.waiting_per_member, settings.waiting_total, timedelta(days=settings.waiting_window_days)))
+    app.book = book or MemberDayBook(pending=settings.waiting_room())
     drops_reported: Counter[str] = Counter()
     # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
     # ~10x more, and awaiting the acknowledgement in the agent stalled the fold.
