@@ -48,6 +48,14 @@ class WindowedKeys:
     def keys(self):
         return self._at.keys()
 
+    def discard_where(self, concerns) -> int:
+        """Forget every key for which `concerns(key)` is true (an erased member's keys); how many."""
+        gone = [key for key in self._at if concerns(key)]
+        for key in gone:
+            del self._at[key]
+            self._values.pop(key, None)
+        return len(gone)
+
     def prune(self, now: datetime) -> int:
         """Forget keys older than the window; returns how many were forgotten."""
         cutoff = now - self.window
@@ -56,3 +64,10 @@ class WindowedKeys:
             del self._at[key]
             self._values.pop(key, None)
         return len(old)
+
+    def to_snapshot(self) -> dict:
+        """The remembered keys (not the window: that is a setting of the running process)."""
+        return {"at": dict(self._at), "values": dict(self._values)}
+
+    def restore(self, data: dict) -> None:
+        self._at, self._values = dict(data["at"]), dict(data["values"])

@@ -24,7 +24,7 @@ from . import telemetry  # noqa: F401  (registers the stream series)
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from .rollup import Rollup
-from .routers import api, audit, qol
+from .routers import api, audit, export, overview, qol
 from .rows import CONVERTERS
 from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -77,6 +77,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     faust_app = build_faust_app(settings)
                     app.state.faust = faust_app
                     stack.push_async_callback(close_publisher, faust_app)
+                    await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
+                    stack.push_async_callback(faust_app.snapshots.close)
                     await stack.enter_async_context(faust_app_running(faust_app))
                 log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=scrub(settings.clickhouse_url),
                          migrations_applied=applied)
@@ -103,9 +105,11 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         return not uses_kafka or await broker_reachable(settings.kafka_bootstrap)
 
     app.include_router(health_router(ready))
+    app.include_router(overview.router)
     app.include_router(api.router)
     app.include_router(qol.router)
     app.include_router(audit.router)
+    app.include_router(export.router)
     mount_metrics(app)
 
     @app.get("/", include_in_schema=False)

@@ -12,6 +12,7 @@ folded in log order. Every rule comes from `contracts.engagement`.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -58,8 +59,11 @@ class DayState:
 
 
 def content_fingerprint(event: AnyClientEvent) -> int:
-    """What a delivery carries, without the server's receipt time (a retried send is not a conflict)."""
-    return hash((event.type, event.occurred_at, event.payload.model_dump_json()))
+    """What a delivery carries, without the server's receipt time (a retried send is not a conflict).
+    A digest, not hash(): Python salts str hashes per process, and a fingerprint restored from a
+    snapshot must still match the same content read by the next process."""
+    content = f"{event.type}|{event.occurred_at.isoformat()}|{event.payload.model_dump_json()}".encode()
+    return int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big")
 
 
 _EMPTY = DayState()
@@ -83,6 +87,23 @@ class MemberDayBook:
     # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
     # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
     erased: dict[str, str] = field(default_factory=dict)
+
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    SNAPSHOT_VERSION = "metrics-1"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("members", "cohorts", "days", "days_of", "dead_lettered", "first_delivery", "pruned_at",
+                        "newest_event_at", "conflicts")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded, except the settings (`dedup_window`, the waiting room's bounds) and
+        `erased`: erased ids and their pseudonyms are never recorded (docs/erasure.md); a restore
+        replays `member.erasures` from offset 0 instead."""
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {"pending": self.pending.to_snapshot()}
+
+    def restore(self, data: dict) -> None:
+        for name in self._SNAPSHOT_FIELDS:
+            setattr(self, name, data[name])
+        self.pending.restore(data["pending"])
 
     def settings(self, cohort: str) -> SettingsHistory:
         return self.cohorts.get(cohort) or SettingsHistory()

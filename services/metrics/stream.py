@@ -34,11 +34,12 @@ from contracts.topics import (
 from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
+from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 from services.common.waiting import WaitingRoom
 
-from .erasure import new_pseudonym
+from . import snapshot
 from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
@@ -155,6 +156,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             for event in batch:
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
+    snapshot.attach(app, settings)  # bounded restarts: app.snapshots.restore() before the app starts
     return app
 
 
