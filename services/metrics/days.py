@@ -120,6 +120,11 @@ def counts(days: Iterable[MemberDay], denominator: Denominator) -> dict:
         logged += d.logged_in
         part += d.participated
         comp += d.completed
+    return rates(denominator, partial, n, logged, part, comp)
+
+
+def rates(denominator: Denominator, partial: bool, n: int, logged: int, part: int, comp: int) -> dict:
+    """The Rates fields from the counts (unrounded percentages; 0 over no member-days)."""
     return {"denominator": denominator, "partial": partial, "member_days": n, "logged_in_days": logged,
             "participated_days": part, "completed_days": comp,
             "login_rate": 100 * logged / n if n else 0.0, "participation_rate": 100 * part / n if n else 0.0,

@@ -14,7 +14,9 @@ do), so the test needs no faust worker.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import zipfile
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -64,6 +66,7 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     return {
         "weekly": {d: metrics(f"weekly?denominator={d}") for d in ("followup", "enrolled")},
         "summary": metrics("summary"),
+        "overview": metrics("overview"),  # headline figures: questionnaire completion, alert workload, ...
         "members": sorted(json.dumps({k: v for k, v in m.items() if k != "member_id"}, sort_keys=True)
                           for m in members),
         "alerts": sorted(Counter((a["kind"], a["status"]) for a in alerts).items()),
@@ -76,14 +79,21 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
 def _answers(clients: dict, tokens: dict, cohort: str, victim: str) -> list[tuple[str, str]]:
     """Every read a client can make (path, response text): staff, admin and the member's own token."""
     me = bearer(tokens["mint"](victim))
-    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])
-             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol")]
+    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])  # every metrics read of the cohort
+             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")]
+    reads += [("metrics", "/v1/cohorts/overview", tokens["admin"])]
     reads += [("metrics", "/v1/audit", tokens["admin"]), ("metrics", f"/v1/audit?target={victim}", tokens["admin"])]
     reads += [("notifier", p, tokens["nurse"]) for p in ("/v1/alerts", f"/v1/members/{victim}/panel",
                                                            f"/v1/members/{victim}/engagement")]
     reads += [("notifier", "/v1/members/me/today", me), ("survey", "/v1/surveys/pending", me)]
     reads += [("survey", f"/v1/cohorts/{cohort}/experience{s}", tokens["nurse"]) for s in ("", ".csv")]
-    return [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    answers = [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    # the research export with real ids (admins only): every file of the ZIP
+    export = clients["metrics"].get(f"/v1/cohorts/{cohort}/export?identified=true", headers=tokens["admin"])
+    assert export.status_code == 200, export.text
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        answers += [(f"metrics export {name}", archive.read(name).decode()) for name in archive.namelist()]
+    return answers
 
 
 def _assert_nothing_answers(clients, tokens, cohort, victim, secrets) -> None:
