@@ -11,7 +11,8 @@ duplicate deliveries, uploads up to three days late, conflicting re-uses of an e
 another member also uses, while the admin API:
 
 * moves members to another zone (some twice) from a date in the near future;
-* withdraws members and re-enrols them later (one in another zone, one withdrawn again);
+* withdraws members and re-enrols them later (one in another zone, one withdrawn again, one only
+  after the cohort's end), and one member on the enrolment day itself;
 * records withdrawals dated in the future (one beyond the last clock tick, one postponed);
 * changes the cohort settings twice with an effective date (tasks, a holiday, a make-up working
   Saturday, the activity threshold; one change sent wrong, then corrected for the same date).
@@ -112,6 +113,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
     order = list(range(members))
     rng.shuffle(order)
     movers, returners, leavers = order[:8], order[8:13], order[13:19]
+    # Two whose follow-up ends with no day left: withdrawn on the enrolment day; re-enrolled after the end.
+    at_once, after_end = (people[order[19]], people[order[20]]) if members > 20 else (None, None)
     gaps: dict[str, list[tuple[date, date]]] = {}  # member → (withdrawn_on, re-enrolled on)
     for i in movers:
         m = people[i]
@@ -153,9 +156,20 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
                 "member_id": m.member_id, "cohort": cohort,
                 "withdrawn_on": (withdrawn_on + timedelta(days=4)).isoformat()}, None))
 
+    if after_end:
+        left_on = after_end.enrolled_on + timedelta(days=rng.randint(8, 14))
+        at(_noon(left_on - 2 * DAY), ("POST", "/v1/withdrawals", {
+            "member_id": after_end.member_id, "cohort": cohort, "withdrawn_on": left_on.isoformat()}, None))
+        at(_noon(ends_on - DAY), ("POST", "/v1/enrollments", {
+            "member_id": after_end.member_id, "cohort": cohort, "timezone": after_end.zone,
+            "enrolled_on": (ends_on + DAY).isoformat()}, None))
+
     for m in people:
         setup.append(("POST", "/v1/enrollments", {"member_id": m.member_id, "cohort": cohort, "timezone": m.zone,
                                                   "enrolled_on": m.enrolled_on.isoformat()}, None))
+    if at_once:
+        setup.append(("POST", "/v1/withdrawals", {"member_id": at_once.member_id, "cohort": cohort,
+                                                  "withdrawn_on": at_once.enrolled_on.isoformat()}, None))
 
     events = _events(rng, people, start - DAY, ends_on + DAY)
     _share_some_ids(rng, events)

@@ -24,7 +24,7 @@ from . import telemetry  # noqa: F401  (registers the stream series)
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from .rollup import Rollup
-from .routers import api, audit, export, qol
+from .routers import api, audit, export, overview, qol
 from .rows import CONVERTERS
 from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -105,6 +105,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         return not uses_kafka or await broker_reachable(settings.kafka_bootstrap)
 
     app.include_router(health_router(ready))
+    app.include_router(overview.router)
     app.include_router(api.router)
     app.include_router(qol.router)
     app.include_router(audit.router)

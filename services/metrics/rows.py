@@ -103,8 +103,8 @@ def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
 
 
 def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
-    """`survey.scored` → `survey_scores` (the survey service defines the row; other survey.* records,
-    including the experience survey's free text, are skipped)."""
+    """`survey.scored` → `survey_scores`, `survey.invited` → `survey_invitations` (survey_scores.py
+    defines the rows; other survey.* records, including the experience survey's free text, are skipped)."""
     try:
         return survey_score_rows(value, partition, offset)
     except InvalidSurveyRecord as exc:

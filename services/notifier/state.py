@@ -233,7 +233,7 @@ class NotifierState:
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
     # Bump when the dict below changes (the codec also notices changed classes by their fields).
-    SNAPSHOT_VERSION = "notifier-1"
+    SNAPSHOT_VERSION = "notifier-2"
     _SNAPSHOT_PLAIN = ("members", "partition_members", "cohorts", "quarters", "days", "last_activity", "scored",
                        "queue", "replays_done")
 
@@ -243,7 +243,8 @@ class NotifierState:
         restored state knows no tick until one arrives, exactly like a state replayed from offset 0."""
         out = {name: getattr(self, name) for name in self._SNAPSHOT_PLAIN}
         return out | {"early": self.early.to_snapshot(), "requested": self.requested.to_snapshot(),
-                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot()}
+                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot(),
+                      "renamed": self.aliases.renamed()}  # erased members' pseudonyms only: never an id
 
     def restore(self, data: dict) -> None:
         """Take over a `to_snapshot` dict (decoded by the snapshot codec) into this fresh state."""
@@ -253,6 +254,7 @@ class NotifierState:
         self.requested.restore(data["requested"])
         self.done.restore(data["done"])
         self.skipped.restore(data["skipped"])
+        self.aliases.adopt(data["renamed"])  # their alerts stay closed to staff actions, no decision
 
     # --- reading --------------------------------------------------------------------------------
 

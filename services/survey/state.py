@@ -95,18 +95,20 @@ class SurveyBook:
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
-    SNAPSHOT_VERSION = "survey-1"  # bump when the dict below changes
+    SNAPSHOT_VERSION = "survey-2"  # bump when the dict below changes
     _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "seen", "_heaps", "_queued", "members")
 
     def to_snapshot(self) -> dict:
         """Everything folded from `surveys` and `members`: not the plan (a setting of the running process)
         and not `now` (set by clock ticks, which the tail does not read: a restored book knows no tick until
         one arrives, like a book replayed from offset 0)."""
-        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS}
+        # erased members' pseudonyms (never an id, never the id → pseudonym map): still frozen once restored
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {"renamed": self.aliases.renamed()}
 
     def restore(self, data: dict) -> None:
         for name in self._SNAPSHOT_FIELDS:
             setattr(self, name, data[name])
+        self.aliases.adopt(data["renamed"])
 
     def times(self, inv: Invitation) -> StepTimes | SurveyScheduled:
         member = self.members.get(inv.scheduled.member_id)

@@ -14,7 +14,9 @@ do), so the test needs no faust worker.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import zipfile
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -64,6 +66,7 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     return {
         "weekly": {d: metrics(f"weekly?denominator={d}") for d in ("followup", "enrolled")},
         "summary": metrics("summary"),
+        "overview": metrics("overview"),  # headline figures: questionnaire completion, alert workload, ...
         "members": sorted(json.dumps({k: v for k, v in m.items() if k != "member_id"}, sort_keys=True)
                           for m in members),
         "alerts": sorted(Counter((a["kind"], a["status"]) for a in alerts).items()),
@@ -76,14 +79,21 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
 def _answers(clients: dict, tokens: dict, cohort: str, victim: str) -> list[tuple[str, str]]:
     """Every read a client can make (path, response text): staff, admin and the member's own token."""
     me = bearer(tokens["mint"](victim))
-    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])
-             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol")]
+    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])  # every metrics read of the cohort
+             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")]
+    reads += [("metrics", "/v1/cohorts/overview", tokens["admin"])]
     reads += [("metrics", "/v1/audit", tokens["admin"]), ("metrics", f"/v1/audit?target={victim}", tokens["admin"])]
     reads += [("notifier", p, tokens["nurse"]) for p in ("/v1/alerts", f"/v1/members/{victim}/panel",
                                                            f"/v1/members/{victim}/engagement")]
     reads += [("notifier", "/v1/members/me/today", me), ("survey", "/v1/surveys/pending", me)]
     reads += [("survey", f"/v1/cohorts/{cohort}/experience{s}", tokens["nurse"]) for s in ("", ".csv")]
-    return [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    answers = [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    # the research export with real ids (admins only): every file of the ZIP
+    export = clients["metrics"].get(f"/v1/cohorts/{cohort}/export?identified=true", headers=tokens["admin"])
+    assert export.status_code == 200, export.text
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        answers += [(f"metrics export {name}", archive.read(name).decode()) for name in archive.namelist()]
+    return answers
 
 
 def _assert_nothing_answers(clients, tokens, cohort, victim, secrets) -> None:
@@ -137,6 +147,8 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
                           json={"outcome": "reached", "note": NOTE})
         assert r.status_code == 201 and r.json()["calls"][0]["note"] == NOTE
         assert notifier.get(f"/v1/members/{victim}/panel", headers=tokens["nurse"]).status_code == 200  # audited
+        assert notifier.get(f"/v1/alerts/{alert['alert_id']}", headers=tokens["nurse"]).status_code == 200
+        derived = [alert["alert_id"]]  # ids computed from the member id (uuid5): they would find the pseudonym
 
         # The survey schedules from the enrolments; on day 31 the T2 and experience surveys are open.
         runtime = survey.app.state.runtime
@@ -147,6 +159,7 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
         for m in [e["member_id"] for e in g.enrolments]:
             me = bearer(mint(m))
             for pending in survey.get("/v1/surveys/pending", headers=me).json():
+                derived += [pending["invitation_id"]] if m == victim else []
                 url = f"/v1/surveys/{pending['invitation_id']}/responses"
                 body = ({"answers": {"q1": ANSWER if m == victim else f"{m} liked the walks"}}
                         if pending["instrument"] == "experience" else
@@ -157,9 +170,15 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
         before = _numbers(clients, tokens, g.cohort, victim)
         assert any(victim in text for _, text in _answers(clients, tokens, g.cohort, victim))
 
+        # The alert (its steps and the audited read) and the T2 score are stored under ids derived from the id.
+        assert len(derived) == 3
+        wait_until(lambda: len(_tables_naming(ch, derived[0])) == 2 and any(_tables_naming(ch, d) for d in derived[1:]),
+                   what="alert and audit entry sunk")
+        secrets += tuple(derived)
+
         r = ingest.delete(f"/v1/members/{victim}", headers=tokens["admin"])
         assert r.status_code == 202, r.text
-        wait_until(lambda: not _tables_naming(ch, victim) and victim not in state.members
+        wait_until(lambda: not any(_tables_naming(ch, s) for s in (victim, *derived)) and victim not in state.members
                    and victim not in runtime.book.members, timeout_s=60, what="every service re-keyed the member")
         _assert_nothing_answers(clients, tokens, g.cohort, victim, secrets)
         assert _numbers(clients, tokens, g.cohort, victim) == before
@@ -177,7 +196,7 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
         ch = clients["metrics"].app.state.ch
         wait_until(lambda: ch.query("SELECT count() AS n FROM events WHERE event_id = {e:String}",
                                     {"e": in_flight["event_id"]})[0]["n"] == 1, what="in-flight event sunk")
-        assert not _tables_naming(ch, victim)
+        assert not any(_tables_naming(ch, s) for s in (victim, *derived))
         _assert_nothing_answers(clients, tokens, g.cohort, victim, secrets)
         assert _numbers(clients, tokens, g.cohort, victim) == before
         r = clients["ingest"].post("/v1/events", json=[dict(late, event_id=str(uuid4()))], headers=tokens["admin"])
@@ -189,7 +208,7 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
     ch = connect(f"chdb://{tmp_path / 'chdb'}")
     try:
         asyncio.run(rebuild(ch, bootstrap, idle_s=2.0))
-        assert not _tables_naming(ch, victim)
+        assert not any(_tables_naming(ch, s) for s in (victim, *derived))
         assert {d: [w.model_dump() for w in queries.weekly(ch, g.cohort, d)] for d in ("followup", "enrolled")} == live
     finally:
         ch.close()

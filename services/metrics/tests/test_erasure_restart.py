@@ -3,6 +3,7 @@ before the erasure but sunk only after the sink restarted must not bring the era
 table (the previous process's pseudonyms were never recorded)."""
 
 import asyncio
+import gc
 import json
 import time
 from datetime import date, datetime, timezone
@@ -51,6 +52,7 @@ async def _run_until(sink: Sink, done, what: str, timeout_s: float = 60.0) -> No
 def test_late_event_after_a_sink_restart_stays_under_a_pseudonym(own_broker, tmp_path):
     _, bootstrap = own_broker
     member, cohort = f"m-{unique_prefix()}", f"c-{unique_prefix()}"
+    gc.collect()  # chDB serves one data path per process: let a session an earlier test left go first
     ch = connect(f"chdb://{tmp_path / 'chdb'}")
     migrate(ch)
     publisher = Publisher(bootstrap)
@@ -70,7 +72,8 @@ def test_late_event_after_a_sink_restart_stays_under_a_pseudonym(own_broker, tmp
         asyncio.run(publisher.publish([_event(member, late)]))
         restarted = Sink(ch, bootstrap, CONVERTERS, TABLE_SCHEMAS, poll_ms=50)
         asyncio.run(_run_until(restarted, lambda: _sunk(ch, late), "late event sunk"))
+        assert _naming(ch, member) == 0
+        assert restarted.pseudonyms.get(member) not in (None, sink.pseudonyms.get(member))  # a fresh one
     finally:
         publisher.close()
-    assert _naming(ch, member) == 0
-    assert restarted.pseudonyms.get(member) not in (None, sink.pseudonyms.get(member))  # a fresh one
+        ch.close()

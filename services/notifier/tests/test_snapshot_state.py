@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from contracts.topics import MEMBER_PARTITIONS
-from services.common.snapshots import key_partition, pack, unpack
 from services.common.snapshot_codec import SnapshotError
+from services.common.snapshots import key_partition, pack, unpack
 from services.notifier.snapshot import CODEC
 from services.notifier.state import NotifierState
 from tests.scale.cohort import Driver, plan, tick_times
