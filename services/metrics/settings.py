@@ -38,8 +38,11 @@ class MetricsSettings(CommonSettings):
     run_stream: bool = Field(default=True, validation_alias="METRICS_RUN_STREAM",
                              description="Run the faust member-day agents in this process")
     group_id: str = Field(default="carecircle-metrics", validation_alias="METRICS_GROUP_ID",
-                          description="Prefix of the member-day agents' faust app id "
-                                      "(a fresh suffix each start: state is replayed)")
+                          description="Consumer group of the member-day agents (stable: N stream workers "
+                                      "share the partitions; docs/scale.md)")
+    rebalance_flush_s: float = Field(default=5.0, gt=0, validation_alias="METRICS_REBALANCE_FLUSH_S",
+                                     description="Longest wait, when partitions are revoked, for queued "
+                                                 "engagement.daily records to be acknowledged")
 
     waiting_per_member: int = Field(default=5_000, ge=1, validation_alias="WAITING_PER_MEMBER",
                                     description="Most events kept for one member not enrolled yet (waiting for "

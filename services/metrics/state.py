@@ -208,9 +208,31 @@ class MemberDayBook:
 
     def configure(self, c: CohortConfigured) -> list[EngagementDay]:
         """A configuration judges the days from its `effective_on` (contracts.timeline)."""
+        self.set_cohort(c)
+        return self.cohort_days(c.cohort)
+
+    def set_cohort(self, c: CohortConfigured) -> None:
         self.cohorts[c.cohort] = self.settings(c.cohort).apply(c)
-        return [self.day(m, d) for m, member in self.members.items() if member.cohort == c.cohort
+
+    def cohort_days(self, cohort: str) -> list[EngagementDay]:
+        """Every known day of the cohort's members, as the cohort's settings judge it now."""
+        return [self.day(m, d) for m, member in self.members.items() if member.cohort == cohort
                 for d in sorted(self.days_of.get(m, ()))]
+
+    def forget(self, member_ids: set[str]) -> None:
+        """Drop everything kept about these members (their partition moved to another worker: that
+        worker rebuilds them from the log). An erased member's pseudonym stays known, so a partition
+        that comes back to this process re-keys the member to the same pseudonym."""
+        for member_id in member_ids:
+            for key in (member_id, self.erased.get(member_id)):
+                if key is None:
+                    continue
+                self.members.pop(key, None)
+                for day in self.days_of.pop(key, ()):
+                    self.days.pop((key, day), None)
+                self.first_delivery.pop(key, None)
+                for event_id, _ in self.pending.pop(key):
+                    self.dead_lettered.discard(event_id)
 
     def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
         """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""

@@ -1,0 +1,54 @@
+"""Which member partitions one metrics stream worker owns, and how far it has applied each (pure).
+
+The metrics stream runs as N workers in ONE stable consumer group (`METRICS_GROUP_ID`): the group
+splits the member-keyed topics by partition, and faust assigns a partition number's records of every
+topic (events, members, erasures, ticks: co-partitioned, same count, same key) to the same worker.
+A worker's member-day state therefore holds exactly the members of the partitions it owns
+(docs/scale.md, "The metrics stream"):
+
+* a partition this worker gains is read from offset 0 again, not from the group's committed offset:
+  the state is rebuilt from the log, never taken from a changelog or from another worker;
+* a partition it keeps is read on from the offset it has applied (its own position, exact);
+* a partition it loses is forgotten: its members leave the state, so the worker never publishes a
+  stale day of a member that another worker now owns;
+* a record below the applied position (faust is at-least-once) is a re-delivery and is skipped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+
+class Ownership:
+    def __init__(self) -> None:
+        self.owned: set[int] = set()
+        self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset to apply
+        self.members_of: dict[int, set[str]] = defaultdict(set)  # partition → member ids read from it
+
+    def assign(self, assignment: Iterable[tuple[str, int]]) -> tuple[dict[tuple[str, int], int], set[str]]:
+        """A new assignment: where to start each assigned (topic, partition), and the member ids of the
+        partitions lost (to forget). Gained partitions start at 0 (rebuilt); kept ones where they were."""
+        assignment = set(assignment)
+        partitions = {partition for _, partition in assignment}
+        lost = self.owned - partitions
+        for key in [key for key in self.positions if key[1] in lost]:
+            del self.positions[key]
+        members: set[str] = set()
+        for partition in lost:
+            members |= self.members_of.pop(partition, set())
+        self.owned = partitions
+        return {key: self.positions.get(key, 0) for key in assignment}, members
+
+    def admit(self, topic: str, partition: int, offset: int) -> bool:
+        """True when the record is the next one to apply: its partition is owned and it was not applied yet."""
+        if partition not in self.owned:
+            return False
+        key = (topic, partition)
+        if offset < self.positions.get(key, 0):
+            return False
+        self.positions[key] = offset + 1
+        return True
+
+    def member_read(self, partition: int, member_id: str) -> None:
+        self.members_of[partition].add(member_id)

@@ -1,0 +1,61 @@
+"""Partition ownership of one metrics stream worker (pure): where each assigned partition starts after a
+rebalance, which records are applied, and what a lost partition takes with it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from contracts.events import parse_recorded_event
+from contracts.members import MemberEnrolled
+from services.metrics.ownership import Ownership
+from services.metrics.state import MemberDayBook
+
+EV, MB = "engagement.events", "members"
+
+
+def test_gained_partitions_start_at_zero_kept_ones_where_they_were_lost_ones_are_forgotten():
+    own = Ownership()
+    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 1), (MB, 1)])
+    assert starts == {(EV, 0): 0, (MB, 0): 0, (EV, 1): 0, (MB, 1): 0} and lost == set()
+    assert own.admit(EV, 0, 0) and own.admit(EV, 0, 1) and own.admit(EV, 1, 0)
+    own.member_read(0, "a")
+    own.member_read(1, "b")
+    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 2), (MB, 2)])
+    assert starts == {(EV, 0): 2, (MB, 0): 0, (EV, 2): 0, (MB, 2): 0}
+    assert lost == {"b"}
+    # partition 1 comes back later: rebuilt from offset 0, nothing of it remembered
+    starts, lost = own.assign([(EV, 1), (MB, 1)])
+    assert starts == {(EV, 1): 0, (MB, 1): 0} and lost == {"a"}
+
+
+def test_a_redelivered_or_foreign_record_is_not_applied():
+    own = Ownership()
+    own.assign([(EV, 3)])
+    assert own.admit(EV, 3, 0) and own.admit(EV, 3, 5)
+    assert not own.admit(EV, 3, 4)  # below the applied position: faust re-delivered it
+    assert not own.admit(EV, 3, 5)
+    assert not own.admit(EV, 4, 0)  # a partition this worker does not own
+
+
+def _event(member: str, event_id: str, at: str) -> object:
+    return parse_recorded_event(
+        f'{{"event_id": "{event_id}", "type": "login", "member_id": "{member}", "occurred_at": "{at}",'
+        f' "received_at": "{at}", "payload": {{}}}}'.encode())
+
+
+def test_forgetting_members_drops_their_days_keys_and_waiting_events():
+    book = MemberDayBook()
+    at = datetime(2026, 9, 1, tzinfo=timezone.utc).isoformat()
+    book.enrol(MemberEnrolled(event_id="00000000-0000-4000-8000-000000000001", member_id="a", cohort="c",
+                              timezone="UTC", enrolled_on=date(2026, 9, 1), occurred_at=at))
+    book.apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00"),
+                       _event("w", "00000000-0000-4000-8000-00000000000b", "2026-09-01T10:00:00+00:00")])
+    assert book.days_of["a"] and "w" in book.pending
+    book.forget({"a", "w"})
+    assert "a" not in book.members and not book.days and "a" not in book.days_of
+    assert "a" not in book.first_delivery and "w" not in book.pending and len(book.pending) == 0
+    # rebuilt from the log: the same event is folded again, not taken for a duplicate
+    book.enrol(MemberEnrolled(event_id="00000000-0000-4000-8000-000000000001", member_id="a", cohort="c",
+                              timezone="UTC", enrolled_on=date(2026, 9, 1), occurred_at=at))
+    changed = book.apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00")])
+    assert [d.logged_in for d in changed] == [True]
