@@ -6,12 +6,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class MetricsSettings(CommonSettings):
+class MetricsSettings(CommonSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.

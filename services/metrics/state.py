@@ -20,12 +20,13 @@ from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.engagement import AnyClientEvent, DayEngagement, counts_as_login, is_action, tasks_marked
 from contracts.members import CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
+from services.common.dedup import DEFAULT_WINDOW, PRUNE_EVERY
 from services.common.waiting import WaitingRoom
 
 # An event id is remembered (for dedup) while a delivery of it can still arrive: ingest refuses events
-# older than the accepted lateness (30 days before the latest tick), plus a margin (docs/security.md).
-DEDUP_WINDOW = timedelta(days=32)
-PRUNE_EVERY = timedelta(hours=1)
+# older than the accepted lateness (30 days before the latest tick), plus a margin (DEDUP_WINDOW_DAYS,
+# services.common.dedup; docs/scale.md, "Windowed dedup").
+DEDUP_WINDOW = DEFAULT_WINDOW
 
 
 @dataclass(slots=True)

@@ -35,8 +35,8 @@ from contracts.topics import (
     MEMBER_ERASURES,
     MEMBERS,
 )
-from services.common.kafka import Publisher, Record
 from services.common.faust_transport import use_direct_delivery
+from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.logstate import LogTail
@@ -50,13 +50,20 @@ from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
 from .stream_transport import OwnedPartitionsTransport
-from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS, WAITING_DROPPED, WAITING_EVENTS
+from .telemetry import (
+    DEAD_LETTERS,
+    EVENT_CONFLICTS,
+    STREAM_EVENTS,
+    UNPUBLISHED,
+    WAITING_DROPPED,
+    WAITING_EVENTS,
+)
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
     app = make_faust_app(settings.group_id, settings, stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
     use_direct_delivery(app, OwnedPartitionsTransport)
-    app.book = book or MemberDayBook(pending=WaitingRoom(
+    app.book = book or MemberDayBook(dedup_window=settings.dedup_window, pending=WaitingRoom(
         settings.waiting_per_member, settings.waiting_total, timedelta(days=settings.waiting_window_days)))
     own = app.ownership = Ownership()
     drops_reported: Counter[str] = Counter()
@@ -176,6 +183,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             restate.add(record.cohort)
             configured.set()
 
+    UNPUBLISHED.set_function(lambda: len(restate) + (0 if app.daily.idle else 1))
     app.cohort_tail = LogTail("metrics-log-tail", settings.kafka_bootstrap, [MEMBERS.name], fold_cohort,
                               idle_s=0.5)
 

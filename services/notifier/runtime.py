@@ -75,7 +75,7 @@ class NotifierRuntime(LogStateRuntime):
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
-                                   dedup_window=timedelta(days=settings.dedup_window_days),
+                                   dedup_window=settings.dedup_window,
                                    waiting=WaitingRoom(settings.waiting_per_member, settings.waiting_total,
                                                        timedelta(days=settings.waiting_window_days)))
         self._drops_reported: Counter[str] = Counter()

@@ -5,10 +5,11 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
 
 
-class NotifierSettings(CommonSettings):
+class NotifierSettings(CommonSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
@@ -35,9 +36,6 @@ class NotifierSettings(CommonSettings):
                                                     "(recorded as notification.skipped), never sent late")
     escalate_after_hours: float = Field(default=24, gt=0, validation_alias="NOTIFIER_ESCALATE_AFTER_HOURS",
                                         description="Hours an alert may stay unacknowledged before it escalates")
-    dedup_window_days: float = Field(default=32, ge=31, validation_alias="DEDUP_WINDOW_DAYS",
-                                     description="Days a notification key is remembered for dedup: the accepted "
-                                                 "lateness (30) plus a margin; older requests are never delivered")
     waiting_per_member: int = Field(default=5_000, ge=1, validation_alias="WAITING_PER_MEMBER",
                                     description="Most events kept for one member not enrolled yet (waiting for "
                                                 "the enrolment); more are dropped and counted")

@@ -35,6 +35,7 @@ from contracts.surveys import (
     SurveyScored,
 )
 from contracts.timeline import MemberTimeline, apply_member_record
+from services.common.dedup import SeenIds
 
 from .schedule import (
     OPEN,
@@ -81,7 +82,9 @@ class SurveyBook:
     invitations: dict[UUID, Invitation] = field(default_factory=dict)
     by_member: dict[str, list[UUID]] = field(default_factory=dict)
     open_ids: set[UUID] = field(default_factory=set)
-    seen: set[UUID] = field(default_factory=set)
+    # event ids folded, for the dedup window only (services.common.dedup): a step or response is
+    # re-delivered within minutes of its first copy, far inside the window
+    seen: SeenIds = field(default_factory=SeenIds)
     now: datetime | None = None  # latest clock.tick seen
     # Per partition, a heap of (time of the invitation's next step, id): a tick pops only what is
     # due instead of scanning every open invitation (entries go stale lazily; `_queued` is the truth).
@@ -124,9 +127,8 @@ class SurveyBook:
 
     def apply(self, event: SurveyStepEvent, partition: int | None = None) -> bool:
         """Fold one `surveys` event in; False when it was already applied (same event_id)."""
-        if event.event_id in self.seen:
+        if not self.seen.add(event.event_id, event.occurred_at):
             return False
-        self.seen.add(event.event_id)
         if isinstance(event, SurveyScheduled):
             if event.invitation_id not in self.invitations:
                 inv = self.invitations[event.invitation_id] = Invitation(event, partition)
@@ -212,6 +214,7 @@ class SurveyBook:
         """Steps due at `now` for the invitations of `partition` (all when None)."""
         if self.now is None or now > self.now:
             self.now = now
+        self.seen.prune(self.now)
         events: list[SurveyStepEvent] = []
         due: list[Invitation] = []
         for key in ([partition, None] if partition is not None else list(self._heaps)):
