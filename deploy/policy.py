@@ -34,7 +34,7 @@ KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the 
 # name -> (port, scales by partitions?) — the four services (docs/architecture.md), each a Deployment of that name
 SERVICES: dict[str, tuple[int, bool]] = {
     "ingest": (8001, False),
-    "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; its sink and stream: metrics-worker
+    "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; sink: metrics-worker, stream: metrics-stream
     "notifier": (8003, True),
     "survey": (8004, True),
 }

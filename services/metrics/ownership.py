@@ -11,13 +11,16 @@ A worker's member-day state therefore holds exactly the members of the partition
 * a partition it keeps is read on from the offset it has applied (its own position, exact);
 * a partition it loses is forgotten: its members leave the state, so the worker never publishes a
   stale day of a member that another worker now owns;
-* a record below the applied position (faust is at-least-once) is a re-delivery and is skipped.
+* a record below the applied position (faust is at-least-once) is a re-delivery and is skipped;
+* while a gained partition is being rebuilt, its events may be read before their members' enrolments
+  (the topics are read side by side), so its waiting events are not dead-lettered until its member
+  and event topics have caught up with the log end once (`caught_up`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class Ownership:
@@ -25,6 +28,7 @@ class Ownership:
         self.owned: set[int] = set()
         self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset to apply
         self.members_of: dict[int, set[str]] = defaultdict(set)  # partition → member ids read from it
+        self.rebuilding: set[int] = set()  # gained partitions not yet read up to the log end
 
     def assign(self, assignment: Iterable[tuple[str, int]]) -> tuple[dict[tuple[str, int], int], set[str]]:
         """A new assignment: where to start each assigned (topic, partition), and the member ids of the
@@ -37,8 +41,21 @@ class Ownership:
         members: set[str] = set()
         for partition in lost:
             members |= self.members_of.pop(partition, set())
+        self.rebuilding = (self.rebuilding & partitions) | (partitions - self.owned)
         self.owned = partitions
         return {key: self.positions.get(key, 0) for key in assignment}, members
+
+    def caught_up(self, partition: int, topics: Iterable[str], log_end: Mapping[tuple[str, int], int]) -> bool:
+        """Is `partition` rebuilt? True once its `topics` were read up to `log_end` (then for good)."""
+        if partition in self.rebuilding:
+            ends = [log_end.get((topic, partition)) for topic in topics]
+            if any(end is None or self.positions.get((topic, partition), 0) < end for topic, end in zip(topics, ends)):
+                return False
+            self.rebuilding.discard(partition)
+        return partition in self.owned
+
+    def partition_of(self, member_id: str) -> int | None:
+        return next((p for p, members in self.members_of.items() if member_id in members), None)
 
     def admit(self, topic: str, partition: int, offset: int) -> bool:
         """True when the record is the next one to apply: its partition is owned and it was not applied yet."""

@@ -235,11 +235,12 @@ class MemberDayBook:
                 for event_id, _ in self.pending.pop(key):
                     self.dead_lettered.discard(event_id)
 
-    def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
-        """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""
+    def dead_letters(self, now: datetime | None = None, ready=lambda member_id: True) -> list[EventDeadLetter]:
+        """Events still waiting for an enrolment (at a clock tick): dead-letter each once (only those of
+        members for whom `ready` holds: a partition being rebuilt may not have read the enrolment yet)."""
         out = []
         for member_id, event_id, event in self.pending.items():
-            if event_id in self.dead_lettered:
+            if event_id in self.dead_lettered or not ready(member_id):
                 continue
             self.dead_lettered.add(event_id)
             out.append(EventDeadLetter(

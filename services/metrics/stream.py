@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import timedelta, timezone
 
 import faust
+from faust.types import TP
 from pydantic import ValidationError
 
 from contracts.clock import ClockTick
@@ -58,6 +59,9 @@ from .telemetry import (
     WAITING_DROPPED,
     WAITING_EVENTS,
 )
+
+# A gained partition counts as rebuilt once these were read up to the log end (ownership.caught_up).
+REBUILT_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name)
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
@@ -101,6 +105,15 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
         rebalancing.set()
         with contextlib.suppress(asyncio.TimeoutError):  # a broker outage must not hold the rebalance
             await asyncio.wait_for(app.daily.flushed(), timeout=settings.rebalance_flush_s)
+
+    def log_ends(partition: int) -> dict[tuple[str, int], int]:
+        """The log end of the partition's member and event topics, from the last fetch (faust's highwater)."""
+        ends = {}
+        for topic in REBUILT_TOPICS:
+            end = app.consumer.highwater(TP(topic, partition))
+            if end is not None and end >= 0:
+                ends[(topic, partition)] = end
+        return ends
 
     def admitted(event) -> bool:
         message = event.message
@@ -238,10 +251,11 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
                 waiting.setdefault(event.message.partition, []).append(
                     Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
+            rebuilt = {p for p in own.owned if own.caught_up(p, REBUILT_TOPICS, log_ends(p))}
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
                 now = ticks_waiting[-1].now.astimezone(timezone.utc)
-                await dead_letter(app.book.dead_letters(now))
+                await dead_letter(app.book.dead_letters(now, lambda member: own.partition_of(member) in rebuilt))
                 app.book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
             report_waiting(app.book.pending, drops_reported)
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).

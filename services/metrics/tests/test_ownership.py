@@ -59,3 +59,20 @@ def test_forgetting_members_drops_their_days_keys_and_waiting_events():
                               timezone="UTC", enrolled_on=date(2026, 9, 1), occurred_at=at))
     changed = book.apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00")])
     assert [d.logged_in for d in changed] == [True]
+
+
+def test_a_gained_partition_is_rebuilt_once_its_topics_reached_the_log_end():
+    own = Ownership()
+    own.assign([(EV, 0), (MB, 0)])
+    own.member_read(0, "a")
+    assert own.partition_of("a") == 0 and own.partition_of("b") is None
+    assert not own.caught_up(0, (MB, EV), {(MB, 0): 2, (EV, 0): 1})  # nothing read yet
+    own.admit(MB, 0, 0)
+    own.admit(MB, 0, 1)
+    assert not own.caught_up(0, (MB, EV), {(MB, 0): 2, (EV, 0): 1})
+    assert not own.caught_up(0, (MB, EV), {(MB, 0): 2})  # a log end not known yet
+    own.admit(EV, 0, 0)
+    assert own.caught_up(0, (MB, EV), {(MB, 0): 2, (EV, 0): 1})
+    assert own.caught_up(0, (MB, EV), {(MB, 0): 9, (EV, 0): 9})  # for good: live traffic keeps it behind
+    own.assign([(EV, 0), (MB, 0), (EV, 1), (MB, 1)])
+    assert own.caught_up(0, (MB, EV), {}) and not own.caught_up(1, (MB, EV), {(MB, 1): 3, (EV, 1): 0})
