@@ -19,6 +19,8 @@ AuditedResource = Literal[
     "survey_answers",  # GET /v1/cohorts/{cohort}/experience (survey free text)
     "survey_export",  # GET /v1/cohorts/{cohort}/experience.csv (survey free text, downloaded)
     "audit_trail",  # GET /v1/audit (metrics): who read which member's data is itself member-level
+    "research_export",  # GET /v1/cohorts/{cohort}/export (metrics): member-level rows, pseudonymised
+    "research_export_identified",  # the same with member ids (?identified=true, admins only)
 ]
 
 

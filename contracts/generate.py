@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import alerts, audit, clock, daily, erasure, events, members, notifications, surveys, topics
+from . import alerts, audit, clock, daily, erasure, events, members, notifications, snapshots, surveys, topics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -51,6 +51,7 @@ SCHEMAS: dict[str, Any] = {
     "staff.access": audit.StaffAccess,
     "member.key": erasure.MemberKey,
     "member.erased": erasure.MemberErased,
+    "service.snapshot": snapshots.ServiceSnapshot,
 }
 
 

@@ -121,3 +121,41 @@ def intervention_summary(weeks: list[WeekRates], intervention_weeks: int, denomi
                                       if totals["member_days"] else 0.0)
     return StageSummary(denominator=denominator, weeks=len(counted),
                         partial=any(w.partial for w in weeks if w.week <= intervention_weeks), **totals, **out)
+
+
+class TimepointCompletion(StrictModel):
+    timepoint: Literal["T0", "T1", "T2"] = Field(description="QLQ-C30 timepoint (T0 enrolment, T1 day 14, T2 day 28)")
+    invited: int = Field(description="Members invited to this timepoint's questionnaire so far")
+    completed: int = Field(description="Invited members with a scored response for this timepoint")
+    completion_rate: float | None = Field(description="100 × completed / invited (percent); null when none invited")
+
+
+class NurseWorkload(StrictModel):
+    open_alerts: int = Field(description="Alerts not resolved yet (open or acknowledged)")
+    unacknowledged: int = Field(description="Alerts still open: raised, not acknowledged, not resolved")
+    acknowledged: int = Field(description="Alerts ever acknowledged (the sample of the times below)")
+    ack_median_minutes: float | None = Field(
+        description="Median minutes from raised to first acknowledgement (study clock); null when none acknowledged")
+    ack_p90_minutes: float | None = Field(
+        description="90th percentile of the same minutes (linear interpolation between closest ranks)")
+
+
+class CohortOverview(StrictModel):
+    """One cohort's headline figures (aggregates only: no member ids)."""
+
+    cohort: str
+    members: int = Field(description="Members ever enrolled")
+    withdrawn: int = Field(description="Members whose withdrawal has taken effect by the latest clock tick")
+    attrition_rate: float | None = Field(description="100 × withdrawn / members (percent); null with no members")
+    follow_up_week: int | None = Field(
+        description="Study week of the most advanced member's latest complete follow-up day; null before any")
+    intervention_weeks: int
+    intervention: StageSummary = Field(description="Weeks 1 … intervention_weeks, followup denominator")
+    active: int = Field(description="Members active over their first 28 follow-up days")
+    inactive: int
+    pending: int = Field(description="Members whose 28-day window is not complete yet")
+    active_share: float | None = Field(
+        description="100 × active / (active + inactive) (percent); null while no window is complete")
+    questionnaires: list[TimepointCompletion]
+    workload: NurseWorkload | None = Field(
+        description="Nurse alerts of the cohort; null while the metrics store holds no alerts table")

@@ -9,7 +9,8 @@ Every step of an invitation's life is one event keyed by `member_id` on `surveys
 `invitation_id` and every `event_id` of a schedule step are deterministic (uuid5 of member,
 enrolment, instrument, timepoint and step), so a replayed or re-processed step is recognisably
 the same event. `survey.responded` carries the answers, including the experience survey's free
-text: it stays on `surveys` and in the survey service's authorised staff API. Analytics sinks
+text, encrypted with the member's data key (docs/erasure.md): it stays on `surveys` and in the survey
+service's authorised staff API. Analytics sinks
 (ClickHouse) consume `survey.scored` ONLY — it has numbers, never text.
 """
 
@@ -110,6 +111,22 @@ class ExperienceAnswers(StrictModel):
     q3: OpenAnswer | None = Field(default=None, description="Would you recommend it to other patients, and why?")
 
 
+# An OpenAnswer sealed with the member's data key: 2,000 characters of up to 4 UTF-8 bytes, plus nonce
+# and tag, in base64, behind the `enc:v1:<key id>:` prefix (services/common/member_keys.py) fits 10,744.
+SEALED_ANSWER_MAX_CHARS = 12_000
+SealedAnswer = Annotated[str, StringConstraints(min_length=1, max_length=SEALED_ANSWER_MAX_CHARS)]
+
+
+class RecordedExperienceAnswers(StrictModel):
+    """The experience answers as `survey.responded` carries them: each encrypted with the member's data
+    key (`enc:v1:…`), so erasing the member makes them unreadable on the log (docs/erasure.md). Plain text
+    only for a member enrolled before data keys existed, or `[erased]` in an erased member's state."""
+
+    q1: SealedAnswer | None = None
+    q2: SealedAnswer | None = None
+    q3: SealedAnswer | None = None
+
+
 EXPERIENCE_QUESTIONS: dict[str, str] = {
     name: field.description or "" for name, field in ExperienceAnswers.model_fields.items()
 }
@@ -145,8 +162,9 @@ class SurveyResponded(_SurveyStep):
     type: Literal["survey.responded"] = "survey.responded"
     response_id: UUID
     items: dict[str, int] | None = Field(default=None, description="QLQ-C30 answers given, by item number")
-    answers: ExperienceAnswers | None = Field(
-        default=None, description="Experience survey free text: staff API only, never to analytics")
+    answers: RecordedExperienceAnswers | None = Field(
+        default=None, description="Experience survey free text, encrypted with the member's data key: "
+                                  "staff API only, never to analytics")
 
 
 class ScaleScores(StrictModel):

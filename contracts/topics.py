@@ -92,9 +92,28 @@ MEMBER_ERASURES = Topic(
     "Erasures: every consumer re-keys the member to a random, unrecorded pseudonym (docs/erasure.md)",
 )
 
+# Snapshots of the stream services' state (docs/scale.md, "Snapshots and restarts"): one record per
+# state scope, so compaction keeps the newest; hourly segments let compaction drop older snapshots (and
+# the member ids they hold) soon. A snapshot is one record, hence the larger message limit.
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+_SNAPSHOT_CONFIGS = {"max.message.bytes": str(MAX_SNAPSHOT_BYTES), "segment.ms": str(3600 * 1000),
+                     "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": str(3600 * 1000)}
+
+
+def snapshot_topic(service: str) -> Topic:
+    return Topic(f"{service}.snapshots", "state scope (e.g. the service name)", ("service.snapshot",),
+                 f"Snapshots of the {service} state with the input offsets they cover (compacted)",
+                 partitions=1, compacted=True, configs=dict(_SNAPSHOT_CONFIGS))
+
+
+NOTIFIER_SNAPSHOTS = snapshot_topic("notifier")
+SURVEY_SNAPSHOTS = snapshot_topic("survey")
+METRICS_SNAPSHOTS = snapshot_topic("metrics")
+
 CATALOGUE: tuple[Topic, ...] = (
     ENGAGEMENT_EVENTS, ENGAGEMENT_DAILY, MEMBERS, ALERTS, NOTIFICATIONS_OUTBOUND, SURVEYS, CLOCK_TICKS,
     ENGAGEMENT_EVENTS_DLQ, NOTIFICATIONS_DLQ, AUDIT, MEMBER_KEYS, MEMBER_ERASURES,
+    NOTIFIER_SNAPSHOTS, SURVEY_SNAPSHOTS, METRICS_SNAPSHOTS,
 )
 BY_NAME = {t.name: t for t in CATALOGUE}
 DEAD_LETTER_TOPICS = tuple(t for t in CATALOGUE if t.name.endswith(".dlq"))

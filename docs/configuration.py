@@ -46,9 +46,19 @@ development `JWT_SECRET` printed by the Makefile).
 
 
 def settings_modules() -> list[str]:
-    """The common settings first, then each service's, in name order (a new service is found by itself)."""
+    """The common settings first, then the shared mixins (`services/common/*_settings.py`, e.g. the
+    waiting-room bounds), then each service's, in name order (a new service or mixin is found by itself)."""
     services = sorted(p.parent.name for p in (ROOT / "services").glob("*/settings.py") if p.parent.name != "common")
-    return [COMMON_MODULE, *(f"services.{name}.settings" for name in services)]
+    mixins = sorted(p.stem for p in (ROOT / "services" / "common").glob("*_settings.py"))
+    return [COMMON_MODULE, *(f"services.common.{name}" for name in mixins),
+            *(f"services.{name}.settings" for name in services)]
+
+
+def users_of(mixin: type[BaseSettings]) -> list[str]:
+    """The services whose settings classes inherit `mixin` (`python -m services.<name>`)."""
+    modules = [m for m in settings_modules() if not m.startswith("services.common.")]
+    return [module.rsplit(".", 1)[0] for module in modules
+            if any(issubclass(cls, mixin) for cls in settings_classes(module))]
 
 
 def settings_classes(module_name: str) -> list[type[BaseSettings]]:
@@ -140,7 +150,12 @@ def cell(text: str) -> str:
 def section(cls: type[BaseSettings], module_name: str) -> str:
     fields = own_fields(cls)
     where = module_name.replace(".", "/") + ".py"
-    scope = "every service" if module_name == COMMON_MODULE else f"`python -m {module_name.rsplit('.', 1)[0]}`"
+    if module_name == COMMON_MODULE:
+        scope = "every service"
+    elif module_name.startswith("services.common."):
+        scope = ", ".join(f"`python -m {service}`" for service in users_of(cls)) or "no service yet"
+    else:
+        scope = f"`python -m {module_name.rsplit('.', 1)[0]}`"
     doc = inspect.getdoc(cls) if cls.__doc__ else ""
     lines = [f"## `{cls.__name__}` ({scope})", "", f"Defined in `{where}`." + (f" {doc}" if doc else ""), ""]
     if not fields:

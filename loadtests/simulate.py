@@ -1,4 +1,4 @@
-"""Cohort simulator: `python -m loadtests.simulate [--study] [--demo] …` against a running stack.
+"""Cohort simulator: `python -m loadtests.simulate [--study | --changes] [--demo] …` against a running stack.
 
 It generates a cohort with known ground truth (`loadtests.scenario`), configures and enrols it
 through the ingest admin API, streams its events through `POST /v1/events` (batches of ≤ 500, with
@@ -6,8 +6,10 @@ the admin token or each member's own token) in accelerated simulated time, movin
 clock with `POST /v1/admin/clock`, waits until the metrics service has caught up, and compares
 `/weekly`, `/members` and `/daytypes` with its own ground truth: a side-by-side table, exit status 1
 on any difference. `--study` replays the paper's 30-member, 15-week cohort and also shows the paper's
-table beside the platform's. `--demo` (the `make run` Procfile process) waits for the services,
-replays a demo cohort live so the dashboards move, then stays idle; `DEMO=0` turns it off.
+table beside the platform's. `--changes` replays a cohort whose members and settings change while it
+runs (`loadtests.changes`) and compares every answer with an independent count (`loadtests.recount`).
+`--demo` (the `make run` Procfile process) waits for the services, replays a demo cohort live so the
+dashboards move, then stays idle; `DEMO=0` turns it off.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from services.common.settings import DEV_JWT_SECRET
 from testsupport.broker import wait_until_ready
 from testsupport.cohort import ZONES, truth_daytypes, truth_members, truth_weekly
 
+from .changes import changes_cohort
+from .recount import QUERIES, differences, recount
 from .scenario import Simulation, rates_cohort, study_cohort
 from .study import nearest_count, reachable, read_rates_csv, rounds_to
 
@@ -145,10 +149,11 @@ class Platform:
             self._member_tokens[member] = mint_token(self.secret, member, ttl=timedelta(days=2))
         return {"Authorization": f"Bearer {self._member_tokens[member]}"}
 
-    def send(self, method: str, url: str, body, member: str | None = None, attempts: int = 20) -> httpx.Response:
+    def send(self, method: str, url: str, body, member: str | None = None, attempts: int = 20,
+             params: dict | None = None) -> httpx.Response:
         """One request; 429/503 are retried after Retry-After with the same body (same event ids)."""
         for _ in range(attempts):
-            response = self.http.request(method, url, json=body, headers=self.headers(member))
+            response = self.http.request(method, url, json=body, params=params, headers=self.headers(member))
             if response.status_code not in (429, 503):
                 if response.status_code >= 400:
                     raise RuntimeError(f"{method} {url} → {response.status_code}: {response.text[:300]}")
@@ -311,6 +316,47 @@ def _daytype_rates(r: dict) -> str:
             f"actions {r.get('actions_mean', 0):.2f} (SD {r.get('actions_sd') or 0:.2f})")
 
 
+# ---------------------------------------------------------------- the changing cohort (--changes)
+
+def run_changes(platform: Platform, seed: int, members: int, start: date, cohort: str, prefix: str,
+                timeout_s: float) -> int:
+    """Send the changing cohort's requests in order, then poll every answer of `recount.QUERIES` until it
+    equals the independent count (or the deadline passes); print the comparison; the exit status."""
+    g = changes_cohort(seed=seed, members=members, start=start, cohort=cohort, prefix=prefix)
+    console.print(f"cohort [bold]{cohort}[/]: {members} members, {len(g.steps)} requests, "
+                  f"{len(g.deliveries)} event deliveries, simulated {start} → {start + timedelta(days=35)}")
+    for method, path, body, params in g.steps:
+        platform.send(method, platform.ingest(path), body, params=params)
+    truth = recount(g.steps)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answers = {}
+        for query in QUERIES:
+            try:
+                r = platform.http.get(f"{platform.metrics_url.rstrip('/')}/v1/cohorts/{cohort}/{query}",
+                                      headers=platform.headers())
+                answers[query] = r.json() if r.status_code == 200 else None
+            except httpx.HTTPError:
+                answers[query] = None
+        diffs = differences(truth, answers)
+        if not diffs or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    table = Table(title=f"cohort {cohort}: platform vs independent count (loadtests/recount.py)")
+    for col in ("answer", "rows", "fields compared", "differences"):
+        table.add_column(col)
+    for query in QUERIES:
+        bad = sum(d.startswith(f"{query} ") or d.startswith(f"{query}:") for d in diffs)
+        fields = sum(len(row) for row in truth[query])
+        table.add_row(query, str(len(truth[query])), str(fields), "[green]0[/]" if not bad else f"[red]{bad}[/]")
+    console.print(table)
+    for d in diffs[:50]:
+        console.print(f"[red]DIFF[/] {d}")
+    console.print("[green]platform equals the independent count: 0 differences[/]" if not diffs
+                  else f"[red]{len(diffs)} differences[/]")
+    return 1 if diffs else 0
+
+
 # ---------------------------------------------------------------- CLI
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -331,6 +377,10 @@ def _idle() -> None:
 def main(
     ctx: typer.Context,
     study: Annotated[bool, typer.Option("--study", help="Replay the paper's 30-member, 15-week cohort")] = False,
+    changes: Annotated[bool, typer.Option(
+        "--changes", help="Replay the changing acceptance cohort (zone changes, re-enrolments, dated settings, "
+                          "future withdrawals, conflicting ids) and compare every answer with an independent count")
+    ] = False,
     demo: Annotated[
         bool, typer.Option("--demo", help="make run: wait for the services, replay live, stay idle")
     ] = False,
@@ -376,7 +426,7 @@ def main(
     run(**ctx.params)
 
 
-def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, participation: str | None,
+def run(study: bool, changes: bool, demo: bool, members: int, weeks: int, login: str | None, participation: str | None,
         completion: str | None, rates_csv: Path | None, nonworking_factor: float, zones: str, withdrawal_share: float,
         duplicate_share: float, late_share: float, start: str | None, cohort: str | None, seed: int, ingest_url: str,
         metrics_url: str, jwt_secret: str, tick_hours: float, day_seconds: float, member_tokens: bool,
@@ -385,6 +435,10 @@ def run(study: bool, demo: bool, members: int, weeks: int, login: str | None, pa
     # ingest refuses events from the future (> 10 min): a demo replays the weeks that just ended
     first_day = date.fromisoformat(start) if start else (
         date.today() - timedelta(days=7 * weeks + 8) if demo else date(2026, 3, 2))
+    if changes:
+        raise typer.Exit(run_changes(Platform(ingest_url, metrics_url, jwt_secret), seed=seed, members=members,
+                                     start=date.fromisoformat(start) if start else date(2026, 10, 12),
+                                     cohort=cohort or f"changes-{tag}", prefix=f"c{tag[-6:]}", timeout_s=timeout))
     if study:
         sim = study_cohort(start=first_day, cohort=cohort or (f"study-{tag}" if demo else "study"),
                            prefix=f"st{tag[-6:]}" if demo else "st", seed=seed,

@@ -255,3 +255,5 @@ Staff = Annotated[Principal, Depends(require_role("nurse", "admin"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 # Researchers see cohort aggregates (rates), never member-level data (docs/security.md, "Roles").
 Aggregates = Annotated[Principal, Depends(require_role("nurse", "researcher", "admin"))]
+# Research exports (docs/export.md): pseudonymised member-level rows for research, not for the call queue.
+Research = Annotated[Principal, Depends(require_role("researcher", "admin"))]

@@ -51,6 +51,14 @@ class WindowedKeys:
     def keys(self):
         return self._at.keys()
 
+    def discard_where(self, concerns) -> int:
+        """Forget every key for which `concerns(key)` is true (an erased member's keys); how many."""
+        gone = [key for key in self._at if concerns(key)]
+        for key in gone:
+            del self._at[key]
+            self._values.pop(key, None)
+        return len(gone)
+
     def prune(self, now: datetime) -> int:
         """Forget keys older than the window; returns how many were forgotten."""
         cutoff = now - self.window
@@ -59,6 +67,13 @@ class WindowedKeys:
             del self._at[key]
             self._values.pop(key, None)
         return len(old)
+
+    def to_snapshot(self) -> dict:
+        """The remembered keys (not the window: that is a setting of the running process)."""
+        return {"at": dict(self._at), "values": dict(self._values)}
+
+    def restore(self, data: dict) -> None:
+        self._at, self._values = dict(data["at"]), dict(data["values"])
 
 
 class SeenIds:
@@ -102,3 +117,10 @@ class SeenIds:
         for key in old:
             del self._at[key]
         return len(old)
+
+    def to_snapshot(self) -> dict:
+        """The remembered ids and the clamp (not the window: a setting of the running process)."""
+        return {"at": dict(self._at), "newest": self.newest, "pruned_at": self._pruned_at}
+
+    def restore(self, data: dict) -> None:
+        self._at, self.newest, self._pruned_at = dict(data["at"]), data["newest"], data["pruned_at"]

@@ -148,9 +148,10 @@ class Publisher:
     acknowledged every record, or raises BrokerUnavailable."""
 
     def __init__(self, bootstrap: str, delivery_timeout_ms: int = 5_000, client_id: str = "carecircle",
-                 prepare: Callable[[], object] | None = None) -> None:
+                 prepare: Callable[[], object] | None = None, **overrides: object) -> None:
         self.delivery_timeout_s = delivery_timeout_ms / 1000
-        self._config = producer_config(bootstrap, delivery_timeout_ms, client_id)
+        # overrides: e.g. the snapshot writer's larger max_request_size (services/common/snapshots.py)
+        self._config = producer_config(bootstrap, delivery_timeout_ms, client_id) | overrides
         self._prepare = prepare  # run before a replacement producer starts (e.g. create topics on a dev broker)
         self._producer = KafkaProducer(**self._config)
         self._failed_at: float | None = None

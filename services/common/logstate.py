@@ -12,6 +12,12 @@ where the log is never quiet, 10 idle periods have passed since (fetches return 
 the short batch was read long before). Until then `rebuilt` is unset and `/readyz` answers 503.
 A tail topic that does not exist keeps the state unrebuilt (retried every second): an empty state
 must never count as ready. See docs/services/README.md.
+
+Bounded restarts (docs/scale.md, "Snapshots and restarts"): a runtime given a `Snapshotter` first
+restores the newest snapshot of its state and the tail resumes each partition it covers at the
+snapshot's offset (the other tail topics, and every partition after a fallback, from offset 0); once
+rebuilt, the tail writes a snapshot of the state with the positions it has folded to, every N records
+or T seconds, and once more on a clean stop.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from fastapi import Request
 from .kafka import BrokerUnavailable, Publisher, Record, broker_reachable, tail_from_start
 from .lag import LagReporter
 from .logging import log
+from .snapshots import Positions, Snapshotter
 from .tasks import cancel_and_wait
 
 # Past the reported end, a never-quiet log counts as read after this many idle periods.
@@ -57,6 +64,14 @@ class LogTail:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.tail_lag = LagReporter(name.removesuffix("-log-tail"), "log-tail")
+        # (topic, partition) → next offset folded: where a restarted tail (broker away) resumes, and what
+        # a snapshot holds. Seeded from a restored snapshot; a partition not in it starts at 0.
+        self.positions: Positions = {}
+        self.snapshotter: Snapshotter | None = None
+        self.snapshot_topics: frozenset[str] = frozenset(self.topics)  # what a snapshot covers
+
+    def snapshot_positions(self) -> Positions:
+        return {tp: offset for tp, offset in self.positions.items() if tp[0] in self.snapshot_topics}
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -78,9 +93,13 @@ class LogTail:
             tps += [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            resume_at = self.positions.setdefault((tp.topic, tp.partition), 0)
+            if resume_at:
+                consumer.seek(tp, resume_at)  # past the log end (a recreated topic): the consumer resets to 0
         reported_end = await consumer.end_offsets(tps)
         for tp in tps:
-            self.tail_lag.record_applied(tp.topic, tp.partition, 0)
+            self.tail_lag.record_applied(tp.topic, tp.partition, self.positions[(tp.topic, tp.partition)])
         self.tail_lag.record_log_end({(tp.topic, tp.partition): end for tp, end in reported_end.items()})
         last_new, past_end_since = time.monotonic(), None
         ends_asked = time.monotonic()
@@ -90,9 +109,14 @@ class LogTail:
                 for record in records:
                     self._fold(tp.topic, tp.partition, record.value)
                 if records:
+                    self.positions[(tp.topic, tp.partition)] = records[-1].offset + 1
                     self.tail_lag.record_applied(tp.topic, tp.partition, records[-1].offset + 1)
+                    if self.snapshotter is not None:
+                        self.snapshotter.folded(len(records))
             if batches:
                 last_new = time.monotonic()
+            if self.snapshotter is not None and self.rebuilt.is_set():
+                await self.snapshotter.maybe_save(self.snapshot_positions())
             if time.monotonic() - ends_asked >= LOG_END_REFRESH_S:
                 ends_asked = time.monotonic()
                 ends = await consumer.end_offsets(tps)
@@ -121,6 +145,7 @@ class LogStateRuntime:
         self._stopping = False
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self.stream_lag: LagReporter | None = None  # set by the service's faust app, when it runs one
+        self.snapshotter: Snapshotter | None = None  # set by a service that snapshots its state
 
     @property
     def rebuild_seconds(self) -> float | None:
@@ -139,13 +164,30 @@ class LogStateRuntime:
 
     async def start(self) -> None:
         self.publisher = await asyncio.to_thread(Publisher, self.bootstrap, self.delivery_timeout_ms, self.name)
+        if self.snapshotter is not None:
+            restored = await self.snapshotter.load()
+            # only the topics the snapshot is meant to cover (a restored offset of another topic would skip it)
+            self.tail.snapshot_topics = self.snapshot_topics
+            self.tail.positions = {tp: offset for tp, offset in restored.items() if tp[0] in self.snapshot_topics}
+            self.tail.snapshotter = self.snapshotter
         self.tail.start()
 
     async def stop(self) -> None:
         self._stopping = True
         await self.tail.stop()
+        if self.snapshotter is not None:
+            if self.rebuilt.is_set() and self.snapshotter.folded_since:
+                with suppress(Exception):  # the next start replays a little more
+                    await asyncio.wait_for(self.snapshotter.save(self.tail.snapshot_positions()), 10)
+            await self.snapshotter.close()
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.close)
+
+    @property
+    def snapshot_topics(self) -> frozenset[str]:
+        """The tail topics a snapshot covers; the others are always folded from offset 0 (a service
+        narrows this, e.g. to keep members' data keys out of snapshots)."""
+        return frozenset(self.tail.topics)
 
     # --- publishing -----------------------------------------------------------------------------
 

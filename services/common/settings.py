@@ -73,6 +73,13 @@ class CommonSettings(ServerSettings):
     )
     clock_tick_seconds: int = Field(default=60, ge=1, le=3600,
                                     description="Period of the clock process in wall mode (one tick each)")
+    # docs/scale.md, "Snapshots and restarts" (notifier, survey, metrics stream)
+    snapshots_enabled: bool = Field(default=True, description="Restore the state from its snapshot topic at start "
+                                                              "and write snapshots (off: full replay every start)")
+    snapshot_every_records: int = Field(default=50_000, ge=100,
+                                        description="Write a snapshot after this many records folded")
+    snapshot_every_s: float = Field(default=300, gt=0,
+                                    description="... or after this many seconds, if anything was folded")
 
     @field_validator("clock_mode", mode="before")
     @classmethod

@@ -93,3 +93,12 @@ class WaitingRoom(Generic[Event]):
         for member_id, waiting in self._waiting.items():
             for key, (_, event) in waiting.items():
                 yield member_id, key, event
+
+    def to_snapshot(self) -> dict:
+        """The waiting events and drop counts (not the bounds: those are settings of the running process)."""
+        return {"waiting": {m: dict(w) for m, w in self._waiting.items()}, "dropped": Counter(self.dropped)}
+
+    def restore(self, data: dict) -> None:
+        self._waiting = {m: dict(w) for m, w in data["waiting"].items()}
+        self._size = sum(map(len, self._waiting.values()))
+        self.dropped = Counter(data["dropped"])

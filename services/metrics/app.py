@@ -28,7 +28,7 @@ from . import telemetry  # noqa: F401  (registers the stream series)
 from .answers import Answers
 from .clickhouse import ClickHouse, ClickHouseError, connect
 from .rollup import Rollup
-from .routers import api, audit, qol
+from .routers import api, audit, export, overview, qol
 from .rows import CONVERTERS
 from .schema import MIGRATIONS, TABLE_SCHEMAS, migrate
 from .settings import MetricsSettings, get_settings
@@ -58,10 +58,14 @@ async def _stream_running(app: FastAPI, settings: MetricsSettings):
     faust_app = build_faust_app(settings)
     app.state.faust = faust_app
     try:
-        async with faust_app_running(faust_app):
-            if not settings.run_sink:
-                log.info("metrics_stream_started", kafka=settings.kafka_bootstrap, group=settings.group_id)
-            yield
+        await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
+        try:
+            async with faust_app_running(faust_app):
+                if not settings.run_sink:
+                    log.info("metrics_stream_started", kafka=settings.kafka_bootstrap, group=settings.group_id)
+                yield
+        finally:
+            await faust_app.snapshots.close()
     finally:
         await close_publisher(faust_app)
 
@@ -128,9 +132,11 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     mount_metrics(app)
     if stream_only:
         return app
+    app.include_router(overview.router)
     app.include_router(api.router)
     app.include_router(qol.router)
     app.include_router(audit.router)
+    app.include_router(export.router)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

@@ -22,6 +22,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from kafka.partitioner.default import murmur2
+
+from contracts.topics import MEMBER_PARTITIONS
+
+
+def default_partition(member_id: str, partitions: int = MEMBER_PARTITIONS) -> int:
+    """The partition Kafka's default partitioner (murmur2, as every CareCircle producer uses) gives a key."""
+    return (murmur2(member_id.encode()) & 0x7FFFFFFF) % partitions
+
 
 class Ownership:
     def __init__(self) -> None:
@@ -44,6 +53,17 @@ class Ownership:
         self.rebuilding = (self.rebuilding & partitions) | (partitions - self.owned)
         self.owned = partitions
         return {key: self.positions.get(key, 0) for key in assignment}, members
+
+    def restore(self, positions: Mapping[tuple[str, int], int], members: Iterable[str]) -> None:
+        """A state restored from a snapshot (docs/scale.md, "Snapshots and restarts"): it holds the
+        partitions of `positions` up to those offsets, and `members` (their partition by Kafka's
+        default partitioner: the snapshot does not say where each member was read). On the first
+        assignment, the partitions it covers count as kept, the others as gained or lost."""
+        self.positions = dict(positions)
+        self.owned = {partition for _, partition in positions}
+        self.rebuilding = set(self.owned)
+        for member_id in members:
+            self.members_of[default_partition(member_id)].add(member_id)
 
     def caught_up(self, partition: int, topics: Iterable[str], log_end: Mapping[tuple[str, int], int]) -> bool:
         """Is `partition` rebuilt? True once its `topics` were read up to `log_end` (then for good)."""

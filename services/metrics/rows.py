@@ -17,8 +17,9 @@ from contracts.engagement import is_action, tasks_marked
 from contracts.erasure import MemberErased
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, MemberWithdrawn, parse_member_record
-from contracts.topics import AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBERS, SURVEYS
+from contracts.topics import ALERTS, AUDIT, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBER_ERASURES, MEMBERS, SURVEYS
 from services.common.logging import error_summary
+from services.metrics.alert_store import InvalidAlertRecord, alert_event_rows
 from services.metrics.audit_store import InvalidAuditRecord, staff_access_rows
 from services.metrics.erasure import ERASURE_TABLE
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
@@ -102,8 +103,8 @@ def clock_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
 
 
 def survey_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
-    """`survey.scored` → `survey_scores` (the survey service defines the row; other survey.* records,
-    including the experience survey's free text, are skipped)."""
+    """`survey.scored` → `survey_scores`, `survey.invited` → `survey_invitations` (survey_scores.py
+    defines the rows; other survey.* records, including the experience survey's free text, are skipped)."""
     try:
         return survey_score_rows(value, partition, offset)
     except InvalidSurveyRecord as exc:
@@ -118,6 +119,14 @@ def audit_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row
         raise InvalidRecord(str(exc)) from None
 
 
+def alert_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    """`alerts` → `alert_events` (codes, dates, numbers; a call's note is never read: alert_store.py)."""
+    try:
+        return alert_event_rows(value, partition, offset)
+    except InvalidAlertRecord as exc:
+        raise InvalidRecord(str(exc)) from None
+
+
 def erasure_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
     """`member.erased` → one marker row the sink acts upon (`erasure.py`); nothing of it is stored."""
     try:
@@ -127,13 +136,13 @@ def erasure_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, R
     return [(ERASURE_TABLE, {"member_id": erased.member_id})]
 
 
-# topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS). The notifier's
-# `alerts` would plug in the same way (its call notes are free text: a converter must drop them).
+# topic → converter, each with its table (schema.MIGRATIONS + schema.TABLE_SCHEMAS).
 CONVERTERS: dict[str, Converter] = {
     ENGAGEMENT_EVENTS.name: engagement_event_rows,
     MEMBERS.name: member_rows,
     CLOCK_TICKS.name: clock_rows,
     SURVEYS.name: survey_rows,
     AUDIT.name: audit_rows,
+    ALERTS.name: alert_rows,
     MEMBER_ERASURES.name: erasure_rows,
 }

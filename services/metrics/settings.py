@@ -8,11 +8,12 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
+from services.common.waiting_settings import WaitingSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class MetricsSettings(CommonSettings, DedupSettings):
+class MetricsSettings(CommonSettings, WaitingSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
@@ -45,14 +46,6 @@ class MetricsSettings(CommonSettings, DedupSettings):
                                      description="Longest wait, when partitions are revoked, for queued "
                                                  "engagement.daily records to be acknowledged")
 
-    waiting_per_member: int = Field(default=5_000, ge=1, validation_alias="WAITING_PER_MEMBER",
-                                    description="Most events kept for one member not enrolled yet (waiting for "
-                                                "the enrolment); more are dropped and counted")
-    waiting_total: int = Field(default=200_000, ge=1, validation_alias="WAITING_TOTAL",
-                               description="Most events kept in all for members not enrolled yet")
-    waiting_window_days: float = Field(default=30, gt=0, validation_alias="WAITING_WINDOW_DAYS",
-                                       description="Days before the latest tick after which an event still "
-                                                   "waiting for its enrolment is forgotten (accepted lateness)")
 
 @lru_cache
 def get_settings() -> MetricsSettings:

@@ -25,7 +25,8 @@ import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.clock import ClockTick
-from contracts.topics import CLOCK_TICKS
+from contracts.erasure import MemberErased
+from contracts.topics import CLOCK_TICKS, MEMBER_ERASURES
 from services.common.kafka_security import aiokafka_options
 from services.common.lag import LagReporter
 from services.common.logging import log
@@ -34,7 +35,7 @@ from services.common.ticks import CountedTickGate, Tick, Verdict, kafka_time
 
 from . import telemetry
 from .clickhouse import ClickHouse, ClickHouseError
-from .erasure import ERASURE_TABLE, Pseudonyms, rekey_member
+from .erasure import ERASURE_TABLE, Pseudonyms, rekey_member, rekey_targets
 from .rows import Converter, InvalidRecord
 from .schema import OFFSETS_SCHEMA
 
@@ -108,6 +109,7 @@ class Sink:
         if CLOCK_TICKS.name in self.converters:
             for partition, latest in (await asyncio.to_thread(load_latest_ticks, self.ch)).items():
                 self.tick_gate.seed(partition, latest)
+        await self._load_erased([tp for tp in partitions if tp.topic == MEMBER_ERASURES.name])
         for tp in partitions:
             start = self.positions.get((tp.topic, tp.partition), 0)
             self.positions[(tp.topic, tp.partition)] = start
@@ -115,6 +117,42 @@ class Sink:
         self._publish_lag(consumer)
         log.info("sink_assigned", partitions=len(partitions), resumed=sum(1 for v in self.positions.values() if v))
         return consumer
+
+    async def _load_erased(self, partitions: list[TopicPartition]) -> None:
+        """Members erased before the stored positions (docs/erasure.md, "The sink after a restart"): the
+        pseudonyms of the previous process are gone with it (never recorded), so each such member gets a
+        fresh one here, before any row is read; a late row of the member (accepted before the erasure,
+        sunk only now) is then stored under it and never under the id. Reads `member.erasures` from its
+        start up to the sink's own positions (no end-offset query: those are wrong on tansu)."""
+        wanted = {tp: self.positions.get((tp.topic, tp.partition), 0) for tp in partitions
+                  if self.positions.get((tp.topic, tp.partition), 0) > 0}
+        if not wanted:
+            return
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", **aiokafka_options())
+        await consumer.start()
+        loaded = idle = 0
+        try:
+            consumer.assign(list(wanted))
+            await consumer.seek_to_beginning(*wanted)
+            while any([await consumer.position(tp) < end for tp, end in wanted.items()]):
+                batches = await consumer.getmany(timeout_ms=self.poll_ms)
+                idle = 0 if any(batches.values()) else idle + 1
+                if idle > 100:  # records below a stored position vanished (retention): keep what was read
+                    log.warning("sink_erasures_incomplete", loaded=loaded)
+                    break
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= wanted[tp]:
+                            continue
+                        try:
+                            self.pseudonyms.assign(MemberErased.model_validate_json(record.value or b"").member_id)
+                            loaded += 1
+                        except ValueError:  # counted as invalid when it was first read
+                            continue
+        finally:
+            await consumer.stop()
+        log.info("sink_erasures_loaded", erased=loaded)  # a count: never an id
 
     async def _run(self) -> None:
         delay = 0.2
@@ -243,9 +281,12 @@ class Sink:
             self.ch.insert(table, {name: [row[name] for row in rows] for name in schema.names}, schema)
             telemetry.SINK_ROWS.labels(table).inc(len(rows))
         for member in erased:
-            moved = rekey_member(self.ch, member, self.pseudonyms.assign(member))
+            moved = rekey_member(self.ch, member, self.pseudonyms.assign(member), self.pseudonyms.id_for)
             telemetry.SINK_ERASURES.inc()
             log.info("member_erased", rows_rekeyed=moved)  # never the id: the log would keep it
+        fresh = self.pseudonyms.take_fresh()
+        if fresh:  # ids derived from an erased member's id were replaced in this batch: so in the audit trail
+            rekey_targets(self.ch, fresh)
         if ends:
             now = datetime.now(timezone.utc)
             self.ch.insert("sink_offsets", {

@@ -12,6 +12,7 @@ folded in log order. Every rule comes from `contracts.engagement`.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -59,8 +60,11 @@ class DayState:
 
 
 def content_fingerprint(event: AnyClientEvent) -> int:
-    """What a delivery carries, without the server's receipt time (a retried send is not a conflict)."""
-    return hash((event.type, event.occurred_at, event.payload.model_dump_json()))
+    """What a delivery carries, without the server's receipt time (a retried send is not a conflict).
+    A digest, not hash(): Python salts str hashes per process, and a fingerprint restored from a
+    snapshot must still match the same content read by the next process."""
+    content = f"{event.type}|{event.occurred_at.isoformat()}|{event.payload.model_dump_json()}".encode()
+    return int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big")
 
 
 _EMPTY = DayState()
@@ -84,6 +88,23 @@ class MemberDayBook:
     # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
     # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
     erased: dict[str, str] = field(default_factory=dict)
+
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    SNAPSHOT_VERSION = "metrics-1"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("members", "cohorts", "days", "days_of", "dead_lettered", "first_delivery", "pruned_at",
+                        "newest_event_at", "conflicts")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded, except the settings (`dedup_window`, the waiting room's bounds) and
+        `erased`: erased ids and their pseudonyms are never recorded (docs/erasure.md); a restore
+        replays `member.erasures` from offset 0 instead."""
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {"pending": self.pending.to_snapshot()}
+
+    def restore(self, data: dict) -> None:
+        for name in self._SNAPSHOT_FIELDS:
+            setattr(self, name, data[name])
+        self.pending.restore(data["pending"])
 
     def settings(self, cohort: str) -> SettingsHistory:
         return self.cohorts.get(cohort) or SettingsHistory()
@@ -219,6 +240,11 @@ class MemberDayBook:
         """Every known day of the cohort's members, as the cohort's settings judge it now."""
         return [self.day(m, d) for m, member in self.members.items() if member.cohort == cohort
                 for d in sorted(self.days_of.get(m, ()))]
+
+    def member_ids(self) -> set[str]:
+        """Every member id the book holds anything about."""
+        waiting = {member_id for member_id, _, _ in self.pending.items()}
+        return set(self.members) | set(self.days_of) | set(self.first_delivery) | waiting
 
     def forget(self, member_ids: set[str]) -> None:
         """Drop everything kept about these members (their partition moved to another worker: that

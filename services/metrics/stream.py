@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from datetime import timedelta, timezone
+from datetime import timezone
 
 import faust
 from faust.types import TP
@@ -41,11 +41,12 @@ from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.logstate import LogTail
+from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 from services.common.waiting import WaitingRoom
 
-from .erasure import new_pseudonym
+from . import snapshot
 from .ownership import Ownership
 from .publication import DailyPublication
 from .settings import MetricsSettings
@@ -67,8 +68,7 @@ REBUILT_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name)
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
     app = make_faust_app(settings.group_id, settings, stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
     use_direct_delivery(app, OwnedPartitionsTransport)
-    app.book = book or MemberDayBook(dedup_window=settings.dedup_window, pending=WaitingRoom(
-        settings.waiting_per_member, settings.waiting_total, timedelta(days=settings.waiting_window_days)))
+    app.book = book or MemberDayBook(dedup_window=settings.dedup_window, pending=settings.waiting_room())
     own = app.ownership = Ownership()
     drops_reported: Counter[str] = Counter()
     # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
@@ -87,6 +87,8 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
         starts, lost_members = own.assign((tp.topic, tp.partition) for tp in assignment)
         app.book.forget(lost_members)
         kept = before & own.owned
+        if before - own.owned and getattr(app, "snapshots", None) is not None:
+            app.snapshots.forget(before - own.owned)
         lag.forget([key for key in lag.applied.keys() | lag.log_end.keys() if key[1] not in kept])
         for (topic, partition), offset in starts.items():
             lag.record_applied(topic, partition, offset)
@@ -110,7 +112,10 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
         """The log end of the partition's member and event topics, from the last fetch (faust's highwater)."""
         ends = {}
         for topic in REBUILT_TOPICS:
-            end = app.consumer.highwater(TP(topic, partition))
+            try:
+                end = app.consumer.highwater(TP(topic, partition))
+            except AssertionError:  # aiokafka: "Partition is not assigned" (a rebalance under way)
+                continue
             if end is not None and end >= 0:
                 ends[(topic, partition)] = end
         return ends
@@ -262,6 +267,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             for event in batch:
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
+    snapshot.attach(app, settings)  # bounded restarts: app.snapshots.restore() before the app starts
     return app
 
 

@@ -16,6 +16,11 @@ from services.common.faust_transport import DirectDeliveryConsumer, DirectDelive
 
 
 class OwnedPartitionsConsumer(DirectDeliveryConsumer):
+    async def perform_seek(self) -> None:
+        # Not DirectDeliveryConsumer's snapshot seek: `start_offsets` already places every partition
+        # (a restored snapshot's offsets included, through the ownership), at every rebalance.
+        await super(DirectDeliveryConsumer, self).perform_seek()
+
     async def seek_to_committed(self) -> Mapping:
         committed = dict(await super().seek_to_committed())
         start_offsets = getattr(self.app, "start_offsets", None)

@@ -4,8 +4,9 @@ these in: `SURVEY_SCORES_DDL` as a migration, `survey_score_rows` as the convert
 topic (with `SURVEY_SCORES_SCHEMA` for its Arrow batches), `QOL_SCORES_SQL` + `qol_rows` +
 `qol_analysis.qol_change` for the endpoint.
 
-Only `survey.scored` becomes a row: numbers, never the experience survey's free text
-(`survey.responded` and every schedule step are skipped).
+Only `survey.scored` and `survey.invited` become rows: numbers and dates, never the experience
+survey's free text (`survey.responded` and the other schedule steps are skipped). Invitations are
+the denominator of questionnaire completion per timepoint (`overview.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from contracts.surveys import SCALES, SurveyScored
+from contracts.surveys import SCALES, SurveyInvited, SurveyScored
 
 from .qol_analysis import QolMemberRow
 
@@ -63,12 +64,36 @@ QOL_SCORES_SQL = (
 )
 
 
+SURVEY_INVITATIONS_DDL = """CREATE TABLE IF NOT EXISTS survey_invitations (
+    invitation_id String,
+    member_id String,
+    cohort String,
+    instrument LowCardinality(String),
+    timepoint LowCardinality(String),
+    invited_at DateTime64(3, 'UTC'),
+    expires_at DateTime64(3, 'UTC'),
+    kafka_partition UInt16,
+    kafka_offset UInt64
+) ENGINE = ReplacingMergeTree(kafka_offset) ORDER BY (cohort, member_id, invitation_id)"""
+# One row per invitation (its id is deterministic: a replayed step collapses on merge and FINAL).
+
+SURVEY_INVITATIONS_SCHEMA = pa.schema(
+    [pa.field("invitation_id", pa.string()), pa.field("member_id", pa.string()), pa.field("cohort", pa.string()),
+     pa.field("instrument", pa.string()), pa.field("timepoint", pa.string()),
+     pa.field("invited_at", pa.timestamp("ms", tz="UTC")), pa.field("expires_at", pa.timestamp("ms", tz="UTC")),
+     pa.field("kafka_partition", pa.uint16()), pa.field("kafka_offset", pa.uint64())]
+)
+
+
 class InvalidSurveyRecord(ValueError):
     """A `surveys` record that cannot be read (the sink's dead-letter path)."""
 
 
 def survey_score_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
-    """Converter for the `surveys` topic: a `survey.scored` record → one `survey_scores` row."""
+    """Converter for the `surveys` topic: a `survey.scored` record → one `survey_scores` row, a
+    `survey.invited` record → one `survey_invitations` row."""
+    if b'"survey.invited"' in value:
+        return _invitation_rows(value, partition, offset)
     if b'"survey.scored"' not in value:  # cheap skip of every other survey.* type (and their text)
         return []
     try:
@@ -81,6 +106,20 @@ def survey_score_rows(value: bytes, partition: int, offset: int) -> list[tuple[s
         "timepoint": scored.timepoint, "occurred_at": scored.occurred_at.astimezone(timezone.utc),
         **scored.scores.model_dump(), "summary": scored.summary, "items_answered": scored.items_answered,
         "event_id": str(scored.event_id), "kafka_partition": partition, "kafka_offset": offset,
+    })]
+
+
+def _invitation_rows(value: bytes, partition: int, offset: int) -> list[tuple[str, Row]]:
+    try:
+        invited = SurveyInvited.model_validate_json(value)
+    except ValidationError as exc:
+        raise InvalidSurveyRecord(str(exc)) from None
+    return [("survey_invitations", {
+        "invitation_id": str(invited.invitation_id), "member_id": invited.member_id, "cohort": invited.cohort,
+        "instrument": invited.instrument, "timepoint": invited.timepoint,
+        "invited_at": invited.occurred_at.astimezone(timezone.utc),
+        "expires_at": invited.expires_at.astimezone(timezone.utc),
+        "kafka_partition": partition, "kafka_offset": offset,
     })]
 
 

@@ -9,7 +9,8 @@ replicas racing) is ignored — the first in log order wins.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from contracts.alerts import (
     CallLogged,
 )
 from services.common.dedup import DEFAULT_WINDOW, SeenIds
+from services.common.member_keys import ERASED_TEXT
 
 
 @dataclass
@@ -165,3 +167,21 @@ class CallQueue:
             if view.assigned_to:
                 self._load[view.cohort][view.assigned_to] -= 1
         return True
+
+    # --- erasure ---------------------------------------------------------------------------------
+
+    def rename_member(self, member_id: str, pseudonym: str, new_id: Callable[[UUID], UUID]) -> list[UUID]:
+        """Move the member's alerts to `pseudonym` (docs/erasure.md): each gets a random id (the old one is
+        derived from the member id), call notes read `[erased]`, statuses and dates stay (the open-alert
+        counts do not change). Returns the old alert ids."""
+        moved = [alert_id for alert_id, view in self.alerts.items() if view.member_id == member_id]
+        for old in moved:
+            view = self.alerts.pop(old)
+            view.alert_id, view.member_id = new_id(old), pseudonym
+            view.calls = [replace(c, note=ERASED_TEXT if c.note else None) for c in view.calls]
+            self.alerts[view.alert_id] = view
+        for (member, kind), alert_id in list(self.unresolved_by_member.items()):
+            if member == member_id:
+                del self.unresolved_by_member[(member, kind)]
+                self.unresolved_by_member[(pseudonym, kind)] = new_id(alert_id)
+        return moved

@@ -48,9 +48,8 @@ from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
 from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
-from services.common.waiting import WaitingRoom
 
-from . import rules, telemetry
+from . import rules, snapshot, telemetry
 from .delivery import Deliverer
 from .queue import AlertView
 from .settings import NotifierSettings
@@ -76,8 +75,7 @@ class NotifierRuntime(LogStateRuntime):
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
                                    dedup_window=settings.dedup_window,
-                                   waiting=WaitingRoom(settings.waiting_per_member, settings.waiting_total,
-                                                       timedelta(days=settings.waiting_window_days)))
+                                   waiting=settings.waiting_room())
         self._drops_reported: Counter[str] = Counter()
         self.deliverer = Deliverer(settings)
         self.keys = KeyRing()  # members' data keys: call notes are written and read with them (docs/erasure.md)
@@ -85,6 +83,11 @@ class NotifierRuntime(LogStateRuntime):
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("notifier", settings.clock_mode)
         self.tick_gate.announce()
+        self.snapshotter = snapshot.snapshotter(settings, self.state)  # bounded restarts (docs/scale.md)
+
+    @property
+    def snapshot_topics(self) -> frozenset[str]:
+        return frozenset(TAIL_TOPICS) - snapshot.NEVER_SNAPSHOTTED
 
     async def stop(self) -> None:
         await super().stop()
@@ -115,7 +118,9 @@ class NotifierRuntime(LogStateRuntime):
             elif topic == MEMBER_ERASURES.name:
                 erased = MemberErased.model_validate_json(value or b"").member_id
                 self.keys.destroy(erased)
-                self.state.scored.pop(erased, None)  # QLQ-C30 scores are health data: forgotten with the member
+                self.state.erase(erased)  # re-keyed to a pseudonym that no log line names
+                if self.rebuilt.is_set():
+                    self._refresh_gauges()
             telemetry.RECORDS.labels(topic, "folded").inc()
         except (ValidationError, orjson.JSONDecodeError, ValueError) as exc:
             telemetry.RECORDS.labels(topic, "invalid").inc()
@@ -123,8 +128,8 @@ class NotifierRuntime(LogStateRuntime):
 
     def apply_alert(self, event: AlertEvent) -> bool:
         applied = self.state.apply_alert(event)
-        if applied and self.rebuilt.is_set():
-            view = self.state.queue.alerts[event.alert_id]
+        view = self.state.queue.alerts.get(event.alert_id)  # None: an erased member's (renamed) alert
+        if applied and self.rebuilt.is_set() and view is not None:
             if isinstance(event, AlertAcknowledged | CallLogged) and view.acknowledged_at == event.occurred_at:
                 telemetry.TIME_TO_ACK.observe(max((view.acknowledged_at - view.raised_at).total_seconds(), 0))
             self._refresh_gauges()
@@ -210,6 +215,9 @@ class NotifierRuntime(LogStateRuntime):
         except (orjson.JSONDecodeError, ValidationError) as exc:
             log.warning("notification_invalid", partition=partition, error=_why(exc))
             return "invalid"
+        if self.state.aliases and self.state.for_erased(data):
+            telemetry.DEDUPLICATED.labels(note.channel).inc()
+            return "erased"  # never send anything to, or about, an erased member
         self.state.requested.add(note.dedup_key, note.occurred_at)
         if not self.state.delivery_due(note.dedup_key, replay):
             telemetry.DEDUPLICATED.labels(note.channel).inc()

@@ -7,9 +7,10 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
+from services.common.waiting_settings import WaitingSettings
 
 
-class NotifierSettings(CommonSettings, DedupSettings):
+class NotifierSettings(CommonSettings, WaitingSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
@@ -36,14 +37,6 @@ class NotifierSettings(CommonSettings, DedupSettings):
                                                     "(recorded as notification.skipped), never sent late")
     escalate_after_hours: float = Field(default=24, gt=0, validation_alias="NOTIFIER_ESCALATE_AFTER_HOURS",
                                         description="Hours an alert may stay unacknowledged before it escalates")
-    waiting_per_member: int = Field(default=5_000, ge=1, validation_alias="WAITING_PER_MEMBER",
-                                    description="Most events kept for one member not enrolled yet (waiting for "
-                                                "the enrolment); more are dropped and counted")
-    waiting_total: int = Field(default=200_000, ge=1, validation_alias="WAITING_TOTAL",
-                               description="Most events kept in all for members not enrolled yet")
-    waiting_window_days: float = Field(default=30, gt=0, validation_alias="WAITING_WINDOW_DAYS",
-                                       description="Days before the latest tick after which an event still "
-                                                   "waiting for its enrolment is forgotten (accepted lateness)")
     # delivery channels
     push_gateway_url: str | None = Field(default=None, validation_alias=AliasChoices(
         "NOTIFIER_PUSH_GATEWAY_URL", "NOTIFIER_PUSH_URL"), description="Member push gateway webhook (HTTP POST)")

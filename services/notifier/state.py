@@ -14,7 +14,7 @@ from uuid import UUID
 
 import orjson
 
-from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResolved
+from contracts.alerts import AlertEscalated, AlertEvent, AlertRaised, AlertResolved, CallLogged
 from contracts.engagement import NO_ENGAGEMENT, DayEngagement, summarize_day
 from contracts.events import parse_recorded_event
 from contracts.members import CohortConfigured, MemberEnrolled, parse_member_record
@@ -27,6 +27,8 @@ from contracts.notifications import (
 from contracts.surveys import SurveyScored
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
 from services.common.dedup import DEFAULT_WINDOW, WindowedKeys
+from services.common.member_keys import ERASED_TEXT
+from services.common.pseudonyms import Aliases, renamed_timeline
 from services.common.waiting import WaitingRoom
 
 from . import rules, symptoms
@@ -68,6 +70,8 @@ class NotifierState:
         self.replays_done: set[UUID] = set()       # notification.replayed ids with an outcome
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         self.latest_tick: datetime | None = None
+        # Erased members (docs/erasure.md): id → random pseudonym, in memory only, never snapshotted.
+        self.aliases = Aliases()
 
     # --- folding the log (idempotent; a bad record raises ValidationError / ValueError) ----------
 
@@ -76,13 +80,15 @@ class NotifierState:
         if isinstance(event, CohortConfigured):
             self.cohorts[event.cohort] = self.cohorts.get(event.cohort, SettingsHistory()).apply(event)
             return
+        event = self._renamed(event)
         known = self.members.get(event.member_id)
         timeline = apply_member_record(known, event)
         if timeline is None or timeline == known:
             return
         self.members[event.member_id] = timeline
         if isinstance(event, MemberEnrolled) and known is None:
-            self.partition_members.setdefault(partition, set()).add(event.member_id)
+            if not self.aliases.is_renamed(event.member_id):  # an erased member gets no decisions
+                self.partition_members.setdefault(partition, set()).add(event.member_id)
             for _, early in self.early.pop(event.member_id):
                 self._add_event(early)
         elif known is not None and timeline.zones != known.zones:
@@ -99,6 +105,7 @@ class NotifierState:
         self._add_event(parse_recorded_event(value))
 
     def _add_event(self, event) -> None:
+        event = self._renamed(event)
         member = self.members.get(event.member_id)
         if member is None:
             self.early.add(event.member_id, str(event.event_id), event.occurred_at, event)
@@ -116,12 +123,16 @@ class NotifierState:
         if not isinstance(data, dict) or data.get("type") != "survey.scored":
             return
         event = SurveyScored.model_validate(data)
+        if self.aliases.is_erased(event.member_id):
+            return  # health data of an erased member: no decision needs it any more
         self.scored.setdefault(event.member_id, {})[event.timepoint] = symptoms.Scored(
             event.timepoint, event.occurred_at, event.scores.model_dump())
 
     def fold_notification(self, value: bytes) -> None:
         data = orjson.loads(value)
         kind = data.get("type") if isinstance(data, dict) else None
+        if self.aliases and self.for_erased(data):
+            return  # an erased member's message keys are forgotten with the member
         if kind == "notification.requested":
             note = NotificationRequested.model_validate(data)
             self.requested.add(note.dedup_key, note.occurred_at)
@@ -156,8 +167,56 @@ class NotifierState:
         self._replay_handled(replay)
 
     def apply_alert(self, event: AlertEvent) -> bool:
-        """Fold an alert step into the call queue; False when it was known already."""
+        """Fold an alert step into the call queue; False when it was known already. A step of an erased
+        member (read after the erasure) goes to the pseudonym's alert, its note unreadable."""
+        pseudonym = self.aliases.member(event.member_id)
+        if pseudonym is not None:
+            update = {"member_id": pseudonym, "alert_id": self.aliases.id_for(event.alert_id)}
+            if isinstance(event, CallLogged) and event.note:
+                update["note"] = ERASED_TEXT
+            event = event.model_copy(update=update)
         return self.queue.apply(event)
+
+    # --- erasure (docs/erasure.md) --------------------------------------------------------------
+
+    def erase(self, member_id: str) -> str:
+        """Re-key the member to a random pseudonym: the timeline, days and alerts (with their statuses, so
+        the cohort's open-alert counts stay) move to it; alert ids are replaced (they are derived from the
+        id), notes read `[erased]`; the member's scores, waiting events and message keys are forgotten.
+        The pseudonym gets no decision any more (no reminder, alert, escalation or resolution)."""
+        pseudonym, _ = self.aliases.erase(member_id)
+        timeline = self.members.pop(member_id, None)
+        if timeline is not None:
+            self.members[pseudonym] = renamed_timeline(timeline, pseudonym)
+        for members in self.partition_members.values():
+            members.discard(member_id)
+        for by_member in (self.quarters, self.days, self.last_activity):
+            if member_id in by_member:
+                by_member[pseudonym] = by_member.pop(member_id)
+        self.scored.pop(member_id, None)
+        self.early.pop(member_id)
+        old_alerts = {str(a) for a in self.queue.rename_member(member_id, pseudonym, self.aliases.id_for)}
+        named = old_alerts | {member_id}  # reminder keys name the member, alert message keys the alert
+
+        def concerns(key: str) -> bool:
+            return not named.isdisjoint(key.split("|"))
+
+        for keys in (self.requested, self.done, self.skipped):
+            keys.discard_where(concerns)
+        return pseudonym
+
+    def for_erased(self, message: dict) -> bool:
+        """Does a notifications.outbound record concern an erased member (its recipient, or the member
+        an alert message names)?"""
+        request = message.get("request") if isinstance(message.get("request"), dict) else message
+        data = request.get("data") if isinstance(request.get("data"), dict) else {}
+        return any(self.aliases.is_erased(str(m)) for m in (message.get("recipient"), request.get("recipient"),
+                                                          data.get("member_id")) if m)
+
+    def _renamed(self, record):
+        """The record as the state keeps it: an erased member's id replaced by the pseudonym."""
+        pseudonym = self.aliases.member(record.member_id)
+        return record if pseudonym is None else record.model_copy(update={"member_id": pseudonym})
 
     def tick_handled(self, partition: int, now: datetime) -> None:
         if self.latest_tick is None or now > self.latest_tick:
@@ -171,6 +230,32 @@ class NotifierState:
             self.skipped.prune(self.latest_tick)
             self.queue.prune(self.latest_tick)
             self.early.expire(self.latest_tick)
+
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    # Bump when the dict below changes (the codec also notices changed classes by their fields).
+    SNAPSHOT_VERSION = "notifier-3"
+    _SNAPSHOT_PLAIN = ("members", "partition_members", "cohorts", "quarters", "days", "last_activity", "scored",
+                       "queue", "replays_done")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded from the log tail's topics: not the settings the process was started with,
+        and not what the clock ticks set (`latest_tick`, `ticks_done`): ticks are not a tail topic, so a
+        restored state knows no tick until one arrives, exactly like a state replayed from offset 0."""
+        out = {name: getattr(self, name) for name in self._SNAPSHOT_PLAIN}
+        return out | {"early": self.early.to_snapshot(), "requested": self.requested.to_snapshot(),
+                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot(),
+                      "renamed": self.aliases.renamed()}  # erased members' pseudonyms only: never an id
+
+    def restore(self, data: dict) -> None:
+        """Take over a `to_snapshot` dict (decoded by the snapshot codec) into this fresh state."""
+        for name in self._SNAPSHOT_PLAIN:
+            setattr(self, name, data[name])
+        self.early.restore(data["early"])
+        self.requested.restore(data["requested"])
+        self.done.restore(data["done"])
+        self.skipped.restore(data["skipped"])
+        self.aliases.adopt(data["renamed"])  # their alerts stay closed to staff actions, no decision
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.clock import ClockTick
+from contracts.erasure import MemberErased, MemberKey
 from contracts.members import (
     CohortConfigured,
     MemberEnrolled,
@@ -35,14 +36,15 @@ from contracts.surveys import (
     SurveyResponded,
     SurveyScored,
 )
-from contracts.topics import MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
+from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
 from services.common.dedup import SeenIds
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
+from services.common.member_keys import KeyRing
 from services.common.ticks import CountedTickGate, Tick, Verdict
 
-from . import telemetry
+from . import snapshot, telemetry
 from .settings import SurveySettings
 from .state import SurveyBook, SurveyStepEvent, notification_for
 
@@ -80,10 +82,11 @@ class SurveyRuntime(LogStateRuntime):
     """The book, rebuilt from and tailing `surveys` (services.common.logstate), and the decisions around it."""
 
     def __init__(self, settings: SurveySettings) -> None:
-        super().__init__("survey", (SURVEYS.name, MEMBERS.name), settings.kafka_bootstrap, settings.delivery_timeout_ms,
-                         settings.rebuild_idle_s)
+        super().__init__("survey", (SURVEYS.name, MEMBERS.name, MEMBER_KEYS.name, MEMBER_ERASURES.name),
+                         settings.kafka_bootstrap, settings.delivery_timeout_ms, settings.rebuild_idle_s)
         self.settings = settings
         self.book = SurveyBook(plan=settings.plan(), seen=SeenIds(settings.dedup_window))
+        self.keys = KeyRing()  # members' data keys: free-text answers are sealed and opened with them
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         # The members and clock agents run concurrently; decisions (compute → publish → fold) are
         # serialised so a withdrawal and a tick never decide on the same open invitation at once.
@@ -91,6 +94,11 @@ class SurveyRuntime(LogStateRuntime):
         # Clock: only a tick later than the latest applied on its partition decides (docs/clock.md).
         self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
         self.tick_gate.announce()
+        self.snapshotter = snapshot.snapshotter(settings, self.book)  # bounded restarts (docs/scale.md)
+
+    @property
+    def snapshot_topics(self) -> frozenset[str]:
+        return frozenset(self.tail.topics) - snapshot.NEVER_SNAPSHOTTED
 
     # --- the log-state hooks -------------------------------------------------------------------
 
@@ -103,6 +111,9 @@ class SurveyRuntime(LogStateRuntime):
         if topic == MEMBERS.name:
             self.fold_member(partition, value)
             return
+        if topic in (MEMBER_KEYS.name, MEMBER_ERASURES.name):
+            self.fold_erasure(topic, partition, value)
+            return
         try:
             event = survey_event_adapter.validate_json(value or b"")
         except ValidationError:
@@ -111,6 +122,21 @@ class SurveyRuntime(LogStateRuntime):
             return
         applied = self.book.apply(event, partition)
         telemetry.REPLAYED.labels("applied" if applied else "known").inc()
+
+    def fold_erasure(self, topic: str, partition: int, value: bytes | None) -> None:
+        """A data key, or an erasure: the key is destroyed and the member re-keyed (docs/erasure.md)."""
+        try:
+            if topic == MEMBER_KEYS.name:
+                if value is not None:  # a tombstone carries no member id here; member.erased destroys the key
+                    self.keys.fold(MemberKey.model_validate_json(value).member_id, value)
+                return
+            erased = MemberErased.model_validate_json(value or b"").member_id
+        except ValidationError:
+            log.warning("survey_log_record_invalid", topic=topic, partition=partition)
+            return
+        self.keys.destroy(erased)
+        self.book.erase(erased)
+        telemetry.OPEN.set(len(self.book.open_ids))
 
     def fold_member(self, partition: int, value: bytes | None) -> None:
         """A members record into the member's timeline (no decision: the stream agent decides)."""

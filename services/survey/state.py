@@ -36,7 +36,9 @@ from contracts.surveys import (
 )
 from contracts.timeline import MemberTimeline, apply_member_record
 from services.common.dedup import SeenIds
+from services.common.pseudonyms import Aliases, renamed_timeline
 
+from .answers import erased as erased_answers
 from .schedule import (
     OPEN,
     Status,
@@ -91,6 +93,27 @@ class SurveyBook:
     _heaps: dict[int | None, list[tuple[datetime, UUID]]] = field(default_factory=dict)
     _queued: dict[UUID, datetime] = field(default_factory=dict)
     members: dict[str, MemberTimeline] = field(default_factory=dict)
+    # Erased members (docs/erasure.md): id → random pseudonym, in memory only, never snapshotted.
+    aliases: Aliases = field(default_factory=Aliases)
+
+    # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
+
+    SNAPSHOT_VERSION = "survey-3"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "_heaps", "_queued", "members")
+
+    def to_snapshot(self) -> dict:
+        """Everything folded from `surveys` and `members`: not the plan (a setting of the running process)
+        and not `now` (set by clock ticks, which the tail does not read: a restored book knows no tick until
+        one arrives, like a book replayed from offset 0)."""
+        # erased members' pseudonyms (never an id, never the id → pseudonym map): still frozen once restored
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {
+            "renamed": self.aliases.renamed(), "seen": self.seen.to_snapshot()}  # its window: a setting
+
+    def restore(self, data: dict) -> None:
+        for name in self._SNAPSHOT_FIELDS:
+            setattr(self, name, data[name])
+        self.seen.restore(data["seen"])
+        self.aliases.adopt(data["renamed"])
 
     def times(self, inv: Invitation) -> StepTimes | SurveyScheduled:
         member = self.members.get(inv.scheduled.member_id)
@@ -113,6 +136,9 @@ class SurveyBook:
         return withdrawn(member.local_day(now)) or (inv.status == "scheduled" and withdrawn(due_day(inv.scheduled)))
 
     def _requeue(self, inv: Invitation) -> None:
+        if self.aliases.is_renamed(inv.scheduled.member_id):  # an erased member's invitations take no step
+            self._queued.pop(inv.id, None)
+            return
         at = next_step_at(self.times(inv), inv.status, inv.reminders_sent, inv.invited_at)
         withdrawal = self._withdrawal_starts(inv)
         if withdrawal is not None:
@@ -129,11 +155,13 @@ class SurveyBook:
         """Fold one `surveys` event in; False when it was already applied (same event_id)."""
         if not self.seen.add(event.event_id, event.occurred_at):
             return False
+        event = self._renamed(event)
         if isinstance(event, SurveyScheduled):
             if event.invitation_id not in self.invitations:
                 inv = self.invitations[event.invitation_id] = Invitation(event, partition)
                 self.by_member.setdefault(event.member_id, []).append(event.invitation_id)
-                self.open_ids.add(event.invitation_id)
+                if not self.aliases.is_renamed(event.member_id):
+                    self.open_ids.add(event.invitation_id)
                 self._requeue(inv)
             return True
         inv = self.invitations.get(event.invitation_id)
@@ -172,6 +200,7 @@ class SurveyBook:
 
     def fold_member(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> MemberTimeline | None:
         """Fold a member record into the member's timeline (idempotent); re-time their open invitations."""
+        record = self._renamed(record)
         known = self.members.get(record.member_id)
         timeline = apply_member_record(known, record)
         if timeline is not None and timeline is not known:
@@ -184,6 +213,8 @@ class SurveyBook:
     def on_enrolled(self, enrolment: MemberEnrolled, partition: int | None = None,
                     commit: bool = True) -> list[SurveyStepEvent]:
         """The schedule of the member's first enrolment (a re-enrolment continues it: nothing new)."""
+        if self.aliases.is_erased(enrolment.member_id):
+            return []  # an old enrolment processed again after the erasure: no schedule for the pseudonym
         timeline = self.fold_member(enrolment)
         if timeline is None or timeline.cohort != enrolment.cohort:
             return []
@@ -196,6 +227,8 @@ class SurveyBook:
         """Cancel the sent invitations once the withdrawal is in effect: now, when the latest tick is
         already on or after its date in the member's zone; otherwise the first tick from that date on
         does. Invitations not sent yet are cancelled when they fall due on a day outside follow-up."""
+        if self.aliases.is_erased(withdrawal.member_id):
+            return []
         timeline = self.fold_member(withdrawal)
         if (
             timeline is None
@@ -245,6 +278,42 @@ class SurveyBook:
                     events.append(SurveyExpired(event_id=step_event_id(inv.id, "expired"), occurred_at=now,
                                                 **inv.header()))
         return self.apply_all(events, partition) if commit else events
+
+    # --- erasure (docs/erasure.md) --------------------------------------------------------------
+
+    def erase(self, member_id: str) -> str:
+        """Re-key the member to a random pseudonym: the timeline and every invitation (status and dates
+        kept, so response and completion counts stay) move to it; invitation and response ids are
+        replaced (they are derived from the member id); free-text answers read `[erased]`. The
+        pseudonym's invitations take no further step."""
+        pseudonym, _ = self.aliases.erase(member_id)
+        timeline = self.members.pop(member_id, None)
+        if timeline is not None:
+            self.members[pseudonym] = renamed_timeline(timeline, pseudonym)
+        for old in self.by_member.pop(member_id, []):
+            inv = self.invitations.pop(old)
+            self.open_ids.discard(old)
+            self._queued.pop(old, None)
+            inv.scheduled = self._renamed(inv.scheduled)
+            inv.response = self._renamed(inv.response) if inv.response else None
+            inv.scored = self._renamed(inv.scored) if inv.scored else None
+            self.invitations[inv.id] = inv
+            self.by_member.setdefault(pseudonym, []).append(inv.id)
+        return pseudonym
+
+    def _renamed(self, record):
+        """The record as the book keeps it: an erased member's ids replaced, answers unreadable."""
+        pseudonym = self.aliases.member(record.member_id)
+        if pseudonym is None:
+            return record
+        update: dict = {"member_id": pseudonym}
+        if hasattr(record, "invitation_id"):
+            update["invitation_id"] = self.aliases.id_for(record.invitation_id)
+        if isinstance(record, SurveyResponded | SurveyScored):
+            update["response_id"] = self.aliases.id_for(record.response_id)
+        if isinstance(record, SurveyResponded):
+            update["answers"] = erased_answers(record.answers)
+        return record.model_copy(update=update)
 
     # --- reads ---------------------------------------------------------------------------------
 

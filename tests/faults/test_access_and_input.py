@@ -33,9 +33,11 @@ POLICY: dict[str, dict[tuple[str, str], set[str]]] = {
     # researchers: cohort aggregates only (no member list, no call queue, no free text)
     "metrics": {
         ("GET", f"/v1/cohorts/{{cohort}}/{view}"): STAFF_A | ({"researcher"} if view != "members" else set())
-        for view in ("weekly", "summary", "daily", "members", "daytypes", "qol")
+        for view in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")
     }
-    | {("GET", "/v1/audit"): {"admin"}},
+    | {("GET", "/v1/audit"): {"admin"},
+       ("GET", "/v1/cohorts/overview"): ANY_STAFF | {"researcher"},  # each token lists only its own cohorts
+       ("GET", "/v1/cohorts/{cohort}/export"): {"researcher", "admin"}},  # research export (docs/export.md)
     "notifier": {
         ("GET", "/v1/alerts"): ANY_STAFF,
         ("GET", "/v1/alerts/{alert_id}"): ANY_STAFF,

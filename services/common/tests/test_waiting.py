@@ -43,3 +43,21 @@ def test_events_older_than_the_window_are_forgotten():
     assert room.expire(T0 + timedelta(days=31)) == ["old"]
     assert room.get("ghost") == {"new": "new"} and room.dropped["expired"] == 1
     assert room.expire(T0 + timedelta(days=60)) == ["new"] and len(room) == 0 and "ghost" not in room
+
+
+def test_the_notifier_and_the_metrics_stream_read_the_same_waiting_bounds(monkeypatch):
+    """WAITING_* are declared once (services/common/waiting_settings.py): one environment, one meaning."""
+    from services.common.waiting_settings import WaitingSettings
+    from services.metrics.settings import MetricsSettings
+    from services.notifier.settings import NotifierSettings
+
+    monkeypatch.setenv("WAITING_PER_MEMBER", "7")
+    monkeypatch.setenv("WAITING_TOTAL", "70")
+    monkeypatch.setenv("WAITING_WINDOW_DAYS", "2.5")
+    common = {"auth_dev": True, "jwt_secret": "test-secret-0123456789abcdef0123456789"}
+    for settings in (MetricsSettings(**common), NotifierSettings(**common)):
+        assert isinstance(settings, WaitingSettings)
+        room = settings.waiting_room()
+        assert (room.per_member, room.total, room.window) == (7, 70, timedelta(days=2.5))
+    for name in ("waiting_per_member", "waiting_total", "waiting_window_days"):
+        assert name not in MetricsSettings.__annotations__ and name not in NotifierSettings.__annotations__

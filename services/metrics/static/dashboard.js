@@ -12,9 +12,9 @@ const refreshMs = 1000 * Math.max(MIN_REFRESH_S, Number(params.get("refresh")) |
 const fmt = v => (v === null || v === undefined) ? "–" : v.toFixed(1);
 const esc = s => String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
 
-async function api(path) {
-  const r = await fetch(`/v1/cohorts/${encodeURIComponent(cohortInput.value)}/${path}`,
-                        {headers: {Authorization: `Bearer ${tokenInput.value}`}});
+const api = path => get(`/v1/cohorts/${encodeURIComponent(cohortInput.value)}/${path}`);
+async function get(url) {
+  const r = await fetch(url, {headers: {Authorization: `Bearer ${tokenInput.value}`}});
   if (!r.ok) {
     const body = await r.json().catch(() => ({}));
     throw new Error(`${r.status}: ${typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)}`);
@@ -66,9 +66,66 @@ function renderDaily(days) {
   svg.innerHTML = out;
 }
 
-function renderMembers(members) {  // pending / insufficient members are neither (28-day window not complete)
-  document.getElementById("active-count").textContent = members.filter(m => m.activity === "active").length;
-  document.getElementById("inactive-count").textContent = members.filter(m => m.activity === "inactive").length;
+// Counts from the cohort's overview (aggregates: researchers may read it; the member list is staff-only).
+// Pending / insufficient members are neither (28-day window not complete).
+function renderMembers(row) {
+  document.getElementById("active-count").textContent = row.active;
+  document.getElementById("inactive-count").textContent = row.inactive;
+}
+
+const pct = v => (v === null || v === undefined) ? "–" : `${v.toFixed(1)} %`;
+const completionCell = q => `<td class="qlq-${q.timepoint}" data-invited="${q.invited}" data-completed="${q.completed}">` +
+  `${q.invited ? `${q.completed}/${q.invited}` : "–"}</td>`;
+
+function renderOverview(list) {
+  document.querySelector("#cohorts tbody").innerHTML = list.map(c => {
+    const m = c.intervention;
+    return `<tr data-cohort="${esc(c.cohort)}"${c.cohort === cohortInput.value ? ' class="current"' : ""}>` +
+      `<td><button class="open" aria-label="open cohort ${esc(c.cohort)}">${esc(c.cohort)}</button></td>` +
+      `<td class="members">${c.members}</td><td class="week">${c.follow_up_week ?? "–"}</td>` +
+      `<td class="login">${m.weeks ? m.mean_login_rate.toFixed(2) : "–"}</td>` +
+      `<td class="participation">${m.weeks ? m.mean_participation_rate.toFixed(2) : "–"}</td>` +
+      `<td class="completion">${m.weeks ? m.mean_completion_rate.toFixed(2) : "–"}</td>` +
+      `<td class="active-share">${pct(c.active_share)}</td>` +
+      `<td class="open-alerts">${c.workload ? c.workload.open_alerts : "–"}</td>` +
+      c.questionnaires.map(completionCell).join("") +
+      `<td class="attrition">${pct(c.attrition_rate)}</td></tr>`;
+  }).join("");
+  for (const button of document.querySelectorAll("#cohorts button.open")) {
+    button.addEventListener("click", () => { cohortInput.value = button.closest("tr").dataset.cohort; refresh(); });
+  }
+}
+
+function renderCompletion(row) {
+  document.querySelector("#completion tbody").innerHTML = row.questionnaires.map(q =>
+    `<tr data-timepoint="${q.timepoint}"><td>${q.timepoint}</td><td>${q.invited}</td><td>${q.completed}</td>` +
+    `<td>${fmt(q.completion_rate)}</td></tr>`).join("");
+}
+
+function renderWorkload(row) {
+  const w = row.workload, out = document.getElementById("workload-figures");
+  if (!w) { out.textContent = "no alerts stored yet"; return; }
+  const mins = v => v === null ? "–" : `${v.toFixed(0)} min`;
+  out.innerHTML = `<span class="big" id="open-alerts">${w.open_alerts}</span> open alerts ` +
+    `(${w.unacknowledged} not acknowledged) &nbsp; time to acknowledge: median <b id="ack-median">${mins(w.ack_median_minutes)}</b>, ` +
+    `90th percentile <b id="ack-p90">${mins(w.ack_p90_minutes)}</b> (${w.acknowledged} acknowledged)`;
+}
+
+const num = (v, d = 1) => (v === null || v === undefined) ? "–" : v.toFixed(d);
+const meanSd = (mean, sd) => mean === null ? "–" : `${num(mean)} (${num(sd)})`;
+const pval = p => p === null || p === undefined ? "–" : (p < 0.001 ? "<0.001" : p.toFixed(3));
+const pCell = t => `<td class="p${t && t.p < 0.05 ? " significant" : ""}">${pval(t && t.p)}</td>`;
+
+function renderQol(scales) {
+  document.querySelector("#qol-table tbody").innerHTML = scales.map(s => {
+    const between = s.active_vs_inactive, paired = s.active_t0_vs_t2;
+    return `<tr data-scale="${esc(s.scale)}"><td>${esc(s.scale)}</td>` +
+      `<td class="active-n">${s.active.n}</td><td class="active-change">${meanSd(s.active.mean, s.active.sd)}</td>` +
+      `<td class="inactive-n">${s.inactive.n}</td><td class="inactive-change">${meanSd(s.inactive.mean, s.inactive.sd)}</td>` +
+      `<td class="t">${num(between && between.t, 2)}</td>${pCell(between)}` +
+      `<td class="t0">${meanSd(paired.t0_mean, paired.t0_sd)}</td><td class="t2">${meanSd(paired.t2_mean, paired.t2_sd)}</td>` +
+      `<td class="paired-t">${num(paired.test && paired.test.t, 2)}</td>${pCell(paired.test)}</tr>`;
+  }).join("");
 }
 
 function renderDaytypes(types) {
@@ -78,25 +135,38 @@ function renderDaytypes(types) {
     `<td>${t.member_days}</td></tr>`).join("");
 }
 
+const LIST_REFRESH_MS = 60000;
+let listShownAt = 0, listFor = null;
+
 async function refresh() {
   const status = document.getElementById("status");
   document.getElementById("cohort-name").textContent = cohortInput.value || "(none)";
-  if (!tokenInput.value || !cohortInput.value) {
+  if (!tokenInput.value) {
     status.textContent = StaffToken.refusedFromQuery ? "a token in the URL query is not accepted: paste it"
-                                                     : "enter a staff token and a cohort";
+                                                     : "enter a staff token";
     status.className = "error"; return;
   }
   try {
-    const [weeks, days, members, types, summary] = await Promise.all(
-      [api("weekly"), api("daily"), api("members"), api("daytypes"), api("summary")]);
-    renderWeekly(weeks, summary); renderDaily(days); renderMembers(members); renderDaytypes(types);
+    // The list computes every visible cohort: refreshed at most once a minute (or when a cohort is opened).
+    if (!listShownAt || Date.now() - listShownAt >= LIST_REFRESH_MS || listFor !== cohortInput.value) {
+      renderOverview(await get("/v1/cohorts/overview?limit=200"));
+      listShownAt = Date.now(); listFor = cohortInput.value;
+      document.body.dataset.overview = "true";
+    }
+    if (!cohortInput.value) {
+      status.textContent = "select a cohort"; status.className = ""; return;
+    }
+    const [weeks, days, row, types, summary, qol] = await Promise.all(
+      [api("weekly"), api("daily"), api("overview"), api("daytypes"), api("summary"), api("qol")]);
+    renderWeekly(weeks, summary); renderDaily(days); renderMembers(row); renderDaytypes(types);
+    renderCompletion(row); renderWorkload(row); renderQol(qol);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`; status.className = "";
-    document.body.dataset.loaded = "true";
+    document.body.dataset.loaded = "true"; document.body.dataset.shown = cohortInput.value;
   } catch (e) {
     status.textContent = `error ${e.message}`; status.className = "error";
   }
 }
-tokenInput.addEventListener("change", () => { StaffToken.set(tokenInput.value); refresh(); });
+tokenInput.addEventListener("change", () => { StaffToken.set(tokenInput.value); listShownAt = 0; refresh(); });
 cohortInput.addEventListener("change", refresh);
 refresh();
 setInterval(refresh, refreshMs);

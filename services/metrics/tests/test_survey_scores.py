@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from contracts.surveys import SCALES, ExperienceAnswers, SurveyResponded
+from contracts.surveys import SCALES, RecordedExperienceAnswers, SurveyInvited, SurveyReminded, SurveyResponded
 from services.metrics.survey_scores import InvalidSurveyRecord, survey_score_rows
 
 
@@ -19,10 +19,28 @@ def test_only_scores_become_rows_never_free_text():
     responded = SurveyResponded(
         event_id=uuid4(), invitation_id=uuid4(), member_id="m-1", cohort="c-1", instrument="experience",
         timepoint="post", occurred_at=datetime(2026, 11, 2, tzinfo=timezone.utc), response_id=uuid4(),
-        answers=ExperienceAnswers(q1='I liked the "survey.scored" meditation'))
+        answers=RecordedExperienceAnswers(q1='I liked the "survey.scored" meditation'))
     assert survey_score_rows(responded.model_dump_json().encode(), 0, 1) == []
     with pytest.raises(InvalidSurveyRecord):
         survey_score_rows(b'{"type": "survey.scored", "member_id": "m-1"}', 0, 2)
+
+
+def test_invitations_become_rows_with_dates_only():
+    at = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    step = dict(event_id=uuid4(), invitation_id=uuid4(), member_id="m-1", cohort="c-1", instrument="qlq_c30",
+                timepoint="T1", occurred_at=at)
+    ((table, row),) = survey_score_rows(SurveyInvited(**step, expires_at=at.replace(day=9)).model_dump_json().encode(),
+                                        3, 7)
+    assert table == "survey_invitations"
+    assert row == {"invitation_id": str(step["invitation_id"]), "member_id": "m-1", "cohort": "c-1",
+                   "instrument": "qlq_c30", "timepoint": "T1", "invited_at": at, "expires_at": at.replace(day=9),
+                   "kafka_partition": 3, "kafka_offset": 7}
+    assert survey_score_rows(SurveyReminded(**step, reminder=1).model_dump_json().encode(), 0, 8) == []
+    responded = SurveyResponded(**(step | {"instrument": "experience", "timepoint": "post"}), response_id=uuid4(),
+                                answers=RecordedExperienceAnswers(q1='a "survey.invited" story'))
+    assert survey_score_rows(responded.model_dump_json().encode(), 0, 9) == []
+    with pytest.raises(InvalidSurveyRecord):
+        survey_score_rows(b'{"type": "survey.invited", "member_id": "m-1"}', 0, 10)
 
 
 @pytest.mark.clickhouse

@@ -83,6 +83,8 @@ async def get_alert(alert_id: UUID, principal: Staff, runtime: RuntimeDep, reque
 async def _act(runtime: NotifierRuntime, principal: Principal, alert_id: UUID, build) -> dict:
     async with runtime.lock(alert_id):
         view = _alert(runtime, principal, alert_id)
+        if runtime.state.aliases.is_renamed(view.member_id):  # staff actions would write the pseudonym to the log
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="the member was erased")
         event: AlertEvent = build(view, runtime.state.now())
         reason = runtime.state.queue.conflict(event)
         if reason is not None:

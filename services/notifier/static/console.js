@@ -67,16 +67,23 @@ function row(alert) {
                             title: d.day + (d.logged_in ? " logged in" : " no login") + (d.tasks_done.length ? ": " + d.tasks_done.join(", ") : "")}));
   }
   const actions = el("td");
-  actions.append(el("button", {class: "panel", onclick: () => showPanel(alert.member_id)}, "Member"));
+  const who = alert.member_id;
+  actions.append(el("button", {class: "panel", onclick: () => showPanel(who), "aria-keyshortcuts": "Enter",
+                               "aria-label": `member panel of ${who}`}, "Member"));
   if (alert.status === "open") {
-    actions.append(el("button", {class: "ack", onclick: () => act(alert, "ack")}, "Acknowledge"));
+    actions.append(el("button", {class: "ack", onclick: () => act(alert, "ack"), "aria-keyshortcuts": "a",
+                                 "aria-label": `acknowledge the alert of ${who}`}, "Acknowledge"));
   }
   if (alert.status !== "resolved") {
-    const outcome = el("select", {class: "outcome", "aria-label": "call outcome"}, ...OUTCOMES.map((o) => el("option", {value: o}, o.replace("_", " "))));
-    const note = el("input", {class: "note", placeholder: "note (optional)", maxlength: "1000"});
+    const outcome = el("select", {class: "outcome", "aria-label": `call outcome for ${who}`, "aria-keyshortcuts": "c"},
+      ...OUTCOMES.map((o) => el("option", {value: o}, o.replace("_", " "))));
+    const note = el("input", {class: "note", placeholder: "note (optional)", maxlength: "1000",
+                              "aria-label": `call note for ${who} (optional)`});
     actions.append(el("div", {}, outcome, note,
-      el("button", {class: "log-call", onclick: () => act(alert, "calls", {outcome: outcome.value, note: note.value || null})}, "Log call")));
-    actions.append(el("button", {class: "resolve", onclick: () => act(alert, "resolve")}, "Resolve"));
+      el("button", {class: "log-call", onclick: () => act(alert, "calls", {outcome: outcome.value, note: note.value || null}),
+                    "aria-label": `log the call to ${who}`}, "Log call")));
+    actions.append(el("button", {class: "resolve", onclick: () => resolve(alert), "aria-keyshortcuts": "r",
+                                 "aria-label": `resolve the alert of ${who}`}, "Resolve"));
   }
   const why = alert.kind === "symptom" ? symptomWhy(alert)
     : alert.rule === "intervention_inactive"
@@ -85,7 +92,8 @@ function row(alert) {
   const status = el("td", {}, el("span", {class: "status " + alert.status}, alert.status));
   if (alert.escalated) status.append(el("span", {class: "esc"}, "escalated"));
   const calls = alert.calls.map((c) => `${c.outcome} (${c.by})`).join(", ");
-  return el("tr", {"data-alert": alert.alert_id, "data-member": alert.member_id},
+  return el("tr", {"data-alert": alert.alert_id, "data-member": alert.member_id, tabindex: "-1",
+                   "aria-label": `${alert.kind} alert of ${alert.member_id}, ${alert.status}${alert.escalated ? ", escalated" : ""}`},
     el("td", {}, when(alert.raised_at)),
     el("td", {}, alert.member_id, el("div", {class: "muted"}, alert.cohort)),
     el("td", {}, alert.kind === "symptom" ? "" : el("span", {class: "kind inactivity"}, "inactivity"), " ", why,
@@ -95,14 +103,77 @@ function row(alert) {
 }
 
 async function load() {
-  $("message").textContent = "";
+  $("message").textContent = ""; $("message").className = "";
   try {
     const query = new URLSearchParams({status: $("filter").value});
     for (const name of ["kind", "escalated", "cohort"]) if ($(name).value.trim()) query.set(name, $(name).value.trim());
     const shown = await api("/v1/alerts?" + query);
     $("queue").tBodies[0].replaceChildren(...shown.map(row));
+    applyFind();
     if (!shown.length) $("message").textContent = "No alerts.";
   } catch (error) { $("message").textContent = error.message; }
+}
+
+// --- keyboard: one selected alert (a roving selection over the visible rows) ----------------------
+let selectedAlert = null;  // kept across reloads: an acknowledged alert stays selected
+const visibleRows = () => [...$("queue").tBodies[0].rows].filter((r) => !r.hidden);
+
+function select(tr, focus = true) {
+  for (const r of $("queue").tBodies[0].rows) { r.classList.remove("selected"); r.removeAttribute("aria-selected"); }
+  selectedAlert = tr ? tr.dataset.alert : null;
+  if (!tr) return;
+  tr.classList.add("selected"); tr.setAttribute("aria-selected", "true");
+  if (focus) tr.focus();
+}
+function selectedRow() {
+  return visibleRows().find((r) => r.dataset.alert === selectedAlert) || null;
+}
+function move(step) {
+  const rows = visibleRows();
+  if (!rows.length) return;
+  const at = rows.indexOf(selectedRow());
+  select(rows[at < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + step))]);
+}
+function applyFind() {
+  const wanted = $("find").value.trim().toLowerCase();
+  for (const r of $("queue").tBodies[0].rows) r.hidden = Boolean(wanted) && !r.textContent.toLowerCase().includes(wanted);
+  // A selection hidden or gone moves to the first row shown (and is remembered while none is shown).
+  const kept = selectedRow() || (selectedAlert ? visibleRows()[0] : null);
+  if (kept) select(kept, false);
+}
+function press(selector) {
+  const button = selectedRow() && selectedRow().querySelector(selector);
+  if (button) button.click();
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const typing = event.target.closest("input, select, textarea");
+  if (event.key === "Escape") {
+    if (!$("panel").hidden) $("panel").hidden = true;
+    if (typing) typing.blur();
+    const tr = selectedRow();
+    if (tr) tr.focus();
+    return;
+  }
+  if (typing) return;  // letters typed into a field are text, not commands
+  const keys = {j: () => move(1), k: () => move(-1), ArrowDown: () => move(1), ArrowUp: () => move(-1),
+    a: () => press("button.ack"), r: () => press("button.resolve"), Enter: () => press("button.panel"),
+    c: () => { const s = selectedRow() && selectedRow().querySelector("select.outcome"); if (s) s.focus(); },
+    "/": () => $("find").focus()};
+  // Enter on a focused button is the button's own click, not the member panel.
+  if (event.key === "Enter" && event.target.closest("button")) return;
+  if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+});
+$("queue").tBodies[0].addEventListener("click", (event) => {
+  const tr = event.target.closest("tr");
+  if (tr) select(tr, !event.target.closest("button, select, input"));
+});
+$("find").addEventListener("input", applyFind);
+
+async function resolve(alert) {
+  // A stray key must not close a patient's alert: resolving asks first, by mouse or keyboard.
+  if (window.confirm(`Resolve the ${alert.kind} alert of ${alert.member_id}?`)) await act(alert, "resolve");
 }
 
 async function showPanel(memberId) {
@@ -124,13 +195,18 @@ async function showPanel(memberId) {
     $("panel").hidden = false;
   } catch (error) { $("message").textContent = error.message; }
 }
-$("panel-close").addEventListener("click", () => { $("panel").hidden = true; });
+$("panel-close").addEventListener("click", () => { $("panel").hidden = true; const tr = selectedRow(); if (tr) tr.focus(); });
 
 async function act(alert, action, body) {
-  $("message").textContent = "";
+  $("message").textContent = ""; $("message").className = "";
   try {
     await api(`/v1/alerts/${alert.alert_id}/${action}`, {method: "POST", body: body ? JSON.stringify(body) : undefined});
     await load();
+    const done = {ack: "acknowledged", resolve: "resolved", calls: "call logged"}[action];
+    $("message").textContent = `${alert.member_id}: ${done}.`;  // the status region announces it
+    $("message").className = "ok";
+    const tr = selectedRow();
+    if (tr) tr.focus(); else move(1);
   } catch (error) { $("message").textContent = error.message; }
 }
 

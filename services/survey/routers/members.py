@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.surveys import (
     EXPERIENCE_QUESTIONS,
+    ExperienceAnswers,
     ExperienceResponse,
     PendingSurvey,
     QlqC30Response,
@@ -24,8 +25,10 @@ from contracts.surveys import (
 )
 from services.common.auth import Member
 from services.common.kafka import BrokerUnavailable
+from services.common.member_keys import UnreadableText
 from services.common.web import validation_errors
 
+from .. import answers as free_text
 from .. import telemetry
 from ..deps import Runtime
 from ..schedule import step_event_id
@@ -95,7 +98,7 @@ async def read_json(request: Request, limit: int) -> Any:
         raise refuse(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from None
 
 
-def parse_answers(instrument: str, data: Any) -> tuple[dict[str, int] | None, dict | None]:
+def parse_answers(instrument: str, data: Any) -> tuple[dict[str, int] | None, ExperienceAnswers | None]:
     """Validate the body for the invitation's instrument: (QLQ items given, experience answers)."""
     model = QlqC30Response if instrument == "qlq_c30" else ExperienceResponse
     try:
@@ -138,7 +141,9 @@ async def respond(invitation_id: UUID, request: Request, principal: Member, runt
     items, answers = parse_answers(inv.scheduled.instrument, data)
     async with runtime.lock(invitation_id):
         if inv.response is not None:
-            same = inv.response.items == items and inv.response.answers == answers
+            # answers are stored sealed: compared in clear (a new seal of the same text differs)
+            same = inv.response.items == items and free_text.plain(answers) == free_text.opened(
+                runtime.keys, inv.scheduled.member_id, inv.response.answers)
             if not same:
                 raise refuse(status.HTTP_409_CONFLICT, "this questionnaire was already answered differently")
             return JSONResponse(result_view(inv).model_dump(mode="json"), status.HTTP_200_OK)
@@ -149,8 +154,12 @@ async def respond(invitation_id: UUID, request: Request, principal: Member, runt
         now: datetime = runtime.now()
         header = inv.header()
         response_id = step_event_id(inv.id, "response")
+        try:  # free text is written encrypted with the member's data key (docs/erasure.md)
+            sealed = free_text.seal(runtime.keys, principal.subject, answers) if answers is not None else None
+        except UnreadableText:
+            raise refuse(status.HTTP_404_NOT_FOUND, "no such invitation for this member") from None
         responded = SurveyResponded(event_id=step_event_id(inv.id, "responded"), response_id=response_id,
-                                    items=items, answers=answers, occurred_at=now, **header)
+                                    items=items, answers=sealed, occurred_at=now, **header)
         scored = None
         if items is not None:
             result = score({int(k): v for k, v in items.items()})

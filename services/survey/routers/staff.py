@@ -17,6 +17,7 @@ from contracts.surveys import ExperienceRow
 from services.common.audit import record_access
 from services.common.auth import Principal, Staff
 
+from .. import answers as free_text
 from ..deps import Runtime
 from ..runtime import SurveyRuntime
 
@@ -33,11 +34,10 @@ def rows(runtime: SurveyRuntime, principal: Principal, cohort: str) -> list[Expe
                             headers={"Retry-After": "2"})
     out = []
     for inv in runtime.book.experience_responses(cohort):
-        answers = inv.response.answers
-        out.append(ExperienceRow(member_id=inv.scheduled.member_id, invitation_id=inv.id,
-                                 responded_at=inv.response.occurred_at,
-                                 q1=answers.q1 if answers else None, q2=answers.q2 if answers else None,
-                                 q3=answers.q3 if answers else None))
+        member_id = inv.scheduled.member_id
+        answers = free_text.opened(runtime.keys, member_id, inv.response.answers)  # `[erased]` once erased
+        out.append(ExperienceRow(member_id=member_id, invitation_id=inv.id, responded_at=inv.response.occurred_at,
+                                 **answers))
     return out
 
 

@@ -1,0 +1,171 @@
+"""`python -m bench.restart [members_per_cohort]`: restart time and peak RSS of each stateful service
+after 1, 10 and 100 simulated cohort-months, started from a snapshot vs replayed from offset 0
+(docs/scale.md, "Snapshots and restarts").
+
+A cohort-month is one cohort of `members_per_cohort` members (default 20) followed for 30 days: one
+enrolment each, a login and a meal check-in every day. The cohorts follow one another (each starts
+when the previous one ends, with `ends_on` set), so the number of active members stays the same
+while the history grows: 100 cohort-months are 2,000 members, 60,000 days and 120,000 events. The
+log has no clock ticks: a restart rebuilds state, it decides nothing, and ticks would make every
+start re-decide a century of reminders.
+
+For each history length, on a fresh broker, each service (notifier, survey, metrics with its sink) is
+started three times: with snapshots on (a full replay that writes a snapshot on its clean stop, and
+commits the consumer group to the log end), then with snapshots off (the measured full replay), then
+with snapshots on again (the measured restart from the snapshot). A start is timed from the process
+launch until it is ready (notifier, survey: /readyz, the state rebuilt; metrics: /readyz, the sink
+caught up, and the stream's applied offsets at the log end). Peak RSS is the process's VmHWM at that moment. Writes
+bench/out/restart.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from kafka import KafkaProducer
+
+from contracts.topics import ENGAGEMENT_EVENTS, MEMBERS
+from services.common.broker import free_port, start_broker
+from services.common.kafka import ensure_topics
+from tests.scale.workers import applied_offsets
+from testsupport.broker import ServiceProcess
+
+OUT = Path(__file__).parent / "out"
+HISTORIES = tuple(int(x) for x in os.environ.get("RESTART_HISTORIES", "1,10,100").split(","))
+START = date(2024, 1, 1)
+NS = uuid.UUID("6f7c1c52-3a35-4a47-9a37-0b5f3e0c2a10")
+PORT_ENV = {"notifier": "NOTIFIER_PORT", "survey": "SURVEY_PORT", "metrics": "METRICS_PORT"}
+
+
+def write_history(bootstrap: str, months: int, members: int) -> dict[tuple[str, int], int]:
+    """The cohort-months on the log; returns the records written per (topic, partition)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=512 * 1024)
+    written: dict[tuple[str, int], int] = {}
+
+    def sent(md) -> None:
+        written[(md.topic, md.partition)] = max(written.get((md.topic, md.partition), 0), md.offset + 1)
+
+    def send(topic: str, key: str, value: dict) -> None:
+        producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).add_callback(sent)
+
+    for month in range(months):
+        cohort, first = f"cohort-{month:03d}", START + timedelta(days=30 * month)
+        send(MEMBERS.name, f"cohort:{cohort}", {
+            "type": "cohort.configured", "event_id": str(uuid.uuid5(NS, cohort)), "cohort": cohort,
+            "settings": {"ends_on": (first + timedelta(days=29)).isoformat()}, "occurred_at": "2023-12-01T00:00:00Z"})
+        for i in range(members):
+            member = f"{cohort}-m{i:03d}"
+            send(MEMBERS.name, member, {
+                "type": "member.enrolled", "event_id": str(uuid.uuid5(NS, member)), "member_id": member,
+                "cohort": cohort, "timezone": "Europe/Berlin", "enrolled_on": first.isoformat(),
+                "occurred_at": "2023-12-01T00:00:00Z"})
+            for day in range(30):
+                at = datetime.combine(first + timedelta(days=day), datetime.min.time(), timezone.utc) \
+                    + timedelta(hours=9, minutes=i % 60)
+                for kind, payload in (("login", {}), ("checkin", {"task": "meal"})):
+                    send(ENGAGEMENT_EVENTS.name, member, {
+                        "type": kind, "event_id": str(uuid.uuid5(NS, f"{member}|{day}|{kind}")), "member_id": member,
+                        "occurred_at": at.isoformat(), "received_at": at.isoformat(), "payload": payload})
+    producer.flush(120)
+    producer.close()
+    return written
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_timed(service: str, bootstrap: str, tmp: Path, snapshots: bool,
+                written: dict[tuple[str, int], int], group: str) -> tuple[ServiceProcess, float, float]:
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "AUTH_DEV": "1", PORT_ENV[service]: str(port),
+           "JWT_SECRET": "bench-restart-secret-0123456789abcdef", "FAUST_DATADIR": str(tmp / "faust"),
+           "LOG_LEVEL": "WARNING", "SNAPSHOTS_ENABLED": "1" if snapshots else "0",
+           "NOTIFIER_REBUILD_IDLE_S": "0.5", "SURVEY_REBUILD_IDLE_S": "0.5", "CLICKHOUSE_URL": f"chdb://{tmp / 'chdb'}",
+           "NOTIFIER_GROUP_ID": group, "SURVEY_GROUP_ID": group}
+    env.pop("PORT", None)
+    process = ServiceProcess(service, env, port, log_path=str(tmp / f"{service}.log"))
+    started = time.monotonic()
+    process.start(ready_timeout_s=600)
+    if service == "metrics":  # the stream's book has folded the whole log too
+        wanted = {key: end for key, end in written.items()}
+        while True:
+            applied = applied_offsets(process.url)
+            if all(applied.get(("stream", t, p), 0) >= end for (t, p), end in wanted.items()):
+                break
+            time.sleep(0.1)
+    return process, time.monotonic() - started, vm_hwm_mib(process.process.pid)
+
+
+def measure(months: int, members: int) -> list[dict]:
+    rows = []
+    broker, bootstrap = start_broker()
+    try:
+        ensure_topics(bootstrap)
+        written = write_history(bootstrap, months, members)
+        records = sum(written.values())
+        print(f"{months} cohort-months: {records:,} records written", flush=True)
+        for service in ("notifier", "survey", "metrics"):
+            with TemporaryDirectory() as tmp:
+                tmp_path, group = Path(tmp), f"bench-{service}-{uuid.uuid4().hex[:6]}"
+                # 1st start: replays, writes the snapshot and commits the group's offsets to the log end, so
+                # the measured starts below are restarts (the faust agents resume from the commits)
+                writer, _, _ = start_timed(service, bootstrap, tmp_path, True, written, group)
+                writer.stop()
+                replay, replay_s, replay_mib = start_timed(service, bootstrap, tmp_path, False, written, group)
+                replay.stop()
+                restart, snap_s, snap_mib = start_timed(service, bootstrap, tmp_path, True, written, group)
+                snapshot_bytes = _snapshot_bytes(restart.url, service)
+                restart.stop()
+            rows.append(dict(service=service, months=months, members=months * members, records=records,
+                             replay_s=replay_s, replay_mib=replay_mib, snapshot_s=snap_s, snapshot_mib=snap_mib,
+                             snapshot_bytes=snapshot_bytes))
+            print(f"  {service}: full replay {replay_s:.1f} s / {replay_mib:.0f} MiB, from snapshot "
+                  f"{snap_s:.1f} s / {snap_mib:.0f} MiB ({snapshot_bytes / 1024:.0f} KiB)", flush=True)
+    finally:
+        broker.terminate()
+        broker.wait(10)
+    return rows
+
+
+def _snapshot_bytes(url: str, service: str) -> float:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=5).text):
+        for sample in family.samples:
+            if sample.name == "carecircle_snapshot_bytes" and sample.labels.get("service") == service:
+                return sample.value
+    return 0.0
+
+
+def main(members: int) -> int:
+    OUT.mkdir(exist_ok=True)
+    started = time.monotonic()
+    rows = [row for months in HISTORIES for row in measure(months, members)]
+    lines = ["# Restarts: from a snapshot vs full replay", "",
+             f"Cohort-months of {members} members (30 days, a login and a check-in a day, no ticks); each cohort "
+             "ends before the next starts, so the active members stay the same. Time = process launch → ready "
+             "(metrics: its stream applied the whole log too); RSS = VmHWM then.", "",
+             "| service | cohort-months | records | full replay: s | MiB | from snapshot: s | MiB | snapshot KiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['service']} | {r['months']} | {r['records']:,} | {r['replay_s']:.1f} | {r['replay_mib']:.0f} | "
+              f"{r['snapshot_s']:.1f} | {r['snapshot_mib']:.0f} | {r['snapshot_bytes'] / 1024:,.0f} |" for r in rows]
+    lines += ["", f"Wall time of this benchmark: {time.monotonic() - started:.0f} s."]
+    (OUT / "restart.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20))
