@@ -76,3 +76,15 @@ def test_a_gained_partition_is_rebuilt_once_its_topics_reached_the_log_end():
     assert own.caught_up(0, (MB, EV), {(MB, 0): 9, (EV, 0): 9})  # for good: live traffic keeps it behind
     own.assign([(EV, 0), (MB, 0), (EV, 1), (MB, 1)])
     assert own.caught_up(0, (MB, EV), {}) and not own.caught_up(1, (MB, EV), {(MB, 1): 3, (EV, 1): 0})
+
+
+def test_a_restored_snapshot_counts_as_kept_where_assigned_and_is_forgotten_elsewhere():
+    from services.metrics.ownership import default_partition
+    members = [f"m-{i}" for i in range(40)]
+    here = {m for m in members if default_partition(m) == 0}
+    own = Ownership()
+    own.restore({(EV, 0): 7, (MB, 0): 3, (EV, 1): 5, (MB, 1): 2}, members)
+    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 2), (MB, 2)])
+    assert starts == {(EV, 0): 7, (MB, 0): 3, (EV, 2): 0, (MB, 2): 0}  # snapshot offset; rebuilt from 0
+    assert lost == {m for m in members if default_partition(m) == 1}  # restored, now another worker's
+    assert own.partition_of(next(iter(here))) == 0
