@@ -1,5 +1,6 @@
 """The survey service's snapshot adapter: the classes its book is made of (docs/scale.md,
-"Snapshots and restarts"). A snapshot covers both tail topics (`surveys`, `members`)."""
+"Snapshots and restarts"). A snapshot covers `surveys` and `members`; `member.keys` and
+`member.erasures` are read from offset 0 at every start (services.common.logstate.NEVER_SNAPSHOTTED)."""
 
 from __future__ import annotations
 
