@@ -459,7 +459,7 @@ def main(quick: bool = False) -> None:
         ("survey", "bench.survey", ["2000" if quick else "20000", "--broker"], "survey.md", 120),
         ("scale_out", "bench.scale_out", ["240" if quick else "600"], "scale_out.md", 1200),
         # restart time and RSS after 1, 10, 100 cohort-months, snapshot vs full replay (docs/scale.md)
-        ("restart", "bench.restart", ["5" if quick else "20"], "restart.md", 1200),
+        ("restart", "bench.restart", ["3" if quick else "10"], "restart.md", 1800),
     ]
     if quick:
         plan = [p for p in plan if p[0] != "ingest"]  # hey runs fixed durations (≈ 80 s)
