@@ -1,29 +1,31 @@
 """The published numbers, from the de-duplicated raw events in ClickHouse and the pure rules.
 
-* ClickHouse answers what each member did per local day (`engagement`): raw events grouped by
-  (`member_id`, `event_id`), each its FIRST delivery in log order (`argMin(…, kafka_offset)`), whatever
-  a later delivery carries (a duplicate, a replayed batch or a conflicting re-use of the id never
-  changes a number, merged or not: the table keeps the same row on merge). Local days: ClickHouse's
-  `toDate(ts, tz)` needs a constant zone, so the query carries one `multiIf` branch per zone.
+* ClickHouse answers what each member did per local day: from the raw events, each (`member_id`,
+  `event_id`) its FIRST delivery in log order (`argMin(…, kafka_offset)`), whatever a later delivery
+  carries (a duplicate, a replayed batch or a conflicting re-use of the id never changes a number,
+  merged or not). Local days: ClickHouse's `toDate(ts, tz)` needs a constant zone, so the query carries
+  one `multiIf` branch per zone.
 * Members whose zone changed (zone history, docs/metrics.md) are bucketed here, in Python, from their
   first deliveries with `contracts.timeline` (rare; exact).
 * The cohort's calendar — enrolments, withdrawals, re-enrolments, zone changes, effective-dated
-  settings — is folded from `member_records` in log order, and `days.py` (pure) turns it, the latest
-  clock tick and the engagement into member-days and the figures.
-* Speed: per member-day engagement is read from `member_day_events`, aggregate states (sets of tasks,
-  distinct action event ids) ClickHouse maintains at insert time, whenever a per-request check proves
-  it describes exactly the cohort's raw events (`aggregate_current`); otherwise from the raw events
-  themselves. Both give identical numbers (tests/test_aggregate.py, bench/metrics_query.py).
+  settings — is folded from `member_records` in log order. `days.py` (pure) is the definition of
+  member-days and figures; the API computes the same with `grid.py` (pure, numpy), which
+  `tests/test_grid.py` proves equal to it.
+* Speed (docs/metrics.md "How answers are computed"): per member-day engagement is read from
+  `member_day_events`, sets ClickHouse maintains at insert time, whenever a per-request check proves
+  they describe exactly the cohort's raw events (`aggregate_current`); otherwise from the raw events
+  themselves. Both give identical numbers (tests/test_aggregate.py, bench/metrics_query.py). The
+  query returns numbers only (member index, day, bit mask of the tasks done, actions), turned into
+  numpy arrays without a Python object per row.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from fractions import Fraction
 
+import numpy as np
 import pyarrow as pa
 
 from contracts.members import CohortConfigured, parse_member_record
@@ -38,7 +40,7 @@ from contracts.metrics_api import (
     intervention_summary,
 )
 
-from . import days
+from . import days, grid
 from .clickhouse import ClickHouse
 from .days import CohortCalendar
 from .schema import EVENT_FINGERPRINT, MEMBER_DAY_EVENTS_SELECT
@@ -47,7 +49,9 @@ _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 
 
 def cohort_exists(ch: ClickHouse, cohort: str) -> bool:
-    rows = ch.query("SELECT (SELECT count() FROM enrolments WHERE cohort = {c:String}) + "
+    """Enrolled members or settings: its `members` records (both tables are keyed by cohort first, so
+    this reads a few granules, where `enrolments`, keyed by member, would be scanned)."""
+    rows = ch.query("SELECT (SELECT count() FROM member_records WHERE cohort = {c:String}) + "
                     "(SELECT count() FROM cohorts WHERE cohort = {c:String}) AS n", {"c": cohort})
     return rows[0]["n"] > 0
 
@@ -90,44 +94,119 @@ class Scope:
 
 
 def scope(ch: ClickHouse, cohort: str) -> Scope:
-    zones = [r["timezone"] for r in ch.query(
-        "SELECT DISTINCT timezone FROM enrolments FINAL WHERE cohort = {cohort:String} ORDER BY timezone",
-        {"cohort": cohort})]
-    return Scope(cohort, zones, aggregate_current(ch, cohort))
+    return Scope(cohort, sorted(set(stored_zones(ch, cohort).values())), aggregate_current(ch, cohort))
+
+
+def stored_zones(ch: ClickHouse, cohort: str) -> dict[str, str]:
+    """member → the zone of its latest enrolment, the one ClickHouse buckets its events in."""
+    return {r["member_id"]: r["timezone"] for r in ch.query(
+        "SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {cohort:String}", {"cohort": cohort})}
+
+
+def moved_members(calendar: CohortCalendar, stored: dict[str, str]) -> list[str]:
+    """Members ClickHouse cannot bucket alone: a zone history, or a zone other than the stored one."""
+    return sorted(m for m in calendar.timelines if calendar.single_zone(m) != stored.get(m))
 
 
 def engagement(
     ch: ClickHouse, calendar: CohortCalendar, cohort: str
 ) -> dict[tuple[str, date], tuple[frozenset[str], int]]:
-    """(member, local day) → (tasks done, actions), from the first delivery of every event."""
+    """(member, local day) → (tasks done, actions), from the first delivery of every event: the input
+    of the reference fold `days.member_days`."""
     sc = scope(ch, cohort)
     # ClickHouse buckets a member by the zone of its latest enrolment: right for members who never
     # changed zone and still live in it; everyone else is bucketed below with the zone history.
-    stored = {r["member_id"]: r["timezone"] for r in ch.query(
-        "SELECT member_id, timezone FROM enrolments FINAL WHERE cohort = {cohort:String}", {"cohort": cohort})}
-    moved = sorted(m for m in calendar.timelines if calendar.single_zone(m) != stored.get(m))
+    moved = moved_members(calendar, stored_zones(ch, cohort))
     sql = AGGREGATE_DAYS_SQL if sc.aggregate_current else raw_days_sql(sc)
     out = {(r["member_id"], r["day"]): (frozenset(r["tasks"]), r["actions"])
            for r in ch.query(sql, {"cohort": cohort}) if r["member_id"] not in moved}
+    out.update(_moved_engagement(ch, calendar, moved))
+    return out
+
+
+def _moved_engagement(ch: ClickHouse, calendar: CohortCalendar,
+                      moved: list[str]) -> dict[tuple[str, date], tuple[frozenset[str], int]]:
+    folded: dict[tuple[str, date], tuple[set[str], int]] = {}
     if moved:
-        folded: dict[tuple[str, date], tuple[set[str], int]] = {}
         for r in ch.query(FIRST_DELIVERIES_SQL, {"members": moved}):
             key = (r["member_id"], calendar.timelines[r["member_id"]].local_day(r["occurred_at"]))
             tasks, actions = folded.get(key, (set(), 0))
             folded[key] = (tasks | set(r["tasks"]), actions + r["action"])
-        out.update({k: (frozenset(t), a) for k, (t, a) in folded.items()})
-    return out
+    return {k: (frozenset(t), a) for k, (t, a) in folded.items()}
 
 
 FIRST_DELIVERIES_SQL = """
     SELECT member_id, argMin(occurred_at, kafka_offset) AS occurred_at, argMin(tasks, kafka_offset) AS tasks,
            argMin(action, kafka_offset) AS action
-    FROM events WHERE has({members:Array(String)}, member_id) GROUP BY member_id, event_id"""
+    FROM events WHERE member_id IN {members:Array(String)} GROUP BY member_id, event_id"""
 
 
 def cohort_days(ch: ClickHouse, cohort: str) -> tuple[CohortCalendar, list[days.MemberDay]]:
+    """Every member-day of the cohort (what `days.member_days` returns), computed as the API does."""
+    f = cohort_fold(ch, cohort)
+    return f.calendar, f.member_days()
+
+
+def cohort_fold(ch: ClickHouse, cohort: str) -> grid.Grid | ReferenceFold:
+    """The cohort's member-days as numpy columns; `days.py`'s fold for a cohort with more distinct
+    tasks than a bit mask holds (never seen in practice, but still answered exactly)."""
     calendar = cohort_calendar(ch, cohort)
-    return calendar, days.member_days(calendar, latest_tick(ch), engagement(ch, calendar, cohort))
+    now = latest_tick(ch)
+    try:
+        p = grid.plan(calendar, now)
+    except grid.TooManyTasks:
+        return ReferenceFold(calendar, days.member_days(calendar, now, engagement(ch, calendar, cohort)))
+    return grid.fill(p, day_facts(ch, p, cohort))
+
+
+def day_facts(ch: ClickHouse, p: grid.Plan, cohort: str) -> grid.DayFacts:
+    """What each member of the plan did per local day, as arrays (see `grid.DayFacts`)."""
+    stored = stored_zones(ch, cohort)
+    moved = moved_members(p.calendar, stored)
+    params = {"cohort": cohort, "members": p.members}
+    if aggregate_current(ch, cohort):
+        table = ch.query_arrow(AGGREGATE_FACTS_SQL, params)
+    else:
+        raw = raw_days_sql(Scope(cohort, sorted(set(stored.values()))))
+        table = ch.query_arrow(f"SELECT member_id, toInt64(day) AS day, tasks, toInt64(actions) AS actions "
+                               f"FROM ({raw}) WHERE member_id IN {{members:Array(String)}}", params)
+    facts = grid.facts_from_columns(p, table.column("member_id"), table.column("day").to_numpy(),
+                                    table.column("tasks"), table.column("actions").to_numpy())
+    if not moved:
+        return facts
+    index = p.index()
+    return grid.DayFacts.concat([facts.without([index[m] for m in moved]), _moved_facts(ch, p, moved)])
+
+
+def _moved_facts(ch: ClickHouse, p: grid.Plan, moved: list[str]) -> grid.DayFacts:
+    """The members with a zone history, from their first deliveries: ClickHouse gives each event's
+    date in every zone of those histories, numpy picks the zone in force (`grid.zone_days`)."""
+    histories = {m: p.calendar.timelines[m].zones for m in moved}
+    zones = sorted({z for h in histories.values() for z in (h.first, *(name for _, name in h.changes))})
+    if any(not _ZONE.match(z) for z in zones):
+        raise ValueError("unexpected zone name")
+    dates = ", ".join(f"toInt64(toDate(occurred_at, '{z}')) AS d{i}" for i, z in enumerate(zones))
+    table = ch.query_arrow(
+        f"SELECT member_id, toInt64(toUnixTimestamp64Milli(occurred_at)) AS at, tasks, toInt64(action) AS action, "
+        f"{dates} FROM ({FIRST_DELIVERIES_SQL}) ORDER BY member_id", {"members": moved})
+    member_ids = table.column("member_id").to_numpy(zero_copy_only=False)
+    at = table.column("at").to_numpy()
+    by_zone = {z: table.column(f"d{i}").to_numpy() for i, z in enumerate(zones)}
+    day = np.zeros(len(at), np.int64)
+    for m, history in histories.items():
+        rows = member_ids == m
+        day[rows] = grid.zone_days(history, at[rows], {z: d[rows] for z, d in by_zone.items()})
+    events = grid.facts_from_columns(p, table.column("member_id"), day, table.column("tasks"),
+                                     table.column("action").to_numpy())
+    return grid.per_member_day(events)
+
+
+# From `member_day_events` (migration 11) while `aggregate_current` holds: every row of a cohort
+# member is then bucketed in its stored zone, so FINAL gives each (member, day) once, as plain
+# arrays (no aggregate state to decode).
+AGGREGATE_FACTS_SQL = """
+    SELECT member_id, toInt64(day) AS day, tasks, toInt64(length(actions)) AS actions
+    FROM member_day_events FINAL WHERE member_id IN {members:Array(String)}"""
 
 
 def raw_days_sql(sc: Scope) -> str:
@@ -148,11 +227,12 @@ def raw_days_sql(sc: Scope) -> str:
         GROUP BY member_id, day"""
 
 
-# The same per member-day engagement from `member_day_events` (schema migration 4), which ClickHouse
+# The same per member-day engagement from `member_day_events` (schema migration 11), which ClickHouse
 # maintains at insert time: valid only when `aggregate_current` holds for the cohort (see `scope`).
 AGGREGATE_DAYS_SQL = """
-        SELECT member_id, day, groupUniqArrayArrayMerge(tasks) AS tasks, toUInt64(uniqExactIfMerge(actions)) AS actions
-        FROM member_day_events
+        SELECT member_id, day, groupUniqArrayArray(tasks) AS tasks,
+               toUInt64(length(groupUniqArrayArray(actions))) AS actions
+        FROM member_day_events FINAL
         WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})
         GROUP BY member_id, day"""
 
@@ -166,21 +246,23 @@ AGGREGATE_DAYS_SQL = """
 # Further every aggregate row must have been bucketed in the member's CURRENT time zone (not before
 # the enrolment arrived, not in a zone since changed). Otherwise the cohort is answered from the raw
 # events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`);
-# a cohort with a conflict stays on the raw events.
+# a cohort with a conflict stays on the raw events. The cohort's members are passed as a list (one
+# set built per query) rather than as a subquery per clause (each one a read of `enrolments`).
 AGGREGATE_CHECK_SQL = """
-    SELECT (SELECT count() FROM events FINAL
-            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS raw_events,
-           (SELECT count() FROM aggregated_events FINAL
-            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})) AS seen_events,
-           (SELECT count() FROM member_day_events
-            WHERE member_id IN (SELECT member_id FROM enrolments FINAL WHERE cohort = {cohort:String})
-              AND (member_id, timezone) NOT IN (SELECT member_id, timezone FROM enrolments FINAL
-                                                WHERE cohort = {cohort:String})) AS misplaced
-"""
+    SELECT (SELECT count() FROM events FINAL WHERE member_id IN {members:Array(String)}) AS raw_events,
+           (SELECT count() FROM aggregated_events FINAL WHERE member_id IN {members:Array(String)}) AS seen_events,
+           (SELECT count() FROM (SELECT DISTINCT member_id, timezone FROM member_day_events
+                                 WHERE member_id IN {members:Array(String)})
+            WHERE timezone != arrayElement({zones:Array(String)}, indexOf({members:Array(String)}, member_id))
+           ) AS misplaced"""
 
 
 def aggregate_current(ch: ClickHouse, cohort: str) -> bool:
-    r = ch.query(AGGREGATE_CHECK_SQL, {"cohort": cohort})[0]
+    stored = stored_zones(ch, cohort)
+    if not stored:
+        return True  # no member: nothing the aggregate could get wrong
+    members = sorted(stored)
+    r = ch.query(AGGREGATE_CHECK_SQL, {"members": members, "zones": [stored[m] for m in members]})[0]
     return r["misplaced"] == 0 and r["raw_events"] == r["seen_events"]
 
 
@@ -201,43 +283,58 @@ def repair_aggregate(ch: ClickHouse, cohort: str) -> None:
 
 
 def weekly(ch: ClickHouse, cohort: str, denominator: Denominator = "followup") -> list[WeekRates]:
-    calendar, member_days = cohort_days(ch, cohort)
-    weeks = calendar.settings.latest.intervention_weeks
-    return [WeekRates(**r) for r in days.weekly(member_days, denominator, weeks)]
+    f = cohort_fold(ch, cohort)
+    return [WeekRates(**r) for r in f.weekly(denominator, f.intervention_weeks)]
 
 
 def daily(ch: ClickHouse, cohort: str, start: date | None = None, end: date | None = None,
           denominator: Denominator = "followup") -> list[DayRates]:
-    _, member_days = cohort_days(ch, cohort)
-    return [DayRates(**r) for r in days.daily(member_days, denominator, start or date.min, end or date.max)]
+    return [DayRates(**r) for r in cohort_fold(ch, cohort).daily(denominator, start or date.min, end or date.max)]
 
 
 def summary(ch: ClickHouse, cohort: str) -> CohortSummary:
     """The intervention stage per denominator: mean of the weekly rates and the pooled rate."""
-    calendar, member_days = cohort_days(ch, cohort)
-    weeks = calendar.settings.latest.intervention_weeks
+    f = cohort_fold(ch, cohort)
+    weeks = f.intervention_weeks
     return CohortSummary(intervention_weeks=weeks, stages=[
-        intervention_summary([WeekRates(**r) for r in days.weekly(member_days, d, weeks)], weeks, d)
+        intervention_summary([WeekRates(**r) for r in f.weekly(d, weeks)], weeks, d)
         for d in ("followup", "enrolled")])
 
 
 def members(ch: ClickHouse, cohort: str) -> list[MemberSummary]:
-    calendar, member_days = cohort_days(ch, cohort)
-    return [MemberSummary(**r) for r in days.member_summaries(calendar, member_days)]
+    return [MemberSummary(**r) for r in cohort_fold(ch, cohort).member_summaries()]
 
 
 def daytypes(ch: ClickHouse, cohort: str, stage_name: StageFilter = "all",
              denominator: Denominator = "followup") -> list[DayTypeRates]:
-    calendar, member_days = cohort_days(ch, cohort)
-    weeks = calendar.settings.latest.intervention_weeks
-    return [DayTypeRates(**r) for r in days.daytypes(member_days, denominator, stage_name, weeks)]
+    f = cohort_fold(ch, cohort)
+    return [DayTypeRates(**r) for r in f.daytypes(denominator, stage_name, f.intervention_weeks)]
 
 
-def sample_sd(n: int, total: int, total_sq: int) -> float | None:
-    """Sample SD (ddof=1) from integer sums, exact until the final square root."""
-    if n < 2:
-        return None
-    return math.sqrt(Fraction(n * total_sq - total * total, n * (n - 1)))
+class ReferenceFold:
+    """The answers of `days.py` over its list of member-days, with `grid.Grid`'s method names."""
+
+    def __init__(self, calendar: CohortCalendar, member_days: list[days.MemberDay]) -> None:
+        self.calendar, self.days = calendar, member_days
+        self.intervention_weeks = calendar.settings.latest.intervention_weeks
+
+    def member_days(self) -> list[days.MemberDay]:
+        return self.days
+
+    def weekly(self, denominator: Denominator, intervention_weeks: int) -> list[dict]:
+        return days.weekly(self.days, denominator, intervention_weeks)
+
+    def daily(self, denominator: Denominator, start: date, end: date) -> list[dict]:
+        return days.daily(self.days, denominator, start, end)
+
+    def member_summaries(self) -> list[dict]:
+        return days.member_summaries(self.calendar, self.days)
+
+    def daytypes(self, denominator: Denominator, stage_name: StageFilter, intervention_weeks: int) -> list[dict]:
+        return days.daytypes(self.days, denominator, stage_name, intervention_weeks)
+
+
+sample_sd = grid.sample_sd_of_sums  # sample SD (ddof=1) of integers from their sums, as statistics.stdev
 
 
 def cohorts(ch: ClickHouse) -> list[str]:

@@ -74,7 +74,7 @@ class NotifierRuntime(LogStateRuntime):
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
-                                   dedup_window=timedelta(days=settings.dedup_window_days),
+                                   dedup_window=settings.dedup_window,
                                    waiting=settings.waiting_room())
         self._drops_reported: Counter[str] = Counter()
         self.deliverer = Deliverer(settings)

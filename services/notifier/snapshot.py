@@ -7,6 +7,7 @@ from __future__ import annotations
 from contracts.engagement import DayEngagement
 from contracts.timeline import FollowUp, MemberTimeline, SettingsHistory, ZoneHistory
 from contracts.topics import NOTIFIER_SNAPSHOTS
+from services.common.dedup import SeenIds
 from services.common.snapshot_codec import StateCodec
 from services.common.snapshots import Snapshotter
 
@@ -16,7 +17,7 @@ from .state import NotifierState
 from .symptoms import Scored
 
 CODEC = StateCodec(NotifierState.SNAPSHOT_VERSION, [MemberTimeline, ZoneHistory, FollowUp, SettingsHistory,
-                                                    DayEngagement, CallQueue, AlertView, Call, Scored])
+                                                    DayEngagement, CallQueue, AlertView, Call, Scored, SeenIds])
 
 
 def snapshotter(settings: NotifierSettings, state: NotifierState) -> Snapshotter:

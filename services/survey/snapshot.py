@@ -1,6 +1,10 @@
 """The survey service's snapshot adapter: the classes its book is made of (docs/scale.md,
-"Snapshots and restarts"). A snapshot covers `surveys` and `members`; `member.keys` and
-`member.erasures` are read from offset 0 at every start (services.common.logstate.NEVER_SNAPSHOTTED)."""
+"Snapshots and restarts"). A snapshot covers the tail topics `surveys` and `members`.
+
+`member.keys` and `member.erasures` are never covered (folded from offset 0 after every restore): the
+members' data keys are not in the book (a restored service must still seal free text with them), and
+every erasure is applied again, so a snapshot can never bring an erased member back (docs/erasure.md;
+the rule is services.common.logstate.NEVER_SNAPSHOTTED)."""
 
 from __future__ import annotations
 
