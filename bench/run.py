@@ -6,8 +6,9 @@
    latency at 10 M events), `bench.metrics_freshness` (202 → counted, idle), `bench.notifier`,
    `bench.survey`, `bench.scale_out` (tests/scale with a heavier cohort and 3 workers), `bench.restart`
    (restarts from snapshots vs full replay), `bench.sink_headroom` (one ClickHouse sink against 10× the
-   national programme's peak), `bench.metrics_workers` (1, 2, 3 metrics stream workers → events/s). Peak
-   RSS of every process each one starts is sampled from /proc (VmHWM).
+   national programme's peak), `bench.metrics_workers` (1, 2, 3 metrics stream workers → events/s),
+   `bench.memory_flood` (a million events from one member token: peak RSS of every process against its
+   memory limit). Peak RSS of every process each one starts is sampled from /proc (VmHWM).
 2. Raw limits measured in the same run (`raw_*`): the broker's own produce and consume rate with the
    same message size (kafka-python acks=all producer; aiokafka consumer without a group), chDB's
    insert rate (Arrow batches through the metrics ClickHouse client, as the sink writes).
@@ -464,6 +465,7 @@ def main(quick: bool = False) -> None:
         ("metrics_workers", "bench.metrics_workers", ["20000" if quick else "100000"], "metrics_workers.md", 900),
         # restart time and RSS after 1, 10, 100 cohort-months, snapshot vs full replay (docs/scale.md)
         ("restart", "bench.restart", ["5" if quick else "20"], "restart.md", 1200),
+        ("memory_flood", "bench.memory_flood", ["50000" if quick else "1000000"], "memory_flood.md", 2400),
     ]
     if quick:
         plan = [p for p in plan if p[0] != "ingest"]  # hey runs fixed durations (≈ 80 s)

@@ -81,8 +81,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
                    conflict_share: float = 0.03) -> ChangesCohort:
     rng = random.Random(seed)
     ends_on = start + timedelta(days=7 * weeks - 1)
-    # The last tick: 16 November 02:00 UTC — 15 November is over in Shanghai and Berlin but is still
-    # New York's today (partial rows), and one future withdrawal has not begun.
+    # The last tick (dates of the default start): 16 November 02:00 UTC — 15 November is over in
+    # Shanghai and Berlin but is still New York's today (partial rows); one future withdrawal has not begun.
     final = datetime.combine(ends_on + DAY, time(2), timezone.utc)
     timed: list[tuple[datetime, int, Step]] = []  # (when, order at that instant, step)
 
@@ -93,7 +93,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
     first_settings = {"tasks": list(TASKS), "intervention_weeks": 3, "active_login_threshold": 0.7,
                       "ends_on": ends_on.isoformat(), "holidays": [(start + timedelta(days=3)).isoformat()]}
     setup: list[Step] = [("PUT", settings_path, first_settings, None)]
-    # From 23 October: exercise and meal only; Thursday 29 October a holiday, Saturday 31 October worked.
+    # From 23 October (default start): exercise and meal only; Thursday 29 October a holiday, Saturday
+    # 31 October worked.
     # First sent with a mistake (meal only), corrected a day later for the same date: the later one wins.
     second = start + timedelta(days=11)
     at(_noon(second - 3 * DAY), ("PUT", settings_path, {**first_settings, "tasks": ["meal"]},
@@ -115,7 +116,6 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
     movers, returners, leavers = order[:8], order[8:13], order[13:19]
     # Two whose follow-up ends with no day left: withdrawn on the enrolment day; re-enrolled after the end.
     at_once, after_end = (people[order[19]], people[order[20]]) if members > 20 else (None, None)
-    gaps: dict[str, list[tuple[date, date]]] = {}  # member → (withdrawn_on, re-enrolled on)
     for i in movers:
         m = people[i]
         effective_on = m.enrolled_on + timedelta(days=rng.randint(6, 20))
@@ -134,7 +134,6 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
         if n == 0:  # re-enrols in another zone: a zone change from the re-enrolment date
             zone = next(z for z in ZONES if z != m.zone)
             m.zone_changes.append((back_on, zone))
-        gaps[m.member_id] = [(withdrawn_on, back_on)]
         at(_noon(withdrawn_on - 2 * DAY), ("POST", "/v1/withdrawals", {
             "member_id": m.member_id, "cohort": cohort, "withdrawn_on": withdrawn_on.isoformat()}, None))
         at(_noon(back_on - 2 * DAY), ("POST", "/v1/enrollments", {

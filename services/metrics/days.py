@@ -168,7 +168,11 @@ def member_summaries(calendar: CohortCalendar, days: list[MemberDay]) -> list[di
         logged = sum(d.logged_in for d in window)
         part = sum(d.participated for d in window)
         comp = sum(d.completed for d in window)
-        ongoing = follow_up_goes_on(t, newest.get(member_id), latest.ends_on)
+        # The member's today: the incomplete last listed day; past the cohort's end when every listed day
+        # is complete (the list stops at ends_on); unknown (nothing lived yet) when none is listed.
+        last_listed = newest.get(member_id)
+        today = None if last_listed is None else last_listed.day + ONE_DAY * last_listed.complete
+        ongoing = follow_up_goes_on(t, today, latest.ends_on)
         state = activity(logged, n, WINDOW_DAYS, ongoing, latest.active_login_threshold)
         out.append({
             "member_id": member_id, "timezone": t.zones.current, "enrolled_on": t.follow_up.first_enrolled_on,
@@ -181,15 +185,11 @@ def member_summaries(calendar: CohortCalendar, days: list[MemberDay]) -> list[di
     return out
 
 
-def follow_up_goes_on(t: MemberTimeline, newest: MemberDay | None, ends_on: date | None) -> bool:
-    """Is a follow-up day under way or still to come (else follow-up has ended: `insufficient`)?
-
-    A member's days are listed up to today (not complete) or up to the cohort's end (all complete:
-    no day can come); none are listed before the first enrolment day. A period closed on its first day,
-    or opened after the cohort's end, holds no day (docs/metrics.md, "Active members")."""
-    if newest is not None and newest.complete:
-        return False
-    today = date.min if newest is None else newest.day
+def follow_up_goes_on(t: MemberTimeline, today: date | None, ends_on: date | None) -> bool:
+    """Is a follow-up day under way or still to come on or after the member's `today` (None: no day
+    lived yet)? If not, follow-up has ended (`insufficient` before 28 days). A period closed on its
+    first day, or opened after the cohort's end, holds no day (docs/metrics.md, "Active members")."""
+    today = today or date.min
     for start, end in t.follow_up.periods:
         last = end - ONE_DAY if end is not None else ends_on  # the period's last day (None: no end)
         if last is not None and ends_on is not None:

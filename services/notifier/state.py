@@ -101,14 +101,15 @@ class NotifierState:
             days[day] = rules.merge(days.get(day, NO_ENGAGEMENT), done)
         self.days[member_id] = days
 
-    def fold_engagement(self, value: bytes) -> None:
-        self._add_event(parse_recorded_event(value))
+    def fold_engagement(self, value: bytes, count_drop: bool = True) -> None:
+        """`count_drop=False`: the record was folded before (see WaitingRoom.add)."""
+        self._add_event(parse_recorded_event(value), count_drop)
 
-    def _add_event(self, event) -> None:
+    def _add_event(self, event, count_drop: bool = True) -> None:
         event = self._renamed(event)
         member = self.members.get(event.member_id)
         if member is None:
-            self.early.add(event.member_id, str(event.event_id), event.occurred_at, event)
+            self.early.add(event.member_id, str(event.event_id), event.occurred_at, event, count_drop)
             return
         index = int(event.occurred_at.timestamp()) // QUARTER_S
         quarters = self.quarters.setdefault(event.member_id, {})

@@ -55,6 +55,11 @@ def _tick(client, now: datetime) -> None:
         client.portal.call(client.app.state.runtime.on_tick_record, partition, value)
 
 
+def _count(ch, table: str, cohort: str, where: str = "1") -> int:
+    return ch.query(f"SELECT count() AS n FROM {table} FINAL WHERE cohort = {{c:String}} AND {where}",
+                    {"c": cohort})[0]["n"]
+
+
 def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     """What every service publishes about the cohort, the erased member's entries set apart."""
     def metrics(path: str):
@@ -165,8 +170,14 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
                         if pending["instrument"] == "experience" else
                         {"items": {str(i): 3 for i in range(1, 29)} | {"29": 2, "30": 2}})
                 assert survey.post(url, headers=me, json=body).status_code == 201
-        wait_until(lambda: ch.query("SELECT count() AS n FROM survey_scores WHERE member_id = {m:String}",
-                                    {"m": victim})[0]["n"] == 1, what="victim's score sunk")
+        # Every number is read once the sink holds all of it: invitations, scores, the call.
+        invited = sum(inv.scheduled.cohort == g.cohort and inv.invited_at is not None
+                      for inv in runtime.book.invitations.values())
+        scored = sum(inv.scheduled.cohort == g.cohort and inv.scored is not None
+                     for inv in runtime.book.invitations.values())
+        wait_until(lambda: _count(ch, "survey_invitations", g.cohort) == invited
+                   and _count(ch, "survey_scores", g.cohort) == scored
+                   and _count(ch, "alert_events", g.cohort, "type = 'call.logged'") == 1, what="sink caught up")
         before = _numbers(clients, tokens, g.cohort, victim)
         assert any(victim in text for _, text in _answers(clients, tokens, g.cohort, victim))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import math
 import random
 import socket
@@ -22,11 +23,12 @@ from typer.testing import CliRunner
 
 from contracts.alerts import AlertAcknowledged, AlertRaised, CallLogged
 from contracts.surveys import SCALES, SurveyScored
-from contracts.topics import ALERTS, SURVEYS
+from contracts.topics import ALERTS, AUDIT, SURVEYS
 from services.common.audit import AuditTrail
 from services.common.kafka import Publisher, Record
 from services.metrics.export.__main__ import cli as export_cli
 from services.metrics.export.dictionary import FILES
+from testsupport.broker import read_topic
 from testsupport.cohort import generate
 from testsupport.polling import wait_until
 
@@ -230,6 +232,9 @@ def test_export_recomputes_every_published_number(own_broker, jwt_secret, mint, 
     cli = CliRunner().invoke(export_cli, [g.cohort, "--out", str(out), "--actor", "ops", "--clickhouse-url",
                                           f"chdb://{tmp_path / 'chdb'}", "--kafka-bootstrap", broker])
     assert cli.exit_code == 0, cli.output[-2000:]
+    audit = [json.loads(r.value) for r in read_topic(broker, AUDIT.name, expect_at_least=5)]
+    assert {"actor": "ops", "resource": "research_export", "cohort": g.cohort, "returned": 12} in [
+        {k: a[k] for k in ("actor", "resource", "cohort", "returned")} for a in audit]  # the CLI's record
     from_cli = _unzip(out.read_bytes())
     assert from_cli["weekly.csv"] == files["weekly.csv"] and set(from_cli) == set(files)
     assert set(_csv(from_cli, "members.csv").member).isdisjoint(set(_csv(files, "members.csv").member))

@@ -1,6 +1,6 @@
 """Differential unit test (pure, no broker): many small random cohorts through the platform's own rules
-(`services/metrics/days.py` + `contracts.timeline`) and through the independent count
-(`loadtests/recount.py`) must give the same eleven answers.
+(the API's `services/metrics/grid.py` and the reference `days.py`, over `contracts.timeline`) and
+through the independent count (`loadtests/recount.py`) must give the same eleven answers.
 
 The broker acceptance test (test_changes_acceptance.py) proves the whole service on one large cohort;
 this one reaches corners that cohort cannot afford: zones far apart (UTC+14, UTC−11, half-hour
@@ -27,7 +27,9 @@ from contracts.members import (
 )
 from loadtests.recount import QUERIES, differences, recount
 from services.ingest.directory import Directory, Refusal
-from services.metrics import days
+from services.metrics import days, grid, queries
+
+from .test_grid import facts_of
 
 ZONES = ("Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata", "America/Los_Angeles", "Europe/London",
          "Asia/Shanghai", "Pacific/Auckland", "America/St_Johns")
@@ -139,9 +141,10 @@ def _json(rows: list[dict]) -> list[dict]:
     return [{k: v.isoformat() if isinstance(v, date) else v for k, v in r.items()} for r in rows]
 
 
-def platform_answers(s: Scenario) -> dict[str, list[dict]]:
-    """The eleven answers as services/metrics/queries.py computes them, minus ClickHouse: the calendar
-    folded from the records (configurations first), engagement from each event's first delivery."""
+def platform_folds(s: Scenario) -> dict[str, object]:
+    """The cohort as services/metrics/queries.py folds it, minus ClickHouse (the calendar from the records,
+    configurations first; engagement from each event's first delivery): the API's numpy grid and the
+    reference fold of days.py."""
     calendar = days.CohortCalendar.of([r for r in s.records if isinstance(r, CohortConfigured)]
                                       + [r for r in s.records if not isinstance(r, CohortConfigured)])
     first: dict[tuple[str, str], dict] = {}
@@ -156,22 +159,29 @@ def platform_answers(s: Scenario) -> dict[str, list[dict]]:
         if e["type"] == "meditation_play" and e["payload"]["completed"]:
             tasks |= {"meditation"}
         engagement[key] = (tasks, actions + (e["type"] in ("checkin", "meditation_play")))
-    member_days = days.member_days(calendar, s.directory.latest_tick, engagement)
-    weeks = calendar.settings.latest.intervention_weeks
+    now = s.directory.latest_tick
+    plan = grid.plan(calendar, now)
+    return {"grid.py": grid.fill(plan, facts_of(plan, engagement)),
+            "days.py": queries.ReferenceFold(calendar, days.member_days(calendar, now, engagement))}
+
+
+def answers(fold) -> dict[str, list[dict]]:
     out = {}
     for query in QUERIES:
         endpoint, _, args = query.partition("?")
         p = dict(a.split("=") for a in args.split("&")) if args else {}
         out[query] = _json(
-            days.weekly(member_days, p["denominator"], weeks) if endpoint == "weekly" else
-            days.daily(member_days, p["denominator"], date.min, date.max) if endpoint == "daily" else
-            days.member_summaries(calendar, member_days) if endpoint == "members" else
-            days.daytypes(member_days, p["denominator"], p["stage"], weeks))
+            fold.weekly(p["denominator"], fold.intervention_weeks) if endpoint == "weekly" else
+            fold.daily(p["denominator"], date.min, date.max) if endpoint == "daily" else
+            fold.member_summaries() if endpoint == "members" else
+            fold.daytypes(p["denominator"], p["stage"], fold.intervention_weeks))
     return out
 
 
 def test_small_random_cohorts_agree_with_the_independent_count():
     for seed in range(150):
         s = scenario(seed)
-        diffs = differences(recount(s.steps), platform_answers(s))
-        assert not diffs, f"seed {seed}: " + "; ".join(diffs[:10])
+        truth = recount(s.steps)
+        for name, fold in platform_folds(s).items():
+            diffs = differences(truth, answers(fold))
+            assert not diffs, f"seed {seed}, {name}: " + "; ".join(diffs[:10])
