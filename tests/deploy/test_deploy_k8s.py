@@ -519,3 +519,18 @@ def test_service_variables_set_by_the_deployments_are_read_by_the_service(render
     assert policy.unknown_service_env(name, ["INGEST_PORT", "SURVEY_PORT", f"{name.upper()}_PROT"]) == [
         f"{name.upper()}_PROT"
     ]
+
+
+def test_metrics_stream_running_the_sink_or_past_the_partitions_refused(prod):
+    stream = _container(prod, "metrics-stream")
+    next(e for e in stream["env"] if e["name"] == "METRICS_RUN_SINK")["value"] = "true"
+    stream["env"] = [e for e in stream["env"] if e["name"] != "METRICS_RUN_STREAM"]  # unset: the role needs it on
+    _one(prod, "HorizontalPodAutoscaler", "metrics-stream")["spec"]["maxReplicas"] = MEMBER_PARTITIONS + 1
+    errors = policy.check_workloads(prod)
+    why = policy.STREAM_ROLES["metrics-stream"].why
+    assert sorted(errors) == [
+        f"Deployment/metrics-stream: must set METRICS_RUN_SINK=false ({why})",
+        f"Deployment/metrics-stream: must set METRICS_RUN_STREAM=true ({why})",
+        f"HorizontalPodAutoscaler/metrics-stream: maxReplicas {MEMBER_PARTITIONS + 1} > {MEMBER_PARTITIONS} "
+        "partitions (contracts.topics.MEMBER_PARTITIONS): extra workers sit idle",
+    ]
