@@ -62,6 +62,11 @@ class CommonSettings(ServerSettings):
     log_level: str = Field(default="INFO", description="Lowest level written to the JSON logs on stdout")
     faust_datadir: str = Field(default="var/faust", description="Where faust workers keep local files")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of topics faust creates (3 in prod)")
+    # A consumer group's join waits for late members; tansu waits half the session timeout, and a
+    # SIGKILLed member keeps its partitions for a whole one (docs/testing.md, "Time budget").
+    kafka_session_timeout_s: float = Field(default=10, ge=3, le=300,
+                                           description="Stream workers' consumer-group session timeout: a "
+                                                       "worker silent this long loses its partitions")
     ensure_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up "
                                                           "(off in production: Strimzi owns topics)")
     # docs/clock.md: `wall` = the clock process ticks from the wall clock and no API moves time;

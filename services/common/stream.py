@@ -51,7 +51,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         # Defaults (60 s) leave a killed worker's partitions unprocessed for a minute.
-        broker_session_timeout=10,
+        broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=1,
         broker_rebalance_timeout=10,
         producer_acks=-1,
