@@ -4,8 +4,11 @@
    copied into the report): `bench.ingest` (single and 500-event requests, p50/p99, beside the bare
    producer), `bench.metrics_stream` (faust events/s of one worker), `bench.metrics_query` (query
    latency at 10 M events), `bench.metrics_freshness` (202 → counted, idle), `bench.notifier`,
-   `bench.survey`, `bench.scale_out` (tests/scale with a heavier cohort), `bench.restart` (restarts
-   from snapshots vs full replay). Peak RSS of every process each one starts is sampled from /proc (VmHWM).
+   `bench.survey`, `bench.scale_out` (tests/scale with a heavier cohort and 3 workers), `bench.restart`
+   (restarts from snapshots vs full replay), `bench.sink_headroom` (one ClickHouse sink against 10× the
+   national programme's peak), `bench.metrics_workers` (1, 2, 3 metrics stream workers → events/s),
+   `bench.memory_flood` (a million events from one member token: peak RSS of every process against its
+   memory limit). Peak RSS of every process each one starts is sampled from /proc (VmHWM).
 2. Raw limits measured in the same run (`raw_*`): the broker's own produce and consume rate with the
    same message size (kafka-python acks=all producer; aiokafka consumer without a group), chDB's
    insert rate (Arrow batches through the metrics ClickHouse client, as the sink writes).
@@ -458,8 +461,11 @@ def main(quick: bool = False) -> None:
         ("notifier", "bench.notifier", ["2000" if quick else "5000", "--broker"], "notifier.md", 120),
         ("survey", "bench.survey", ["2000" if quick else "20000", "--broker"], "survey.md", 120),
         ("scale_out", "bench.scale_out", ["240" if quick else "600"], "scale_out.md", 1200),
+        ("sink_headroom", "bench.sink_headroom", ["50000" if quick else "200000"], "sink_headroom.md", 300),
+        ("metrics_workers", "bench.metrics_workers", ["20000" if quick else "100000"], "metrics_workers.md", 900),
         # restart time and RSS after 1, 10, 100 cohort-months, snapshot vs full replay (docs/scale.md)
         ("restart", "bench.restart", ["5" if quick else "20"], "restart.md", 1200),
+        ("memory_flood", "bench.memory_flood", ["50000" if quick else "1000000"], "memory_flood.md", 2400),
     ]
     if quick:
         plan = [p for p in plan if p[0] != "ingest"]  # hey runs fixed durations (≈ 80 s)

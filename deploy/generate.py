@@ -107,7 +107,7 @@ HEALTH_PANELS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Services up",
         "bool_yes_no",
-        (('up{job=~"ingest|metrics|metrics-worker|notifier|survey"}', "{{job}} {{instance}}"),),
+        (('up{job=~"ingest|metrics|metrics-worker|metrics-stream|notifier|survey"}', "{{job}} {{instance}}"),),
     ),
     ("Ingest: events accepted /s", "ops", (("sum by (type) (rate(ingest_events_accepted_total[5m]))", "{{type}}"),)),
     (

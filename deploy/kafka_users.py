@@ -36,7 +36,7 @@ ACCESS: tuple[Access, ...] = (
            reads=("engagement.events", "engagement.daily", "members", "clock.ticks", "surveys", "alerts",
                   "metrics.snapshots", "audit", "member.erasures"),
            prefix="carecircle-metrics",
-           why="metrics-worker (sink + stream, which stores the audit trail) and the rebuild Job"),
+           why="metrics-worker (the sink, which stores the audit trail), metrics-stream and the rebuild Job"),
     Access("metrics-api", writes=("audit",), reads=(),
            why="the metrics API appends one audit record per staff read of the member list or the audit trail"
                " (docs/security.md); it reads nothing from Kafka"),

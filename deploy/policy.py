@@ -8,7 +8,9 @@
   a non-root security context, a Service, a PodDisruptionBudget and an HPA; stream processors never scale
   past the partition count; a singleton (`SINGLETONS`: metrics-worker) runs exactly one replica, is replaced
   with `Recreate`, has no HPA and a PDB that does not block its eviction, switches its once-only parts on
-  while the service's own (scaled) Deployment switches them off; no Service selects two Deployments' pods;
+  while the service's own (scaled) Deployment switches them off; a stream role (`STREAM_ROLES`:
+  metrics-stream) is a service's consumer-group part, scaled by partitions with its settings pinned; no
+  Service selects two Deployments' pods;
 * `check_topics` — every catalogue topic has exactly one KafkaTopic with the catalogue's settings, every
   KafkaTopic belongs to a Kafka cluster of the manifests and fits on its brokers.
 """
@@ -32,7 +34,7 @@ KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes minor still supported by the 
 # name -> (port, scales by partitions?) — the four services (docs/architecture.md), each a Deployment of that name
 SERVICES: dict[str, tuple[int, bool]] = {
     "ingest": (8001, False),
-    "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; its sink and stream: metrics-worker
+    "metrics": (8002, False),  # API + dashboard only, reads ClickHouse; sink: metrics-worker, stream: metrics-stream
     "notifier": (8003, True),
     "survey": (8004, True),
 }
@@ -50,9 +52,27 @@ class Singleton:
 
 SINGLETONS: dict[str, Singleton] = {
     "metrics-worker": Singleton(
-        "metrics", ("METRICS_RUN_SINK", "METRICS_RUN_STREAM"),
-        "the ClickHouse sink keeps its Kafka positions in ClickHouse (one writer) and the faust stream joins a "
-        "fresh consumer group at each start (replicas would not share partitions)",
+        "metrics", ("METRICS_RUN_SINK",),
+        "the ClickHouse sink keeps its Kafka positions in ClickHouse (one writer; chDB is one process); one sink "
+        "holds several times 10x the national programme's peak (docs/scale.md)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StreamRole:
+    """A Deployment running one part of a service as N workers of ONE consumer group, built from the
+    service's image (same port): it scales by partitions, and its switches are pinned to `env`."""
+
+    service: str
+    env: tuple[tuple[str, bool], ...]  # boolean settings and the value this role must give them
+    why: str
+
+
+STREAM_ROLES: dict[str, StreamRole] = {
+    "metrics-stream": StreamRole(
+        "metrics", (("METRICS_RUN_SINK", False), ("METRICS_RUN_STREAM", True)),
+        "the member-day agents share the partitions of one stable group; the sink runs in metrics-worker only",
     ),
 }
 
@@ -187,8 +207,28 @@ def _check_singleton(resources: list[dict], name: str, singleton: Singleton, dep
     return errors
 
 
+def _check_role(resources: list[dict], name: str, role: StreamRole, deployments: dict[str, dict]) -> list[str]:
+    """The role's switches as pinned; the service's own (API) Deployment switches the role's parts off."""
+    errors = []
+    for container in deployments[name]["spec"].get("template", {}).get("spec", {}).get("containers", []):
+        env = _env_values(resources, container)
+        for flag, wanted in role.env:
+            value = env.get(flag)
+            on = value is not None and not _is_false(value)
+            if on != wanted:
+                errors.append(f"Deployment/{name}: must set {flag}={str(wanted).lower()} ({role.why})")
+    scaled = deployments.get(role.service)
+    for container in (scaled or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        env = _env_values(resources, container)
+        for flag, wanted in role.env:
+            if wanted and not _is_false(env.get(flag)):
+                errors.append(f"Deployment/{role.service}: must set {flag}=false (it runs in {name})")
+    return errors
+
+
 def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]] = SERVICES,
-                    singletons: dict[str, Singleton] = SINGLETONS) -> list[str]:
+                    singletons: dict[str, Singleton] = SINGLETONS,
+                    roles: dict[str, StreamRole] = STREAM_ROLES) -> list[str]:
     errors: list[str] = []
     deployments = {d["metadata"]["name"]: d for d in _by_kind(resources, "Deployment")}
     for name in services:
@@ -197,6 +237,9 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
     for name in singletons:
         if name not in deployments:
             errors.append(f"singleton {name}: no Deployment")
+    for name in roles:
+        if name not in deployments:
+            errors.append(f"stream role {name}: no Deployment")
     for service in _by_kind(resources, "Service"):
         selector = service.get("spec", {}).get("selector") or {}
         selected = sorted(
@@ -209,9 +252,12 @@ def check_workloads(resources: list[dict], services: dict[str, tuple[int, bool]]
                           f"({', '.join(selected)})")
     for name, deployment in deployments.items():
         where = f"Deployment/{name}"
-        singleton = singletons.get(name)
-        service_name = singleton.service if singleton else name  # whose image, port and settings it runs
+        singleton, role = singletons.get(name), roles.get(name)
+        service_name = (singleton or role).service if singleton or role else name  # whose image, port, settings
         port, by_partitions = services.get(service_name) or (AUXILIARY.get(service_name), False)
+        if role:
+            by_partitions = True
+            errors += _check_role(resources, name, role, deployments)
         pod = deployment.get("spec", {}).get("template", {})
         pod_labels = pod.get("metadata", {}).get("labels", {})
         pod_spec = pod.get("spec", {})

@@ -11,7 +11,8 @@ duplicate deliveries, uploads up to three days late, conflicting re-uses of an e
 another member also uses, while the admin API:
 
 * moves members to another zone (some twice) from a date in the near future;
-* withdraws members and re-enrols them later (one in another zone, one withdrawn again);
+* withdraws members and re-enrols them later (one in another zone, one withdrawn again, one only
+  after the cohort's end), and one member on the enrolment day itself;
 * records withdrawals dated in the future (one beyond the last clock tick, one postponed);
 * changes the cohort settings twice with an effective date (tasks, a holiday, a make-up working
   Saturday, the activity threshold; one change sent wrong, then corrected for the same date).
@@ -80,8 +81,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
                    conflict_share: float = 0.03) -> ChangesCohort:
     rng = random.Random(seed)
     ends_on = start + timedelta(days=7 * weeks - 1)
-    # The last tick: 16 November 02:00 UTC — 15 November is over in Shanghai and Berlin but is still
-    # New York's today (partial rows), and one future withdrawal has not begun.
+    # The last tick (dates of the default start): 16 November 02:00 UTC — 15 November is over in
+    # Shanghai and Berlin but is still New York's today (partial rows); one future withdrawal has not begun.
     final = datetime.combine(ends_on + DAY, time(2), timezone.utc)
     timed: list[tuple[datetime, int, Step]] = []  # (when, order at that instant, step)
 
@@ -92,7 +93,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
     first_settings = {"tasks": list(TASKS), "intervention_weeks": 3, "active_login_threshold": 0.7,
                       "ends_on": ends_on.isoformat(), "holidays": [(start + timedelta(days=3)).isoformat()]}
     setup: list[Step] = [("PUT", settings_path, first_settings, None)]
-    # From 23 October: exercise and meal only; Thursday 29 October a holiday, Saturday 31 October worked.
+    # From 23 October (default start): exercise and meal only; Thursday 29 October a holiday, Saturday
+    # 31 October worked.
     # First sent with a mistake (meal only), corrected a day later for the same date: the later one wins.
     second = start + timedelta(days=11)
     at(_noon(second - 3 * DAY), ("PUT", settings_path, {**first_settings, "tasks": ["meal"]},
@@ -112,7 +114,8 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
     order = list(range(members))
     rng.shuffle(order)
     movers, returners, leavers = order[:8], order[8:13], order[13:19]
-    gaps: dict[str, list[tuple[date, date]]] = {}  # member → (withdrawn_on, re-enrolled on)
+    # Two whose follow-up ends with no day left: withdrawn on the enrolment day; re-enrolled after the end.
+    at_once, after_end = (people[order[19]], people[order[20]]) if members > 20 else (None, None)
     for i in movers:
         m = people[i]
         effective_on = m.enrolled_on + timedelta(days=rng.randint(6, 20))
@@ -131,7 +134,6 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
         if n == 0:  # re-enrols in another zone: a zone change from the re-enrolment date
             zone = next(z for z in ZONES if z != m.zone)
             m.zone_changes.append((back_on, zone))
-        gaps[m.member_id] = [(withdrawn_on, back_on)]
         at(_noon(withdrawn_on - 2 * DAY), ("POST", "/v1/withdrawals", {
             "member_id": m.member_id, "cohort": cohort, "withdrawn_on": withdrawn_on.isoformat()}, None))
         at(_noon(back_on - 2 * DAY), ("POST", "/v1/enrollments", {
@@ -153,9 +155,20 @@ def changes_cohort(seed: int = 13, members: int = 36, start: date = date(2026, 1
                 "member_id": m.member_id, "cohort": cohort,
                 "withdrawn_on": (withdrawn_on + timedelta(days=4)).isoformat()}, None))
 
+    if after_end:
+        left_on = after_end.enrolled_on + timedelta(days=rng.randint(8, 14))
+        at(_noon(left_on - 2 * DAY), ("POST", "/v1/withdrawals", {
+            "member_id": after_end.member_id, "cohort": cohort, "withdrawn_on": left_on.isoformat()}, None))
+        at(_noon(ends_on - DAY), ("POST", "/v1/enrollments", {
+            "member_id": after_end.member_id, "cohort": cohort, "timezone": after_end.zone,
+            "enrolled_on": (ends_on + DAY).isoformat()}, None))
+
     for m in people:
         setup.append(("POST", "/v1/enrollments", {"member_id": m.member_id, "cohort": cohort, "timezone": m.zone,
                                                   "enrolled_on": m.enrolled_on.isoformat()}, None))
+    if at_once:
+        setup.append(("POST", "/v1/withdrawals", {"member_id": at_once.member_id, "cohort": cohort,
+                                                  "withdrawn_on": at_once.enrolled_on.isoformat()}, None))
 
     events = _events(rng, people, start - DAY, ends_on + DAY)
     _share_some_ids(rng, events)

@@ -17,7 +17,9 @@ The rules it needs, in its own words:
   its date, a re-enrolment opens a new one); outside them nothing counts as done;
 * each day is judged by the settings whose effective date is the latest on or before it (the first
   settings judge the days before); tasks, holidays and make-up working days vary by date, everything
-  else is the latest value.
+  else is the latest value;
+* a member without 28 complete follow-up days is `pending` while a follow-up day is under way or
+  still to come, and `insufficient` once none is (follow-up ended before day 28).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class Member:
 
     def followed(self, day: date) -> bool:
         return any(start <= day and (end is None or day < end) for start, end in self.periods)
+
+    def follow_up_to_come(self, today: date, ends_on: date) -> bool:
+        """Is a follow-up day under way or still to come? If not, follow-up has ended (a period after
+        the cohort's end, or one closed on its first day, holds no day)."""
+        return any((min(end - DAY, ends_on) if end else ends_on) >= max(start, today) for start, end in self.periods)
 
 
 @dataclass
@@ -204,10 +211,9 @@ def members(cohort: Cohort, days: list[Day]) -> list[dict]:
         window = [d for d in followed[:WINDOW] if d.complete]
         row = rates(window, "")
         n = row["member_days"]
-        # Follow-up has ended when its last day (the day before the withdrawal, or the cohort's end) is over.
         end = member.periods[-1][1]
-        last_day = min(end - DAY, ends_on) if end else ends_on
-        ended = last_day < member.day_of(cohort.now)
+        today = member.day_of(cohort.now) if cohort.now else date.min  # no tick yet: nothing lived
+        ended = not member.follow_up_to_come(today, ends_on)
         activity = ("insufficient" if ended else "pending") if n < WINDOW else \
             "active" if row["logged_in_days"] / n >= threshold else "inactive"
         out.append({"member_id": member_id, "timezone": max(member.zones, key=lambda z: z[0] or date.min)[1],

@@ -67,7 +67,7 @@ class Stack:
 
 @contextmanager
 def running(jwt_secret: str, tmp: Path, services: dict[str, dict[str, str]], log_level: str = "WARNING",
-            clock_mode: str = "simulated"):
+            clock_mode: str = "simulated", ready_timeout_s: float = 90.0):
     """A broker of its own plus `services` ({name: extra env}) as subprocesses, ready."""
     broker, bootstrap = start_broker()
     ensure_topics(bootstrap)
@@ -76,7 +76,7 @@ def running(jwt_secret: str, tmp: Path, services: dict[str, dict[str, str]], log
     try:
         for name, env in services.items():
             s.start(name, **env)
-        s.wait_ready()
+        s.wait_ready(ready_timeout_s)
         yield s
     finally:
         s.stop()

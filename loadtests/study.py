@@ -84,19 +84,21 @@ class WeekCounts:
 def best_counts(targets: tuple[str, str, str], member_days: int) -> tuple[int, Fraction, tuple[int, int, int]]:
     """(cells that do not round to their target, total |rate − target| in percentage points, (L, P, C)) —
     the best integer counts with C ≤ P ≤ L ≤ D over `member_days`: fewest mismatches, then least error."""
-    options = []
+    # Each candidate count's error is computed once (exact Fractions), not once per combination: the
+    # study design calls this for every week and denominator (CI time, docs/testing.md).
+    errors_of: list[dict[int, Fraction]] = []
     for t in targets:
-        centre = int(Fraction(t) * member_days / 100)
-        options.append([k for k in range(max(0, centre - 1), min(member_days, centre + 2) + 1)])
+        target = Fraction(t)
+        centre = int(target * member_days / 100)
+        errors_of.append({k: abs(Fraction(100 * k, member_days) - target)
+                          for k in range(max(0, centre - 1), min(member_days, centre + 2) + 1)})
     best = None
-    for logged in options[0]:
-        for part in options[1]:
-            for comp in options[2]:
+    for logged, e_logged in errors_of[0].items():
+        for part, e_part in errors_of[1].items():
+            for comp, e_comp in errors_of[2].items():
                 if not comp <= part <= logged <= member_days:
                     continue
-                errors = [
-                    abs(Fraction(100 * k, member_days) - Fraction(t)) for k, t in zip((logged, part, comp), targets)
-                ]
+                errors = (e_logged, e_part, e_comp)
                 key = (sum(e >= HALF_STEP for e in errors), sum(errors), (logged, part, comp))
                 if best is None or key[:2] < best[:2]:
                     best = key

@@ -93,6 +93,23 @@ def test_reenrolment_tasks_and_conflict_examples():
     assert member["withdrawn_on"] is None and member["enrolled_on"] == "2026-11-01"
 
 
+def test_follow_up_that_ended_with_no_day_left_is_insufficient():
+    """docs/metrics.md: `insufficient` when follow-up ended before day 28 — also when it ended with no
+    follow-up day at all (withdrawn on the enrolment day) or when the only period left starts after the
+    cohort's end (re-enrolled too late); `pending` while a follow-up day is still to come."""
+    steps = [_settings(ends_on="2026-11-20"), _enrol("a", "2026-11-02"), _enrol("b", "2026-11-02"),
+             _enrol("c", "2026-11-02"),
+             ("POST", "/v1/withdrawals", {"member_id": "a", "cohort": "c", "withdrawn_on": "2026-11-02"}, None),
+             ("POST", "/v1/withdrawals", {"member_id": "b", "cohort": "c", "withdrawn_on": "2026-11-10"}, None),
+             _enrol("b", "2026-11-21"),
+             ("POST", "/v1/withdrawals", {"member_id": "c", "cohort": "c", "withdrawn_on": "2026-11-25"}, None)]
+    during = [m["activity"] for m in recount([*steps, _tick("2026-11-12T12:00:00+00:00")])["members"]]
+    # a: no follow-up day at all; b: its only period left starts after the end; c: days to come until 20 November
+    assert during == ["insufficient", "insufficient", "pending"]
+    after = [m["activity"] for m in recount([*steps, _tick("2026-11-22T12:00:00+00:00")])["members"]]
+    assert after == ["insufficient", "insufficient", "insufficient"]
+
+
 def test_make_up_working_day_example():
     """docs/metrics.md: holidays 1–7 October, Saturday 10 October worked."""
     holidays = [f"2026-10-0{d}" for d in range(1, 8)]
@@ -114,7 +131,7 @@ def test_the_generated_cohort_has_every_change():
     withdrawn = Counter(body["member_id"] for _, path, body, _ in g.steps if path == "/v1/withdrawals")
     assert sorted(withdrawn.values())[-2:] == [2, 2]  # a withdrawal postponed, a second one after re-enrolling
     cohort = cohort_of(g.steps)
-    assert sum(len(m.periods) > 1 for m in cohort.members.values()) == 5  # re-enrolments
+    assert sum(len(m.periods) > 1 for m in cohort.members.values()) == 6  # re-enrolments (one after the end)
     assert any(len(m.periods) > 1 and len(m.zones) > 1 and m.zones[-1][0] == m.periods[-1][0]
                for m in cohort.members.values())  # one re-enrolled in another zone
     assert any(m.periods[-1][1] and m.periods[-1][1] > cohort.now.date() for m in cohort.members.values())

@@ -63,6 +63,6 @@ class DirectDeliveryTransport(aiokafka_driver.Transport):
     Consumer = DirectDeliveryConsumer
 
 
-def use_direct_delivery(app: faust.App) -> None:
-    """Give `app` the direct-delivery transport (before anything has touched `app.transport`)."""
-    app.transport = DirectDeliveryTransport(app.conf.broker_consumer, app)
+def use_direct_delivery(app: faust.App, transport: type[DirectDeliveryTransport] = DirectDeliveryTransport) -> None:
+    """Give `app` the direct-delivery transport, or a subclass of it (before the app starts)."""
+    app.transport = transport(app.conf.broker_consumer, app)

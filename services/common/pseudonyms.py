@@ -32,8 +32,8 @@ def renamed_timeline(timeline: MemberTimeline, pseudonym: str) -> MemberTimeline
 
 class Aliases:
     """Erased member id → pseudonym, and member-derived ids → random ids, in this process's memory only.
-    Never snapshotted or logged: a restored snapshot holds only pseudonyms, and the erasures read again
-    from `member.erasures` give the ids read later new pseudonyms (never the id)."""
+    The map is never snapshotted or logged: a snapshot keeps only the pseudonyms (`renamed`), and the
+    erasures read again from `member.erasures` give the ids read later new pseudonyms (never the id)."""
 
     def __init__(self) -> None:
         self._members: dict[str, str] = {}
@@ -59,6 +59,15 @@ class Aliases:
     def is_renamed(self, member_id: str) -> bool:
         """Is this one of the pseudonyms handed out here (its state is frozen: no new decisions)."""
         return member_id in self._pseudonyms
+
+    def renamed(self) -> set[str]:
+        """The pseudonyms handed out (no id in them): what a snapshot keeps, so that a restored state
+        still knows which of its members are frozen."""
+        return set(self._pseudonyms)
+
+    def adopt(self, pseudonyms) -> None:
+        """Pseudonyms of a restored snapshot: frozen like those handed out here (their ids stay unknown)."""
+        self._pseudonyms.update(pseudonyms)
 
     def id_for(self, derived: uuid.UUID) -> uuid.UUID:
         """The random stand-in of an id derived from an erased member's id (the same one every time)."""

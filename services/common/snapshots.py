@@ -30,7 +30,6 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
-from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from contracts.snapshots import SNAPSHOT_FORMAT, ServiceSnapshot, SnapshotOffset
@@ -40,14 +39,7 @@ from .kafka import Publisher, Record
 from .kafka_security import aiokafka_options
 from .logging import log
 from .snapshot_codec import SnapshotError, StateCodec
-
-FALLBACKS = Counter("carecircle_snapshot_fallbacks_total",
-                    "Starts that replayed the log from offset 0 instead of restoring a snapshot, by reason "
-                    "(missing, corrupt, incompatible, unreadable)", ["service", "reason"])
-WRITTEN = Counter("carecircle_snapshots_written_total", "Snapshots written to the snapshot topic", ["service"])
-SIZE = Gauge("carecircle_snapshot_bytes", "Size of the latest snapshot written or restored", ["service"])
-RESTORED_AT = Gauge("carecircle_snapshot_restored_offsets_total",
-                    "Sum of the next offsets a restored snapshot covered (0: full replay)", ["service"])
+from .telemetry import SNAPSHOT_BYTES, SNAPSHOT_FALLBACKS, SNAPSHOT_RESTORED_OFFSETS, SNAPSHOTS_WRITTEN
 
 Positions = dict[tuple[str, int], int]  # (topic, partition) → next offset the state holds
 
@@ -162,7 +154,7 @@ class Snapshotter:
         self.restored: Positions = {}
         self._publisher: Publisher | None = None
         for reason in ("missing", "corrupt", "incompatible", "unreadable"):
-            FALLBACKS.labels(service, reason)  # exported at 0: an alert can tell "none yet" from "no series"
+            SNAPSHOT_FALLBACKS.labels(service, reason)  # exported at 0: an alert can tell "none yet" from "no series"
 
     # --- start --------------------------------------------------------------------------------
 
@@ -184,16 +176,16 @@ class Snapshotter:
         except SnapshotError as exc:
             return self._fallback(exc.reason, str(exc))
         self.restored = positions
-        SIZE.labels(self.service).set(len(value))
-        RESTORED_AT.labels(self.service).set(sum(positions.values()))
+        SNAPSHOT_BYTES.labels(self.service).set(len(value))
+        SNAPSHOT_RESTORED_OFFSETS.labels(self.service).set(sum(positions.values()))
         log.info("snapshot_restored", service=self.service, scope=self.scope, bytes=len(value),
                  written_at=written_at.isoformat(), records_skipped=sum(positions.values()),
                  seconds=round(time.monotonic() - started, 3))
         return positions
 
     def _fallback(self, reason: str, detail: str) -> Positions:
-        FALLBACKS.labels(self.service, reason).inc()
-        RESTORED_AT.labels(self.service).set(0)
+        SNAPSHOT_FALLBACKS.labels(self.service, reason).inc()
+        SNAPSHOT_RESTORED_OFFSETS.labels(self.service).set(0)
         log.warning("snapshot_fallback_full_replay", service=self.service, scope=self.scope, reason=reason,
                     detail=detail)
         return {}
@@ -236,8 +228,8 @@ class Snapshotter:
             self.folded_since += folded  # try again at the next chance
             log.warning("snapshot_write_failed", service=self.service, error=type(exc).__name__)
             return False
-        WRITTEN.labels(self.service).inc()
-        SIZE.labels(self.service).set(len(value))
+        SNAPSHOTS_WRITTEN.labels(self.service).inc()
+        SNAPSHOT_BYTES.labels(self.service).set(len(value))
         log.info("snapshot_written", service=self.service, scope=self.scope, bytes=len(value),
                  records_folded=folded, next_offsets=sum(positions.values()))
         return True

@@ -1,7 +1,8 @@
 """Prometheus series declared once for every service (the HTTP series live in web.py; each service's
 own are in its telemetry.py): the consumer lag each service publishes itself (services/common/lag.py,
 docs/scale.md "Lag") and the clock series every `clock.ticks` consumer exports through
-`services.common.ticks` (docs/clock.md)."""
+`services.common.ticks` (docs/clock.md), and the snapshot series of the services that restart from a
+snapshot (services/common/snapshots.py, docs/scale.md "Snapshots and restarts")."""
 
 from prometheus_client import Counter, Gauge
 
@@ -19,3 +20,12 @@ TICKS_IGNORED = Counter("clock_ticks_ignored_total",
 TICK_APPLIED_AT = Gauge("clock_tick_applied_timestamp_seconds",
                         "Time (the tick's now, Unix seconds) of the latest clock.tick applied", ["consumer"])
 CLOCK_MODE_INFO = Gauge("clock_mode_info", "1 for the clock mode this process runs in", ["mode"])
+
+SNAPSHOT_FALLBACKS = Counter("carecircle_snapshot_fallbacks_total",
+                             "Starts that replayed the log from offset 0 instead of restoring a snapshot, by reason "
+                             "(missing, corrupt, incompatible, unreadable)", ["service", "reason"])
+SNAPSHOTS_WRITTEN = Counter("carecircle_snapshots_written_total", "Snapshots written to the snapshot topic",
+                            ["service"])
+SNAPSHOT_BYTES = Gauge("carecircle_snapshot_bytes", "Size of the latest snapshot written or restored", ["service"])
+SNAPSHOT_RESTORED_OFFSETS = Gauge("carecircle_snapshot_restored_offsets_total",
+                                  "Sum of the next offsets a restored snapshot covered (0: full replay)", ["service"])

@@ -35,16 +35,18 @@ class WaitingRoom(Generic[Event]):
         self._size = 0
         self.dropped: Counter[str] = Counter()  # reason → events refused or forgotten
 
-    def add(self, member_id: str, key: str, occurred_at: datetime, event: Event) -> bool:
-        """Keep the event; False (and counted) when a bound refuses it. A known key is kept once."""
+    def add(self, member_id: str, key: str, occurred_at: datetime, event: Event, count_drop: bool = True) -> bool:
+        """Keep the event; False (and counted) when a bound refuses it. A known key is kept once.
+        `count_drop=False`: a second delivery of a record another path has already offered (and had
+        counted if refused); a refused key is not remembered, so only the caller can tell."""
         waiting = self._waiting.get(member_id)
         if waiting is not None and key in waiting:
             return True
         if waiting is not None and len(waiting) >= self.per_member:
-            self.dropped["member_full"] += 1
+            self.dropped["member_full"] += int(count_drop)
             return False
         if self._size >= self.total:
-            self.dropped["total_full"] += 1
+            self.dropped["total_full"] += int(count_drop)
             return False
         self._waiting.setdefault(member_id, {})[key] = (occurred_at, event)
         self._size += 1

@@ -4,7 +4,11 @@ directory) and, unless disabled, runs the ClickHouse sink and the faust member-d
 With `METRICS_RUN_SINK=false` and `METRICS_RUN_STREAM=false` the process only serves the API and the
 dashboard (the scaled `metrics` Deployment): it never touches Kafka, never writes to ClickHouse (the
 schema is the writer's — the process running the sink — to migrate) and is ready once ClickHouse answers
-with every migration this code knows applied."""
+with every migration this code knows applied.
+
+With `METRICS_RUN_STREAM=true` and `METRICS_RUN_SINK=false` the process is one worker of the member-day
+stream (the scaled `metrics-stream` Deployment, docs/scale.md): it never opens ClickHouse and serves no
+metrics API, only /healthz, /readyz (the broker answers) and /metrics."""
 
 from __future__ import annotations
 
@@ -45,16 +49,42 @@ async def schema_current(ch: ClickHouse | None, timeout_s: float = 2.0) -> bool:
     return {version for version, *_ in MIGRATIONS} <= {row["version"] for row in rows}
 
 
+@asynccontextmanager
+async def _stream_running(app: FastAPI, settings: MetricsSettings):
+    """The faust member-day agents (stream.py), started and stopped with the process."""
+    from services.common.stream import faust_app_running
+
+    from .stream import build_faust_app, close_publisher
+    faust_app = build_faust_app(settings)
+    app.state.faust = faust_app
+    try:
+        await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
+        try:
+            async with faust_app_running(faust_app):
+                if not settings.run_sink:
+                    log.info("metrics_stream_started", kafka=settings.kafka_bootstrap, group=settings.group_id)
+                yield
+        finally:
+            await faust_app.snapshots.close()
+    finally:
+        await close_publisher(faust_app)
+
+
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("metrics", settings.log_level)
 
     uses_kafka = settings.run_sink or settings.run_stream
+    stream_only = settings.run_stream and not settings.run_sink
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if settings.ensure_topics and uses_kafka:
             await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap)
+        if stream_only:
+            async with _stream_running(app, settings):
+                yield
+            return
         ch = await asyncio.to_thread(connect, settings.clickhouse_url, settings.clickhouse_replicated)
         applied = await asyncio.to_thread(migrate, ch) if settings.run_sink else []  # the writer owns the schema
         app.state.ch = ch
@@ -71,15 +101,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                     await rollup.start()
                     stack.push_async_callback(rollup.stop)
                 if settings.run_stream:
-                    from services.common.stream import faust_app_running
-
-                    from .stream import build_faust_app, close_publisher
-                    faust_app = build_faust_app(settings)
-                    app.state.faust = faust_app
-                    stack.push_async_callback(close_publisher, faust_app)
-                    await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
-                    stack.push_async_callback(faust_app.snapshots.close)
-                    await stack.enter_async_context(faust_app_running(faust_app))
+                    await stack.enter_async_context(_stream_running(app, settings))
                 log.info("metrics_started", kafka=settings.kafka_bootstrap, clickhouse=scrub(settings.clickhouse_url),
                          migrations_applied=applied)
                 yield
@@ -96,6 +118,8 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         return JSONResponse({"detail": "metrics store unavailable, retry later"}, 503, headers={"Retry-After": "5"})
 
     async def ready(request: Request) -> bool:
+        if stream_only:
+            return await broker_reachable(settings.kafka_bootstrap)
         if settings.run_sink:
             sink = getattr(request.app.state, "sink", None)
             if not (sink and sink.caught_up.is_set()):
@@ -105,12 +129,14 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         return not uses_kafka or await broker_reachable(settings.kafka_bootstrap)
 
     app.include_router(health_router(ready))
+    mount_metrics(app)
+    if stream_only:
+        return app
     app.include_router(overview.router)
     app.include_router(api.router)
     app.include_router(qol.router)
     app.include_router(audit.router)
     app.include_router(export.router)
-    mount_metrics(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

@@ -154,7 +154,9 @@ def member_summaries(calendar: CohortCalendar, days: list[MemberDay]) -> list[di
     """Per member: complete follow-up days; rates and activity over the first 28 follow-up days."""
     latest = calendar.settings.latest
     by_member: dict[str, list[MemberDay]] = defaultdict(list)
+    newest: dict[str, MemberDay] = {}  # each member's last listed day (days come in member, date order)
     for d in days:
+        newest[d.member_id] = d
         if d.in_follow_up:
             by_member[d.member_id].append(d)
     out = []
@@ -166,9 +168,11 @@ def member_summaries(calendar: CohortCalendar, days: list[MemberDay]) -> list[di
         logged = sum(d.logged_in for d in window)
         part = sum(d.participated for d in window)
         comp = sum(d.completed for d in window)
-        last = t.follow_up.last_day(latest.ends_on)
-        # Follow-up goes on while a follow-up day is under way or still to come.
-        ongoing = any(not d.complete for d in followed) or last is None or not followed or followed[-1].day < last
+        # The member's today: the incomplete last listed day; past the cohort's end when every listed day
+        # is complete (the list stops at ends_on); unknown (nothing lived yet) when none is listed.
+        last_listed = newest.get(member_id)
+        today = None if last_listed is None else last_listed.day + ONE_DAY * last_listed.complete
+        ongoing = follow_up_goes_on(t, today, latest.ends_on)
         state = activity(logged, n, WINDOW_DAYS, ongoing, latest.active_login_threshold)
         out.append({
             "member_id": member_id, "timezone": t.zones.current, "enrolled_on": t.follow_up.first_enrolled_on,
@@ -179,6 +183,20 @@ def member_summaries(calendar: CohortCalendar, days: list[MemberDay]) -> list[di
             "completion_rate": 100 * comp / n if n else 0.0,
             "activity": state, "active": None if state in ("pending", "insufficient") else state == "active"})
     return out
+
+
+def follow_up_goes_on(t: MemberTimeline, today: date | None, ends_on: date | None) -> bool:
+    """Is a follow-up day under way or still to come on or after the member's `today` (None: no day
+    lived yet)? If not, follow-up has ended (`insufficient` before 28 days). A period closed on its
+    first day, or opened after the cohort's end, holds no day (docs/metrics.md, "Active members")."""
+    today = today or date.min
+    for start, end in t.follow_up.periods:
+        last = end - ONE_DAY if end is not None else ends_on  # the period's last day (None: no end)
+        if last is not None and ends_on is not None:
+            last = min(last, ends_on)
+        if last is None or last >= max(start, today):
+            return True
+    return False
 
 
 def daytypes(days: list[MemberDay], denominator: Denominator, stage_name: StageFilter,

@@ -37,6 +37,7 @@ EMBEDDED_IDS: dict[str, tuple[str, ...]] = {"member_records": ("record",), "even
 # alert ids and their step ids): anyone holding the member id could recompute them and find the
 # pseudonym's rows, so they are replaced by random ids too (one per value, the same for every row).
 DERIVED_IDS: dict[str, tuple[str, ...]] = {"survey_scores": ("invitation_id", "response_id", "event_id"),
+                                           "survey_invitations": ("invitation_id",),
                                            "alert_events": ("alert_id", "event_id")}
 VIEWS_ON_EVENTS = ("member_day_events_mv", "aggregated_events_mv")
 ERASURE_TABLE = "__member_erased__"  # the converter's marker row: an action for the sink, not a table
@@ -48,6 +49,7 @@ class Pseudonyms:
     def __init__(self) -> None:
         self._by_member: dict[str, str] = {}
         self._ids: dict[str, str] = {}
+        self._fresh: dict[str, str] = {}  # stand-ins handed out since `take_fresh` last ran
 
     def assign(self, member_id: str) -> str:
         return self._by_member.setdefault(member_id, new_pseudonym())
@@ -57,7 +59,14 @@ class Pseudonyms:
 
     def id_for(self, derived: str) -> str:
         """The random stand-in of an id derived from an erased member's id (the same one every time)."""
-        return self._ids.setdefault(derived, str(uuid.uuid4()))
+        if derived not in self._ids:
+            self._ids[derived] = self._fresh[derived] = str(uuid.uuid4())
+        return self._ids[derived]
+
+    def take_fresh(self) -> dict[str, str]:
+        """The stand-ins handed out since the last call (rows already stored may name their old ids)."""
+        fresh, self._fresh = self._fresh, {}
+        return fresh
 
     def __bool__(self) -> bool:
         return bool(self._by_member)
@@ -82,6 +91,22 @@ class Pseudonyms:
 
 def _existing_tables(ch: ClickHouse) -> set[str]:
     return {r["name"] for r in ch.query("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+
+
+def rekey_targets(ch: ClickHouse, renamed: dict[str, str]) -> int:
+    """Audit entries naming an id that has a stand-in now (an alert of an erased member whose audited read
+    was stored before the alert's own rows were re-keyed: a rebuild reads the topics in any order)."""
+    if "staff_access" not in _existing_tables(ch):
+        return 0
+    params = {"renamed_from": list(renamed), "renamed_to": list(renamed.values())}
+    where = "has({renamed_from:Array(String)}, target)"
+    found = ch.query(f"SELECT count() AS n FROM staff_access WHERE {where}", params)[0]["n"]
+    if found:
+        ch.command("INSERT INTO staff_access SELECT * REPLACE (transform(target, {renamed_from:Array(String)}, "
+                   f"{{renamed_to:Array(String)}}, target) AS target) FROM (SELECT * FROM staff_access WHERE {where})",
+                   params)
+        ch.command(f"ALTER TABLE staff_access DELETE WHERE {where} SETTINGS mutations_sync = 2", params)
+    return found
 
 
 def rekey_member(ch: ClickHouse, member_id: str, pseudonym: str, id_for: Callable[[str], str] | None = None) -> int:

@@ -33,7 +33,7 @@ from contracts.engagement import activity, is_working_day_with_make_up, stage
 from contracts.metrics_api import Denominator, StageFilter
 from contracts.timeline import ZoneHistory, zone
 
-from .days import WINDOW_DAYS, CohortCalendar, MemberDay, rates
+from .days import WINDOW_DAYS, CohortCalendar, MemberDay, follow_up_goes_on, rates
 
 EPOCH = date(1970, 1, 1)
 _UNIX = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -232,17 +232,12 @@ class Grid:
 
         n, logged = per_member(window), per_member(window & self.logged)
         part, comp = per_member(window & self.participated), per_member(window & self.completed)
-        follow_up_days, followed_days = per_member(followed & self.complete), per_member(followed)
-        open_days = per_member(followed & ~self.complete)
-        last_followed = np.full(count, np.iinfo(np.int64).min)
-        np.maximum.at(last_followed, p.member[followed], p.day[followed])
+        follow_up_days = per_member(followed & self.complete)
         latest = p.calendar.settings.latest
         out = []
         for i, member_id in enumerate(p.members):
             t = p.calendar.timelines[member_id]
-            last = t.follow_up.last_day(latest.ends_on)
-            ongoing = (open_days[i] > 0 or last is None or not followed_days[i]
-                       or last_followed[i] < day_index(last))
+            ongoing = follow_up_goes_on(t, day_of(p.today[i]), latest.ends_on)  # no tick: today is 1970-01-01
             state = activity(logged[i], n[i], WINDOW_DAYS, ongoing, latest.active_login_threshold)
             out.append({
                 "member_id": member_id, "timezone": t.zones.current, "enrolled_on": t.follow_up.first_enrolled_on,

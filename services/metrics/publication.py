@@ -38,6 +38,11 @@ class DailyPublication:
             self._idle.clear()
             await self._queue.put(records)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing put so far is still waiting for the broker's acknowledgement."""
+        return self._idle.is_set()
+
     async def flushed(self) -> None:
         """Wait until everything put so far is acknowledged by the broker."""
         await self._idle.wait()

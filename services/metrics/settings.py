@@ -6,13 +6,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
 from services.common.waiting_settings import WaitingSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class MetricsSettings(CommonSettings, WaitingSettings):
+class MetricsSettings(CommonSettings, WaitingSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
@@ -39,8 +40,11 @@ class MetricsSettings(CommonSettings, WaitingSettings):
     run_stream: bool = Field(default=True, validation_alias="METRICS_RUN_STREAM",
                              description="Run the faust member-day agents in this process")
     group_id: str = Field(default="carecircle-metrics", validation_alias="METRICS_GROUP_ID",
-                          description="Prefix of the member-day agents' faust app id "
-                                      "(a fresh suffix each start: state is replayed)")
+                          description="Consumer group of the member-day agents (stable: N stream workers "
+                                      "share the partitions; docs/scale.md)")
+    rebalance_flush_s: float = Field(default=5.0, gt=0, validation_alias="METRICS_REBALANCE_FLUSH_S",
+                                     description="Longest wait, when partitions are revoked, for queued "
+                                                 "engagement.daily records to be acknowledged")
 
 
 @lru_cache

@@ -35,7 +35,7 @@ from services.common.ticks import CountedTickGate, Tick, Verdict, kafka_time
 
 from . import telemetry
 from .clickhouse import ClickHouse, ClickHouseError
-from .erasure import ERASURE_TABLE, Pseudonyms, rekey_member
+from .erasure import ERASURE_TABLE, Pseudonyms, rekey_member, rekey_targets
 from .rows import Converter, InvalidRecord
 from .schema import OFFSETS_SCHEMA
 
@@ -284,6 +284,9 @@ class Sink:
             moved = rekey_member(self.ch, member, self.pseudonyms.assign(member), self.pseudonyms.id_for)
             telemetry.SINK_ERASURES.inc()
             log.info("member_erased", rows_rekeyed=moved)  # never the id: the log would keep it
+        fresh = self.pseudonyms.take_fresh()
+        if fresh:  # ids derived from an erased member's id were replaced in this batch: so in the audit trail
+            rekey_targets(self.ch, fresh)
         if ends:
             now = datetime.now(timezone.utc)
             self.ch.insert("sink_offsets", {

@@ -44,13 +44,25 @@ class StreamSnapshots:
         restored = await self.snapshotter.load()
         self.positions = {tp: offset for tp, offset in restored.items() if tp[0] in COVERED}
         self._counted = sum(self.positions.values())
+        ownership = getattr(self.app, "ownership", None)
+        if ownership is not None:  # stream.py: the consumer seeks owned partitions itself (ownership.py)
+            ownership.restore(self.positions, self.app.book.member_ids())
+            return
         self.app.resume_topics = COVERED
         self.app.resume_offsets = {TP(topic, partition): offset
                                    for (topic, partition), offset in self.positions.items()}
 
+    def forget(self, partitions: set[int]) -> None:
+        """Partitions this worker lost: its next snapshot must not claim them (their members are gone)."""
+        self.positions = {key: offset for key, offset in self.positions.items() if key[1] not in partitions}
+        self._counted = sum(self.positions.values())
+
     def _current(self) -> Positions:
         """Restored positions moved on by what the agents applied (a quiet partition keeps its restored one)."""
+        owned = getattr(getattr(self.app, "ownership", None), "owned", None)
         for key, offset in self.app.lag.applied.items():
+            if owned is not None and key[1] not in owned:
+                continue
             if key[0] in COVERED and offset > self.positions.get(key, 0):
                 self.positions[key] = offset
         total = sum(self.positions.values())

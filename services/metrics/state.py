@@ -21,12 +21,13 @@ from contracts.daily import EngagementDay, EventDeadLetter
 from contracts.engagement import AnyClientEvent, DayEngagement, counts_as_login, is_action, tasks_marked
 from contracts.members import CohortConfigured, MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
 from contracts.timeline import MemberTimeline, SettingsHistory, apply_member_record
+from services.common.dedup import DEFAULT_WINDOW, PRUNE_EVERY
 from services.common.waiting import WaitingRoom
 
 # An event id is remembered (for dedup) while a delivery of it can still arrive: ingest refuses events
-# older than the accepted lateness (30 days before the latest tick), plus a margin (docs/security.md).
-DEDUP_WINDOW = timedelta(days=32)
-PRUNE_EVERY = timedelta(hours=1)
+# older than the accepted lateness (30 days before the latest tick), plus a margin (DEDUP_WINDOW_DAYS,
+# services.common.dedup; docs/scale.md, "Windowed dedup").
+DEDUP_WINDOW = DEFAULT_WINDOW
 
 
 @dataclass(slots=True)
@@ -229,15 +230,43 @@ class MemberDayBook:
 
     def configure(self, c: CohortConfigured) -> list[EngagementDay]:
         """A configuration judges the days from its `effective_on` (contracts.timeline)."""
+        self.set_cohort(c)
+        return self.cohort_days(c.cohort)
+
+    def set_cohort(self, c: CohortConfigured) -> None:
         self.cohorts[c.cohort] = self.settings(c.cohort).apply(c)
-        return [self.day(m, d) for m, member in self.members.items() if member.cohort == c.cohort
+
+    def cohort_days(self, cohort: str) -> list[EngagementDay]:
+        """Every known day of the cohort's members, as the cohort's settings judge it now."""
+        return [self.day(m, d) for m, member in self.members.items() if member.cohort == cohort
                 for d in sorted(self.days_of.get(m, ()))]
 
-    def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
-        """Events still waiting for an enrolment (at a clock tick): dead-letter each once."""
+    def member_ids(self) -> set[str]:
+        """Every member id the book holds anything about."""
+        waiting = {member_id for member_id, _, _ in self.pending.items()}
+        return set(self.members) | set(self.days_of) | set(self.first_delivery) | waiting
+
+    def forget(self, member_ids: set[str]) -> None:
+        """Drop everything kept about these members (their partition moved to another worker: that
+        worker rebuilds them from the log). An erased member's pseudonym stays known, so a partition
+        that comes back to this process re-keys the member to the same pseudonym."""
+        for member_id in member_ids:
+            for key in (member_id, self.erased.get(member_id)):
+                if key is None:
+                    continue
+                self.members.pop(key, None)
+                for day in self.days_of.pop(key, ()):
+                    self.days.pop((key, day), None)
+                self.first_delivery.pop(key, None)
+                for event_id, _ in self.pending.pop(key):
+                    self.dead_lettered.discard(event_id)
+
+    def dead_letters(self, now: datetime | None = None, ready=lambda member_id: True) -> list[EventDeadLetter]:
+        """Events still waiting for an enrolment (at a clock tick): dead-letter each once (only those of
+        members for whom `ready` holds: a partition being rebuilt may not have read the enrolment yet)."""
         out = []
         for member_id, event_id, event in self.pending.items():
-            if event_id in self.dead_lettered:
+            if event_id in self.dead_lettered or not ready(member_id):
                 continue
             self.dead_lettered.add(event_id)
             out.append(EventDeadLetter(

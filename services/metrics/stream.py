@@ -1,21 +1,26 @@
 """faust agents: engagement.events + members + clock.ticks → member-day state (`state.py`),
 published to `engagement.daily` (compacted, key member|day) and `engagement.events.dlq`.
 
-Recovery: the state is REBUILT BY REPLAYING THE SOURCE TOPICS from offset 0 at every start (each start
-joins under a fresh consumer group). faust changelog recovery trusts end offsets, which tansu reports
-one batch short, and faust is at-least-once anyway; replaying into idempotent state (events by id,
+Scale-out: N workers share ONE stable consumer group (`METRICS_GROUP_ID`); each keeps the members of
+the partitions it owns (`ownership.py`, docs/scale.md "The metrics stream"). Recovery: a partition a
+worker gains (at start, after a rebalance) is REBUILT BY REPLAYING ITS SOURCE TOPICS from offset 0, not
+taken from a changelog: faust changelog recovery trusts end offsets, which tansu reports one batch
+short, and faust is at-least-once anyway; replaying into idempotent state (events by id,
 last-write-wins members) gives exactly the same state, and re-published `engagement.daily` values are
-identical for the same key. The published NUMBERS come from ClickHouse, not from this state; a test
-cross-checks the two.
+identical for the same key. Cohort settings are keyed by cohort (one partition), so every worker reads
+them from every partition of `members` with a group-less tail. The published NUMBERS come from
+ClickHouse, not from this state; a test cross-checks the two.
 """
 
 from __future__ import annotations
 
-import uuid
+import asyncio
+import contextlib
 from collections import Counter
 from datetime import timezone
 
 import faust
+from faust.types import TP
 from pydantic import ValidationError
 
 from contracts.clock import ClockTick
@@ -31,25 +36,40 @@ from contracts.topics import (
     MEMBER_ERASURES,
     MEMBERS,
 )
+from services.common.faust_transport import use_direct_delivery
 from services.common.kafka import Publisher, Record
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
+from services.common.logstate import LogTail
 from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
 from services.common.waiting import WaitingRoom
 
 from . import snapshot
+from .ownership import Ownership
 from .publication import DailyPublication
 from .settings import MetricsSettings
 from .state import MemberDayBook
-from .telemetry import DEAD_LETTERS, EVENT_CONFLICTS, STREAM_EVENTS, WAITING_DROPPED, WAITING_EVENTS
+from .stream_transport import OwnedPartitionsTransport
+from .telemetry import (
+    DEAD_LETTERS,
+    EVENT_CONFLICTS,
+    STREAM_EVENTS,
+    UNPUBLISHED,
+    WAITING_DROPPED,
+    WAITING_EVENTS,
+)
+
+# A gained partition counts as rebuilt once these were read up to the log end (ownership.caught_up).
+REBUILT_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name)
 
 
 def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
-    app = make_faust_app(f"{settings.group_id}-{uuid.uuid4().hex[:8]}", settings,
-                         stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
-    app.book = book or MemberDayBook(pending=settings.waiting_room())
+    app = make_faust_app(settings.group_id, settings, stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
+    use_direct_delivery(app, OwnedPartitionsTransport)
+    app.book = book or MemberDayBook(dedup_window=settings.dedup_window, pending=settings.waiting_room())
+    own = app.ownership = Ownership()
     drops_reported: Counter[str] = Counter()
     # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
     # ~10x more, and awaiting the acknowledgement in the agent stalled the fold.
@@ -58,6 +78,51 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     dlq = catalogue_topic(app, ENGAGEMENT_EVENTS_DLQ)
     lag = app.lag = LagReporter("metrics", "stream")  # docs/scale.md, "Lag"
     report_faust_lag(app, lag)
+    rebalancing = asyncio.Event()  # set from a revocation until the next assignment's seek
+
+    def start_offsets(assignment) -> dict:
+        """faust's seek after a rebalance (stream_transport.py): forget the partitions lost, rebuild the
+        gained ones from offset 0, resume the kept ones at their applied position."""
+        before = set(own.owned)
+        starts, lost_members = own.assign((tp.topic, tp.partition) for tp in assignment)
+        app.book.forget(lost_members)
+        kept = before & own.owned
+        if before - own.owned and getattr(app, "snapshots", None) is not None:
+            app.snapshots.forget(before - own.owned)
+        lag.forget([key for key in lag.applied.keys() | lag.log_end.keys() if key[1] not in kept])
+        for (topic, partition), offset in starts.items():
+            lag.record_applied(topic, partition, offset)
+        if own.owned - before or before - own.owned:
+            log.info("stream_partitions_assigned", owned=sorted(own.owned), gained=sorted(own.owned - before),
+                     lost=sorted(before - own.owned), members_forgotten=len(lost_members))
+        rebalancing.clear()
+        return {tp: starts[(tp.topic, tp.partition)] for tp in assignment}
+
+    app.start_offsets = start_offsets
+
+    @app.on_partitions_revoked.connect
+    async def flush_before_handing_over(sender, revoked, **kwargs) -> None:
+        # A partition's next owner replays it and publishes its days: nothing this worker still has
+        # queued may land after those (the compacted topic keeps the last value of a key).
+        rebalancing.set()
+        with contextlib.suppress(asyncio.TimeoutError):  # a broker outage must not hold the rebalance
+            await asyncio.wait_for(app.daily.flushed(), timeout=settings.rebalance_flush_s)
+
+    def log_ends(partition: int) -> dict[tuple[str, int], int]:
+        """The log end of the partition's member and event topics, from the last fetch (faust's highwater)."""
+        ends = {}
+        for topic in REBUILT_TOPICS:
+            try:
+                end = app.consumer.highwater(TP(topic, partition))
+            except AssertionError:  # aiokafka: "Partition is not assigned" (a rebalance under way)
+                continue
+            if end is not None and end >= 0:
+                ends[(topic, partition)] = end
+        return ends
+
+    def admitted(event) -> bool:
+        message = event.message
+        return own.admit(message.topic, message.partition, message.offset)
 
     async def publish(days: list[EngagementDay]) -> None:
         await app.daily.put([
@@ -74,11 +139,14 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
         # Batches: a member-day changed by many events of the batch is published once, in its final state.
         async for batch in stream.take_events(2_000, within=0.05):
             parsed = []
+            batch = [event for event in batch if admitted(event)]
             for event in batch:
                 try:
                     parsed.append(parse_recorded_event(event.value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=error_summary(exc))
+                    continue
+                own.member_read(event.message.partition, parsed[-1].member_id)
             conflicts_before = app.book.conflicts
             changed = app.book.apply_events(parsed)
             EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
@@ -87,40 +155,81 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             for event in batch:  # offsets only grow within a partition: the last one per partition wins
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
-    def member_change(value: bytes) -> list[EngagementDay] | None:
+    def member_change(value: bytes, partition: int) -> list[EngagementDay] | None:
         try:
             record = parse_member_record(value)
         except ValidationError as exc:
             log.warning("stream_invalid_member_record", error=error_summary(exc))
             return None
+        if isinstance(record, CohortConfigured):
+            return None  # every worker reads these from every partition (the cohort tail below)
+        own.member_read(partition, record.member_id)
         if isinstance(record, MemberEnrolled):
             return app.book.enrol(record)
         if isinstance(record, MemberWithdrawn):
             return app.book.withdraw(record)
-        if isinstance(record, CohortConfigured):
-            return app.book.configure(record)
         return app.book.change_timezone(record)
 
     @app.agent(catalogue_topic(app, MEMBERS))
     async def members(stream):
         async for event in stream.events():
-            changed = member_change(event.value)
+            if not admitted(event):
+                continue
+            changed = member_change(event.value, event.message.partition)
             if changed is not None:
                 STREAM_EVENTS.labels(MEMBERS.name).inc()
                 await publish(changed)
             lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
+
+    # Cohort settings judge every member of the cohort, whichever worker owns them: each worker folds
+    # them from all partitions of `members` and re-states its own members' days (outside a rebalance,
+    # so a partition handed over never receives a stale day from here).
+    restate: set[str] = set()
+    configured = asyncio.Event()
+
+    def fold_cohort(topic: str, partition: int, value: bytes | None) -> None:
+        if not value or b'"cohort.configured"' not in value:
+            return
+        try:
+            record = parse_member_record(value)
+        except ValidationError as exc:
+            log.warning("stream_invalid_member_record", error=error_summary(exc))
+            return
+        if isinstance(record, CohortConfigured):
+            app.book.set_cohort(record)
+            STREAM_EVENTS.labels(MEMBERS.name).inc()
+            restate.add(record.cohort)
+            configured.set()
+
+    UNPUBLISHED.set_function(lambda: len(restate) + (0 if app.daily.idle else 1))
+    app.cohort_tail = LogTail("metrics-log-tail", settings.kafka_bootstrap, [MEMBERS.name], fold_cohort,
+                              idle_s=0.5)
+
+    @app.task
+    async def restate_cohorts() -> None:
+        app.cohort_tail.start()
+        while True:
+            await configured.wait()
+            configured.clear()
+            while rebalancing.is_set():
+                await asyncio.sleep(0.05)
+            while restate:
+                await publish(app.book.cohort_days(restate.pop()))
 
     @app.agent(catalogue_topic(app, MEMBER_ERASURES))
     async def erasures(stream):
         # docs/erasure.md: the member's days move to a random pseudonym; their keys on the compacted
         # engagement.daily get tombstones, so compaction removes the id from that topic too.
         async for event in stream.events():
+            if not admitted(event):
+                continue
             try:
                 member = MemberErased.model_validate_json(event.value).member_id
             except ValidationError as exc:
                 log.warning("stream_invalid_erasure", error=error_summary(exc))
                 member = None
             if member is not None:
+                own.member_read(event.message.partition, member)
                 old_days, renamed = app.book.erase(member, new_pseudonym())
                 STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
                 await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
@@ -138,6 +247,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     async def ticks(stream):
         async for batch in stream.take_events(500, within=0.05):  # a catching-up consumer: newest per partition
             waiting: dict[int, list[Tick]] = {}
+            batch = [event for event in batch if admitted(event)]
             for event in batch:
                 try:
                     tick = ClockTick.model_validate_json(event.value)
@@ -146,10 +256,11 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
                 waiting.setdefault(event.message.partition, []).append(
                     Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
+            rebuilt = {p for p in own.owned if own.caught_up(p, REBUILT_TOPICS, log_ends(p))}
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
                 now = ticks_waiting[-1].now.astimezone(timezone.utc)
-                await dead_letter(app.book.dead_letters(now))
+                await dead_letter(app.book.dead_letters(now, lambda member: own.partition_of(member) in rebuilt))
                 app.book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
             report_waiting(app.book.pending, drops_reported)
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).
@@ -171,4 +282,5 @@ def report_waiting(pending: WaitingRoom, reported: Counter[str]) -> None:
 
 
 async def close_publisher(app: faust.App) -> None:
+    await app.cohort_tail.stop()
     await app.daily.close()

@@ -11,6 +11,8 @@ EVENT_CONFLICTS = Counter(
     "metrics_stream_event_conflicts_total",
     "Later deliveries of a (member, event id) with content differing from the first (never folded)",
 )
+UNPUBLISHED = Gauge("metrics_stream_unpublished",
+                    "Member-day changes applied but not yet acknowledged on engagement.daily (0: all published)")
 DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettered", ["reason"])
 for _t in (ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name):
     STREAM_EVENTS.labels(_t)

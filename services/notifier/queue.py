@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from contracts.alerts import (
@@ -22,6 +22,7 @@ from contracts.alerts import (
     AlertResolved,
     CallLogged,
 )
+from services.common.dedup import DEFAULT_WINDOW, SeenIds
 from services.common.member_keys import ERASED_TEXT
 
 
@@ -80,11 +81,13 @@ class AlertView:
 
 
 class CallQueue:
-    def __init__(self) -> None:
+    def __init__(self, dedup_window: timedelta = DEFAULT_WINDOW) -> None:
         self.alerts: dict[UUID, AlertView] = {}
         # One unresolved alert per member and kind (inactivity, symptom): (member_id, kind) → alert id
         self.unresolved_by_member: dict[tuple[str, str], UUID] = {}
-        self._seen: set[UUID] = set()
+        # event ids folded, for the dedup window (services.common.dedup): a re-delivery arrives within
+        # minutes of its first copy, far inside the window, so forgetting older ids changes nothing
+        self._seen = SeenIds(dedup_window)
         self._load: dict[str, Counter] = {}  # cohort → unresolved alerts per assigned nurse
 
     # --- queries ---------------------------------------------------------------------------------
@@ -101,6 +104,14 @@ class CallQueue:
 
     def seen(self, event_id: UUID) -> bool:
         return event_id in self._seen
+
+    def prune(self, now: datetime) -> int:
+        """Forget event ids older than the dedup window (hourly at most); how many went."""
+        return self._seen.prune(now)
+
+    @property
+    def ids_remembered(self) -> int:
+        return len(self._seen)
 
     # --- the reducer -----------------------------------------------------------------------------
 
@@ -125,9 +136,8 @@ class CallQueue:
 
     def apply(self, event: AlertEvent) -> bool:
         """Fold one event; False when it was already applied or conflicts (then it changes nothing)."""
-        if event.event_id in self._seen:
+        if not self._seen.add(event.event_id, event.occurred_at):
             return False
-        self._seen.add(event.event_id)
         if self.conflict(event) is not None:
             return False
         if isinstance(event, AlertRaised):

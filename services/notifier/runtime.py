@@ -74,7 +74,7 @@ class NotifierRuntime(LogStateRuntime):
         self.state = NotifierState(grace=timedelta(minutes=settings.reminder_grace_minutes),
                                    escalate_after=timedelta(hours=settings.escalate_after_hours),
                                    nurse_webhook=bool(settings.nurse_webhook_url),
-                                   dedup_window=timedelta(days=settings.dedup_window_days),
+                                   dedup_window=settings.dedup_window,
                                    waiting=settings.waiting_room())
         self._drops_reported: Counter[str] = Counter()
         self.deliverer = Deliverer(settings)
@@ -100,12 +100,12 @@ class NotifierRuntime(LogStateRuntime):
         log.info("notifier_state_rebuilt", members=len(self.state.members), alerts=len(self.state.queue.alerts),
                  delivered=len(self.state.done), seconds=round(self.rebuild_seconds or 0.0, 3))
 
-    def fold(self, topic: str, partition: int, value: bytes | None) -> None:
+    def fold(self, topic: str, partition: int, value: bytes | None, count_drop: bool = True) -> None:
         try:
             if topic == MEMBERS.name:
                 self.state.fold_member(partition, value or b"")
             elif topic == ENGAGEMENT_EVENTS.name:
-                self.state.fold_engagement(value or b"")
+                self.state.fold_engagement(value or b"", count_drop)
             elif topic == ALERTS.name:
                 self.apply_alert(alert_event_adapter.validate_json(value or b""))
             elif topic == NOTIFICATIONS_OUTBOUND.name:
@@ -180,7 +180,9 @@ class NotifierRuntime(LogStateRuntime):
 
     async def on_engagement_record(self, partition: int, value: bytes) -> None:
         await self.rebuilt.wait()
-        self.fold(ENGAGEMENT_EVENTS.name, partition, value)
+        # The log tail folds every engagement record as well and counts the events the waiting room
+        # refuses; counting them here too would report deliveries, not events.
+        self.fold(ENGAGEMENT_EVENTS.name, partition, value, count_drop=False)
 
     async def on_tick_record(self, partition: int, value: bytes, written_at: datetime | None = None) -> None:
         await self.rebuilt.wait()

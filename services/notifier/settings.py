@@ -5,11 +5,12 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
 from services.common.waiting_settings import WaitingSettings
 
 
-class NotifierSettings(CommonSettings, WaitingSettings):
+class NotifierSettings(CommonSettings, WaitingSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.
@@ -36,9 +37,6 @@ class NotifierSettings(CommonSettings, WaitingSettings):
                                                     "(recorded as notification.skipped), never sent late")
     escalate_after_hours: float = Field(default=24, gt=0, validation_alias="NOTIFIER_ESCALATE_AFTER_HOURS",
                                         description="Hours an alert may stay unacknowledged before it escalates")
-    dedup_window_days: float = Field(default=32, ge=31, validation_alias="DEDUP_WINDOW_DAYS",
-                                     description="Days a notification key is remembered for dedup: the accepted "
-                                                 "lateness (30) plus a margin; older requests are never delivered")
     # delivery channels
     push_gateway_url: str | None = Field(default=None, validation_alias=AliasChoices(
         "NOTIFIER_PUSH_GATEWAY_URL", "NOTIFIER_PUSH_URL"), description="Member push gateway webhook (HTTP POST)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contracts.engagement import DayEngagement
 from contracts.timeline import FollowUp, MemberTimeline, SettingsHistory, ZoneHistory
 from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS, NOTIFIER_SNAPSHOTS
+from services.common.dedup import SeenIds
 from services.common.snapshot_codec import StateCodec
 from services.common.snapshots import Snapshotter
 
@@ -20,7 +21,7 @@ from .state import NotifierState
 from .symptoms import Scored
 
 CODEC = StateCodec(NotifierState.SNAPSHOT_VERSION, [MemberTimeline, ZoneHistory, FollowUp, SettingsHistory,
-                                                    DayEngagement, CallQueue, AlertView, Call, Scored])
+                                                    DayEngagement, CallQueue, AlertView, Call, Scored, SeenIds])
 NEVER_SNAPSHOTTED = frozenset({MEMBER_KEYS.name, MEMBER_ERASURES.name})
 
 

@@ -59,7 +59,7 @@ class NotifierState:
         self.scored: dict[str, dict[str, symptoms.Scored]] = {}  # member → timepoint → QLQ-C30 scores
         # events of members not enrolled yet, bounded per member, in total and in time (common.waiting)
         self.early: WaitingRoom = waiting if waiting is not None else WaitingRoom()
-        self.queue = CallQueue()
+        self.queue = CallQueue(dedup_window)
         # Notification keys, remembered for the dedup window only (services.common.dedup): a request older
         # than the window is never delivered (`expired`), so forgetting its key cannot resend it; a reminder
         # slot is never judged again once its tick is older than the window, so a skipped key may go too.
@@ -101,14 +101,15 @@ class NotifierState:
             days[day] = rules.merge(days.get(day, NO_ENGAGEMENT), done)
         self.days[member_id] = days
 
-    def fold_engagement(self, value: bytes) -> None:
-        self._add_event(parse_recorded_event(value))
+    def fold_engagement(self, value: bytes, count_drop: bool = True) -> None:
+        """`count_drop=False`: the record was folded before (see WaitingRoom.add)."""
+        self._add_event(parse_recorded_event(value), count_drop)
 
-    def _add_event(self, event) -> None:
+    def _add_event(self, event, count_drop: bool = True) -> None:
         event = self._renamed(event)
         member = self.members.get(event.member_id)
         if member is None:
-            self.early.add(event.member_id, str(event.event_id), event.occurred_at, event)
+            self.early.add(event.member_id, str(event.event_id), event.occurred_at, event, count_drop)
             return
         index = int(event.occurred_at.timestamp()) // QUARTER_S
         quarters = self.quarters.setdefault(event.member_id, {})
@@ -228,12 +229,13 @@ class NotifierState:
             self.requested.prune(self.latest_tick)
             self.done.prune(self.latest_tick)
             self.skipped.prune(self.latest_tick)
+            self.queue.prune(self.latest_tick)
             self.early.expire(self.latest_tick)
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
     # Bump when the dict below changes (the codec also notices changed classes by their fields).
-    SNAPSHOT_VERSION = "notifier-1"
+    SNAPSHOT_VERSION = "notifier-3"
     _SNAPSHOT_PLAIN = ("members", "partition_members", "cohorts", "quarters", "days", "last_activity", "scored",
                        "queue", "replays_done")
 
@@ -243,7 +245,8 @@ class NotifierState:
         restored state knows no tick until one arrives, exactly like a state replayed from offset 0."""
         out = {name: getattr(self, name) for name in self._SNAPSHOT_PLAIN}
         return out | {"early": self.early.to_snapshot(), "requested": self.requested.to_snapshot(),
-                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot()}
+                      "done": self.done.to_snapshot(), "skipped": self.skipped.to_snapshot(),
+                      "renamed": self.aliases.renamed()}  # erased members' pseudonyms only: never an id
 
     def restore(self, data: dict) -> None:
         """Take over a `to_snapshot` dict (decoded by the snapshot codec) into this fresh state."""
@@ -253,6 +256,7 @@ class NotifierState:
         self.requested.restore(data["requested"])
         self.done.restore(data["done"])
         self.skipped.restore(data["skipped"])
+        self.aliases.adopt(data["renamed"])  # their alerts stay closed to staff actions, no decision
 
     # --- reading --------------------------------------------------------------------------------
 

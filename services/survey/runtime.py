@@ -37,6 +37,7 @@ from contracts.surveys import (
     SurveyScored,
 )
 from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS, MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
+from services.common.dedup import SeenIds
 from services.common.kafka import Record
 from services.common.logging import error_summary, log
 from services.common.logstate import LogStateRuntime
@@ -84,7 +85,7 @@ class SurveyRuntime(LogStateRuntime):
         super().__init__("survey", (SURVEYS.name, MEMBERS.name, MEMBER_KEYS.name, MEMBER_ERASURES.name),
                          settings.kafka_bootstrap, settings.delivery_timeout_ms, settings.rebuild_idle_s)
         self.settings = settings
-        self.book = SurveyBook(plan=settings.plan())
+        self.book = SurveyBook(plan=settings.plan(), seen=SeenIds(settings.dedup_window))
         self.keys = KeyRing()  # members' data keys: free-text answers are sealed and opened with them
         self.ticks_done: dict[int, datetime] = {}  # partition → latest tick fully handled
         # The members and clock agents run concurrently; decisions (compute → publish → fold) are
@@ -94,6 +95,10 @@ class SurveyRuntime(LogStateRuntime):
         self.tick_gate = CountedTickGate.for_service("survey", settings.clock_mode)
         self.tick_gate.announce()
         self.snapshotter = snapshot.snapshotter(settings, self.book)  # bounded restarts (docs/scale.md)
+
+    @property
+    def snapshot_topics(self) -> frozenset[str]:
+        return frozenset(self.tail.topics) - snapshot.NEVER_SNAPSHOTTED
 
     # --- the log-state hooks -------------------------------------------------------------------
 

@@ -8,10 +8,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.surveys import SurveyPlan
+from services.common.dedup_settings import DedupSettings
 from services.common.settings import CommonSettings
 
 
-class SurveySettings(CommonSettings):
+class SurveySettings(CommonSettings, DedupSettings):
     model_config = SettingsConfigDict(populate_by_name=True)  # merged with CommonSettings' config
 
     # Prefixed: process runners (honcho) set a generic PORT for every process.

@@ -35,6 +35,7 @@ from contracts.surveys import (
     SurveyScored,
 )
 from contracts.timeline import MemberTimeline, apply_member_record
+from services.common.dedup import SeenIds
 from services.common.pseudonyms import Aliases, renamed_timeline
 
 from .answers import erased as erased_answers
@@ -83,7 +84,9 @@ class SurveyBook:
     invitations: dict[UUID, Invitation] = field(default_factory=dict)
     by_member: dict[str, list[UUID]] = field(default_factory=dict)
     open_ids: set[UUID] = field(default_factory=set)
-    seen: set[UUID] = field(default_factory=set)
+    # event ids folded, for the dedup window only (services.common.dedup): a step or response is
+    # re-delivered within minutes of its first copy, far inside the window
+    seen: SeenIds = field(default_factory=SeenIds)
     now: datetime | None = None  # latest clock.tick seen
     # Per partition, a heap of (time of the invitation's next step, id): a tick pops only what is
     # due instead of scanning every open invitation (entries go stale lazily; `_queued` is the truth).
@@ -95,18 +98,22 @@ class SurveyBook:
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
-    SNAPSHOT_VERSION = "survey-1"  # bump when the dict below changes
-    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "seen", "_heaps", "_queued", "members")
+    SNAPSHOT_VERSION = "survey-3"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "_heaps", "_queued", "members")
 
     def to_snapshot(self) -> dict:
         """Everything folded from `surveys` and `members`: not the plan (a setting of the running process)
         and not `now` (set by clock ticks, which the tail does not read: a restored book knows no tick until
         one arrives, like a book replayed from offset 0)."""
-        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS}
+        # erased members' pseudonyms (never an id, never the id → pseudonym map): still frozen once restored
+        return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {
+            "renamed": self.aliases.renamed(), "seen": self.seen.to_snapshot()}  # its window: a setting
 
     def restore(self, data: dict) -> None:
         for name in self._SNAPSHOT_FIELDS:
             setattr(self, name, data[name])
+        self.seen.restore(data["seen"])
+        self.aliases.adopt(data["renamed"])
 
     def times(self, inv: Invitation) -> StepTimes | SurveyScheduled:
         member = self.members.get(inv.scheduled.member_id)
@@ -146,9 +153,8 @@ class SurveyBook:
 
     def apply(self, event: SurveyStepEvent, partition: int | None = None) -> bool:
         """Fold one `surveys` event in; False when it was already applied (same event_id)."""
-        if event.event_id in self.seen:
+        if not self.seen.add(event.event_id, event.occurred_at):
             return False
-        self.seen.add(event.event_id)
         event = self._renamed(event)
         if isinstance(event, SurveyScheduled):
             if event.invitation_id not in self.invitations:
@@ -241,6 +247,7 @@ class SurveyBook:
         """Steps due at `now` for the invitations of `partition` (all when None)."""
         if self.now is None or now > self.now:
             self.now = now
+        self.seen.prune(self.now)
         events: list[SurveyStepEvent] = []
         due: list[Invitation] = []
         for key in ([partition, None] if partition is not None else list(self._heaps)):

@@ -24,8 +24,8 @@ from services.common.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 # every Deployment -> the service (package, image, settings prefix) it runs
-DEPLOYMENTS = {"ingest": "ingest", "metrics": "metrics", "metrics-worker": "metrics", "notifier": "notifier",
-               "survey": "survey"}
+DEPLOYMENTS = {"ingest": "ingest", "metrics": "metrics", "metrics-worker": "metrics", "metrics-stream": "metrics",
+               "notifier": "notifier", "survey": "survey"}
 pytestmark = pytest.mark.broker
 
 _MIGRATE = """import sys

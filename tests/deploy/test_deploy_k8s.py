@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
 SECRET_TEMPLATES = sorted((ROOT / "deploy" / "k8s" / "secrets").glob("*.template.yaml"))
 # every Deployment -> the service whose image and settings it runs
-DEPLOYMENTS = {**{name: name for name in policy.SERVICES}, **{n: s.service for n, s in policy.SINGLETONS.items()}}
+DEPLOYMENTS = {**{name: name for name in policy.SERVICES}, **{n: s.service for n, s in policy.SINGLETONS.items()},
+               **{n: r.service for n, r in policy.STREAM_ROLES.items()}}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,8 @@ def test_overlay_holds_the_whole_platform(rendered, overlay):
     resources = rendered[overlay]
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
         assert _count(resources, kind) == len(DEPLOYMENTS), kind
-    assert _count(resources, "HorizontalPodAutoscaler") == len(policy.SERVICES)  # none for a singleton
+    # none for a singleton
+    assert _count(resources, "HorizontalPodAutoscaler") == len(policy.SERVICES) + len(policy.STREAM_ROLES)
     for kind in ("Namespace", "Kafka", "KafkaNodePool", "ClickHouseInstallation", "ClickHouseKeeperInstallation"):
         assert _count(resources, kind) == 1, kind
     for kind in ("PrometheusRule", "ServiceMonitor", "PodMonitor"):  # ours and the operators' (docs/operations.md)
@@ -104,9 +106,10 @@ def _selected(resources: list[dict], selector: dict) -> set[str]:
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
-def test_metrics_sink_and_stream_run_once_and_only_the_api_scales(rendered, overlay):
-    """The sink (the only ClickHouse writer, positions in ClickHouse) and the faust stream (a fresh group at
-    every start) run in ONE process, metrics-worker; the metrics API Deployment switches both off and scales."""
+def test_metrics_sink_runs_once_the_stream_and_the_api_scale(rendered, overlay):
+    """The sink (the only ClickHouse writer, positions in ClickHouse) runs in ONE process, metrics-worker;
+    the faust stream runs in metrics-stream (one stable group, scaled up to the partition count, proven by
+    tests/scale); the metrics API Deployment switches both off and scales."""
     resources = rendered[overlay]
     worker, api = _one(resources, "Deployment", "metrics-worker"), _one(resources, "Deployment", "metrics")
     assert worker["spec"]["replicas"] == 1
@@ -116,12 +119,17 @@ def test_metrics_sink_and_stream_run_once_and_only_the_api_scales(rendered, over
     assert _one(resources, "HorizontalPodAutoscaler", "metrics")["spec"]["scaleTargetRef"]["name"] == "metrics"
     falsy = {"false", "0", "no", "off", "f", "n"}
     assert _env(resources, "metrics")["METRICS_RUN_SINK"] == _env(resources, "metrics")["METRICS_RUN_STREAM"] == "false"
-    worker_env = _env(resources, "metrics-worker")
-    assert not [
-        flag for flag in ("METRICS_RUN_SINK", "METRICS_RUN_STREAM") if str(worker_env.get(flag)).lower() in falsy
-    ]
-    # one image, two roles
-    image = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in (worker, api)}
+    worker_env, stream_env = _env(resources, "metrics-worker"), _env(resources, "metrics-stream")
+    assert str(worker_env.get("METRICS_RUN_SINK")).lower() not in falsy
+    assert worker_env["METRICS_RUN_STREAM"] == stream_env["METRICS_RUN_SINK"] == "false"
+    assert stream_env["METRICS_RUN_STREAM"] == "true" and stream_env["METRICS_GROUP_ID"] == "carecircle-metrics"
+    assert "CLICKHOUSE_URL" not in stream_env  # the stream never opens ClickHouse
+    stream = _one(resources, "Deployment", "metrics-stream")
+    hpa = _one(resources, "HorizontalPodAutoscaler", "metrics-stream")["spec"]
+    assert hpa["maxReplicas"] == MEMBER_PARTITIONS  # a seventh worker would own no partition
+    assert stream["spec"]["replicas"] == hpa["minReplicas"] == {"dev": 1, "prod": 2}[overlay]
+    # one image, three roles
+    image = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in (worker, api, stream)}
     assert len(image) == 1 and image.pop().split(":")[0].endswith("carecircle/metrics")
     # its budget lets a drain evict the one pod (minAvailable 1 would block every drain)
     pdb = _one(resources, "PodDisruptionBudget", "metrics-worker")["spec"]
@@ -394,7 +402,7 @@ def test_sink_or_stream_switched_on_in_the_api_or_off_in_the_worker_refused(prod
     assert sorted(errors) == [
         "Deployment/metrics-worker: METRICS_RUN_SINK is false, but this is the one process that must run it",
         "Deployment/metrics: must set METRICS_RUN_SINK=false (it runs in metrics-worker only, exactly once)",
-        "Deployment/metrics: must set METRICS_RUN_STREAM=false (it runs in metrics-worker only, exactly once)",
+        "Deployment/metrics: must set METRICS_RUN_STREAM=false (it runs in metrics-stream)",
     ]
 
 

@@ -41,7 +41,7 @@ def _routes_to(resources: list[dict], path: str, host: str | None = None) -> lis
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_every_deployment_waits_before_sigterm(rendered, overlay):
     deployments = [r for r in rendered[overlay] if r["kind"] == "Deployment"]
-    assert len(deployments) == 6  # the four services, metrics-worker and the clock
+    assert len(deployments) == 7  # the four services, metrics-worker, metrics-stream and the clock
     for deployment in deployments:
         pod = deployment["spec"]["template"]["spec"]
         for container in pod["containers"]:

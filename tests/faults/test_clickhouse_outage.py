@@ -9,6 +9,7 @@ import time
 from uuid import uuid4
 
 import pyarrow as pa
+from prometheus_client import REGISTRY
 
 from contracts.topics import ENGAGEMENT_EVENTS
 from services.common.kafka import Publisher, Record
@@ -43,6 +44,10 @@ async def publish(bootstrap: str, n: int) -> set[str]:
     return {e["event_id"] for e in events}
 
 
+def write_failures() -> float:
+    return REGISTRY.get_sample_value("metrics_sink_write_failures_total") or 0.0
+
+
 def distinct_events(ch) -> int:
     return ch.query("SELECT uniqExact(event_id) AS n FROM events")[0]["n"]
 
@@ -67,10 +72,12 @@ async def test_sink_survives_a_clickhouse_server_outage(own_broker, tmp_path, fa
         sent = await publish(bootstrap, 1_500)
         await wait_for(lambda: distinct_events(ch) == 1_500, 60, "first wave written")
 
+        failed_before = write_failures()
         server.kill()  # mid-stream: the next batches cannot be written
         sent |= await publish(bootstrap, 1_500)
         stalled_at = dict(sink.positions)
-        await asyncio.sleep(3)  # the sink keeps retrying the same batch
+        # the sink keeps retrying the same batch (three failed writes, with back-off in between)
+        await wait_for(lambda: write_failures() >= failed_before + 3, 60, "the sink retries")
         assert sink.positions == stalled_at, "no position may move past unwritten rows"
 
         server.start()  # same data directory

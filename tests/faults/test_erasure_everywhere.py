@@ -14,7 +14,9 @@ do), so the test needs no faust worker.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import zipfile
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -53,6 +55,11 @@ def _tick(client, now: datetime) -> None:
         client.portal.call(client.app.state.runtime.on_tick_record, partition, value)
 
 
+def _count(ch, table: str, cohort: str, where: str = "1") -> int:
+    return ch.query(f"SELECT count() AS n FROM {table} FINAL WHERE cohort = {{c:String}} AND {where}",
+                    {"c": cohort})[0]["n"]
+
+
 def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     """What every service publishes about the cohort, the erased member's entries set apart."""
     def metrics(path: str):
@@ -64,6 +71,7 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
     return {
         "weekly": {d: metrics(f"weekly?denominator={d}") for d in ("followup", "enrolled")},
         "summary": metrics("summary"),
+        "overview": metrics("overview"),  # headline figures: questionnaire completion, alert workload, ...
         "members": sorted(json.dumps({k: v for k, v in m.items() if k != "member_id"}, sort_keys=True)
                           for m in members),
         "alerts": sorted(Counter((a["kind"], a["status"]) for a in alerts).items()),
@@ -76,14 +84,21 @@ def _numbers(clients: dict, tokens: dict, cohort: str, victim: str) -> dict:
 def _answers(clients: dict, tokens: dict, cohort: str, victim: str) -> list[tuple[str, str]]:
     """Every read a client can make (path, response text): staff, admin and the member's own token."""
     me = bearer(tokens["mint"](victim))
-    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])
-             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol")]
+    reads = [("metrics", f"/v1/cohorts/{cohort}/{p}", tokens["admin"])  # every metrics read of the cohort
+             for p in ("weekly", "summary", "daily", "members", "daytypes", "qol", "overview")]
+    reads += [("metrics", "/v1/cohorts/overview", tokens["admin"])]
     reads += [("metrics", "/v1/audit", tokens["admin"]), ("metrics", f"/v1/audit?target={victim}", tokens["admin"])]
     reads += [("notifier", p, tokens["nurse"]) for p in ("/v1/alerts", f"/v1/members/{victim}/panel",
                                                            f"/v1/members/{victim}/engagement")]
     reads += [("notifier", "/v1/members/me/today", me), ("survey", "/v1/surveys/pending", me)]
     reads += [("survey", f"/v1/cohorts/{cohort}/experience{s}", tokens["nurse"]) for s in ("", ".csv")]
-    return [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    answers = [(f"{name} {path}", clients[name].get(path, headers=headers).text) for name, path, headers in reads]
+    # the research export with real ids (admins only): every file of the ZIP
+    export = clients["metrics"].get(f"/v1/cohorts/{cohort}/export?identified=true", headers=tokens["admin"])
+    assert export.status_code == 200, export.text
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        answers += [(f"metrics export {name}", archive.read(name).decode()) for name in archive.namelist()]
+    return answers
 
 
 def _assert_nothing_answers(clients, tokens, cohort, victim, secrets) -> None:
@@ -155,8 +170,14 @@ def test_member_erased_from_every_service(own_broker, jwt_secret, mint, tmp_path
                         if pending["instrument"] == "experience" else
                         {"items": {str(i): 3 for i in range(1, 29)} | {"29": 2, "30": 2}})
                 assert survey.post(url, headers=me, json=body).status_code == 201
-        wait_until(lambda: ch.query("SELECT count() AS n FROM survey_scores WHERE member_id = {m:String}",
-                                    {"m": victim})[0]["n"] == 1, what="victim's score sunk")
+        # Every number is read once the sink holds all of it: invitations, scores, the call.
+        invited = sum(inv.scheduled.cohort == g.cohort and inv.invited_at is not None
+                      for inv in runtime.book.invitations.values())
+        scored = sum(inv.scheduled.cohort == g.cohort and inv.scored is not None
+                     for inv in runtime.book.invitations.values())
+        wait_until(lambda: _count(ch, "survey_invitations", g.cohort) == invited
+                   and _count(ch, "survey_scores", g.cohort) == scored
+                   and _count(ch, "alert_events", g.cohort, "type = 'call.logged'") == 1, what="sink caught up")
         before = _numbers(clients, tokens, g.cohort, victim)
         assert any(victim in text for _, text in _answers(clients, tokens, g.cohort, victim))
 

@@ -1,14 +1,15 @@
-"""Several workers of the notifier and the survey service against one broker give exactly the results
-of one worker (docs/scale.md, "What the tests prove").
+"""Several workers of the notifier, the survey service and the metrics stream against one broker give
+exactly the results of one worker (docs/scale.md, "What the tests prove").
 
-One simulated cohort (300 members, three zones, two weeks, gaps of inactivity, duplicate and late
+One simulated cohort (240 members, three zones, two weeks, gaps of inactivity, duplicate and late
 deliveries) is written twice with the same seed: once to a broker served by ONE worker of each
-service, once to a broker served by TWO workers of each, joined by a THIRD on day 4; on day 6 the
-first worker of each service is SIGKILLed right after the day's ticks were written (mid-stream) and
-started again on day 10. Then every alert step, every reminder request and delivery key and every
-survey step must be the same set in both runs, each once; and the APIs of every replica serve the
-same state (a nurse acknowledges on replica A and sees it on replica B; a member answers on A and
-the questionnaire leaves the pending list on B)."""
+service, once to a broker served by TWO workers of each; on day 6 the first worker of each service is
+SIGKILLed right after the day's ticks were written (mid-stream) and started again on day 10
+(`make bench` adds a THIRD worker of each on day 4: `SCALE_WORKERS=3`). Then every alert step, every
+reminder request and delivery key, every survey step and every member-day the metrics stream
+published on `engagement.daily` must be the same in both runs, each decision once; and the APIs of
+every replica serve the same state (a nurse acknowledges on replica A and sees it on replica B; a
+member answers on A and the questionnaire leaves the pending list on B)."""
 
 from __future__ import annotations
 
@@ -22,19 +23,29 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from contracts.topics import ALERTS, CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, NOTIFICATIONS_OUTBOUND, SURVEYS
+from contracts.topics import (
+    ALERTS,
+    CLOCK_TICKS,
+    ENGAGEMENT_DAILY,
+    ENGAGEMENT_EVENTS,
+    ENGAGEMENT_EVENTS_DLQ,
+    MEMBERS,
+    NOTIFICATIONS_OUTBOUND,
+    SURVEYS,
+)
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
 from services.notifier.tests.receivers import HttpReceiver
-from testsupport.broker import ServiceProcess, read_topic
+from testsupport.broker import ServiceProcess
 
 from .cohort import Driver, plan
-from .workers import start_together, wait_applied, worker
+from .workers import read_settled, start_together, wait_applied, wait_published, worker
 
-SERVICES = ("notifier", "survey")
+SERVICES = ("notifier", "survey", "metrics")
 JOIN_DAY, KILL_DAY, RESTART_DAY = 4, 6, 10
-# `make bench` runs a heavier variant (bench/scale_out.py sets SCALE_MEMBERS).
+# `make bench` runs a heavier variant (bench/scale_out.py sets SCALE_MEMBERS and SCALE_WORKERS=3).
 MEMBERS_IN_CI = int(os.environ.get("SCALE_MEMBERS", "240"))
+WORKERS = int(os.environ.get("SCALE_WORKERS", "2"))  # 2: kill and restart; 3: a third joins on JOIN_DAY
 
 
 @dataclass
@@ -44,6 +55,8 @@ class Outcome:
     outcomes: dict[str, set[str]]  # dedup_key → outcome types recorded
     survey_steps: dict[str, set[str]]  # type → distinct event ids
     gateway: Counter  # Idempotency-Key → requests the push gateway received
+    member_days: dict[bytes, bytes]  # engagement.daily: member|day → its last published value
+    dead_letters: set[str]  # event ids on engagement.events.dlq
 
 
 def _by_type(records, key: str = "event_id") -> dict[str, set[str]]:
@@ -57,22 +70,24 @@ def _by_type(records, key: str = "event_id") -> dict[str, set[str]]:
 def _collect(bootstrap: str, receiver: HttpReceiver) -> Outcome:
     requested: dict[str, set[str]] = defaultdict(set)
     outcomes: dict[str, set[str]] = defaultdict(set)
-    for record in read_topic(bootstrap, NOTIFICATIONS_OUTBOUND.name):
+    for record in read_settled(bootstrap, NOTIFICATIONS_OUTBOUND.name):
         value = json.loads(record.value)
         if value["type"] == "notification.requested":
             requested[value["dedup_key"]].add(value["event_id"])
         elif "dedup_key" in value:
             outcomes[value["dedup_key"]].add(value["type"])
-    return Outcome(_by_type(read_topic(bootstrap, ALERTS.name)), dict(requested), dict(outcomes),
-                   _by_type(read_topic(bootstrap, SURVEYS.name)),
-                   Counter(h.get("Idempotency-Key") for h in receiver.headers))
+    member_days = {record.key: record.value for record in read_settled(bootstrap, ENGAGEMENT_DAILY.name)}
+    dead_letters = {json.loads(r.value)["event_id"] for r in read_settled(bootstrap, ENGAGEMENT_EVENTS_DLQ.name)}
+    return Outcome(_by_type(read_settled(bootstrap, ALERTS.name)), dict(requested), dict(outcomes),
+                   _by_type(read_settled(bootstrap, SURVEYS.name)),
+                   Counter(h.get("Idempotency-Key") for h in receiver.headers), member_days, dead_letters)
 
 
 def _wait_delivered(bootstrap: str, timeout_s: float = 120.0) -> None:
     """Until every requested notification has an outcome on the log (delivered or failed)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        seen = read_topic(bootstrap, NOTIFICATIONS_OUTBOUND.name, idle_s=0.5)
+        seen = read_settled(bootstrap, NOTIFICATIONS_OUTBOUND.name, idle_s=0.5)
         values = [json.loads(r.value) for r in seen]
         wanted = {v["dedup_key"] for v in values if v["type"] == "notification.requested"}
         done = {v["dedup_key"] for v in values if v["type"] in ("notification.delivered", "notification.failed")}
@@ -94,41 +109,48 @@ def _run(tmp, jwt_secret: str, replicas: int, crash: bool, keep_running: list) -
                      "NOTIFIER_RETRY_INITIAL_S": "0.05", "NOTIFIER_RETRY_MAX_S": "0.2",
                      "NOTIFIER_RETRY_ATTEMPTS": "2", "NOTIFIER_COMMIT_INTERVAL_S": "1"},
         "survey": {"SURVEY_GROUP_ID": "carecircle-survey", "SURVEY_REBUILD_IDLE_S": "0.3"},
+        # the scaled stream role (the metrics-stream Deployment): no sink, no ClickHouse
+        "metrics": {"METRICS_GROUP_ID": "carecircle-metrics", "METRICS_RUN_SINK": "false",
+                    "METRICS_RUN_STREAM": "true"},
     }
     pools: dict[str, list[ServiceProcess]] = {
-        s: [worker(s, bootstrap, jwt_secret, tmp / f"run{replicas}", i, extra[s]) for i in range(3)]
+        s: [worker(s, bootstrap, jwt_secret, tmp / f"run{replicas}", i, extra[s]) for i in range(WORKERS)]
         for s in SERVICES}
     (tmp / f"run{replicas}").mkdir()
     for pool in pools.values():
         keep_running.extend(pool)
     start_together([w for pool in pools.values() for w in pool[:replicas]])
-    notifiers, surveys = pools["notifier"], pools["survey"]
+    notifiers, surveys, metrics = pools["notifier"], pools["survey"], pools["metrics"]
 
     def settle_streams(topics) -> None:
         wait_applied(notifiers, driver.written, "stream", topics, every_worker=False)
         wait_applied(surveys, driver.written, "stream", set(topics) - {ENGAGEMENT_EVENTS.name}, every_worker=False)
+        wait_applied(metrics, driver.written, "stream", topics, every_worker=False)
 
     cohort = plan(members=MEMBERS_IN_CI)
     driver = Driver(bootstrap)
     try:
         driver.setup(cohort)
-        wait_applied(notifiers, driver.written, "log-tail", [MEMBERS.name], every_worker=True)
+        for pool in (notifiers, metrics):  # metrics: every stream worker reads the cohort settings
+            wait_applied(pool, driver.written, "log-tail", [MEMBERS.name], every_worker=True)
         settle_streams([MEMBERS.name])
         for day in range(cohort.days):
             print(f"{time.strftime('%H:%M:%S')} run with {replicas} worker(s): day {day}", flush=True)
-            if crash and day == JOIN_DAY:
-                start_together([notifiers[2], surveys[2]])
+            if crash and day == JOIN_DAY and WORKERS > 2:
+                start_together([pool[2] for pool in pools.values()])
             if crash and day == RESTART_DAY:
-                start_together([notifiers[0], surveys[0]])
+                start_together([pool[0] for pool in pools.values()])
             driver.events(cohort, day)
             wait_applied(notifiers, driver.written, "log-tail", [ENGAGEMENT_EVENTS.name], every_worker=True)
             driver.ticks(day)
             if crash and day == KILL_DAY:  # the day's ticks are being decided right now
-                notifiers[0].kill()
-                surveys[0].kill()
+                for pool in pools.values():
+                    pool[0].kill()
             settle_streams([CLOCK_TICKS.name, MEMBERS.name, ENGAGEMENT_EVENTS.name])
+        wait_applied(metrics, driver.written, "log-tail", [MEMBERS.name], every_worker=True)
     finally:
         driver.close()
+    wait_published(metrics)
     _wait_delivered(bootstrap)
     live = {s: [w for w in pool if w.process is not None and w.process.poll() is None] for s, pool in pools.items()}
     return bootstrap, _collect(bootstrap, receiver), live
@@ -149,7 +171,7 @@ def cleanup():
 
 
 @pytest.mark.timeout(1200)  # a cap for a machine shared with other suites, not a target
-def test_two_then_three_workers_with_a_sigkill_equal_one_worker(tmp_path, jwt_secret, mint, cleanup):
+def test_several_workers_with_a_sigkill_equal_one_worker(tmp_path, jwt_secret, mint, cleanup):
     # Both runs at once, each on its own broker (most of a run is waiting: worker starts, rebalances).
     with ThreadPoolExecutor(2) as pool:
         single_run = pool.submit(_run, tmp_path, jwt_secret, 1, False, cleanup)
@@ -171,6 +193,10 @@ def test_two_then_three_workers_with_a_sigkill_equal_one_worker(tmp_path, jwt_se
     assert set(scaled.gateway) == set(single.gateway) == {k for k, o in single.outcomes.items()
                                                           if "notification.delivered" in o}
     assert all(n == 1 for n in single.gateway.values())
+    # Metrics stream: every member-day published, with the same last value (what compaction keeps).
+    assert len(single.member_days) > MEMBERS_IN_CI * 10, "the stream must publish the cohort's member-days"
+    assert scaled.member_days == single.member_days
+    assert scaled.dead_letters == single.dead_letters
 
     _same_state_on_every_replica(live, mint, cohort="scale")
 

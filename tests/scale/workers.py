@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.broker import free_port
-from testsupport.broker import ServiceProcess
+from testsupport.broker import ConsumedRecord, ServiceProcess
 
 PORT_ENV = {"notifier": "NOTIFIER_PORT", "survey": "SURVEY_PORT", "metrics": "METRICS_PORT"}
 
@@ -67,3 +68,46 @@ def wait_applied(workers: Iterable[ServiceProcess], written: Mapping[tuple[str, 
         if time.monotonic() > deadline:
             raise AssertionError(f"{consumer} never applied everything: {missing[:6]}")
         time.sleep(0.2)
+
+
+def wait_published(workers: Iterable[ServiceProcess], timeout_s: float = 60.0) -> None:
+    """Until no live metrics stream worker holds a member-day change that engagement.daily has not
+    acknowledged (`metrics_stream_unpublished` 0); call once every record is applied."""
+    live = [w for w in workers if w.process is not None and w.process.poll() is None]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        waiting = []
+        for w in live:
+            for family in text_string_to_metric_families(httpx.get(f"{w.url}/metrics", timeout=5).text):
+                if family.name == "metrics_stream_unpublished":
+                    waiting += [w.url for sample in family.samples if sample.value]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"member-days never published by {waiting}"
+        time.sleep(0.2)
+
+
+def read_settled(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 120.0) -> list:
+    """Every record of a topic nobody writes to any more. `read_topic` stops at its first quiet spell,
+    which on a loaded machine can come before the first fetch; this one first reads up to the reported
+    end offsets (tansu's are one batch short), then until `idle_s` passes with nothing new."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records: list[ConsumedRecord] = []
+        deadline, last_new = time.monotonic() + timeout_s, time.monotonic()
+        while True:
+            assert time.monotonic() < deadline, f"{topic} not read within {timeout_s} s"
+            batches = consumer.poll(timeout_ms=200)
+            for tp, batch in batches.items():
+                records += [ConsumedRecord(tp.partition, r.offset, r.key, r.value) for r in batch]
+            if batches:
+                last_new = time.monotonic()
+            elif (all(consumer.position(tp) >= end for tp, end in ends.items())
+                  and time.monotonic() - last_new >= idle_s):
+                return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()

@@ -28,6 +28,12 @@ def build_package() -> Path:
     return PACKAGE / "dist"
 
 
+@pytest.fixture(scope="module")
+def dist() -> Path:
+    """Built once for the module: every test here loads the same build (CI time, docs/testing.md)."""
+    return build_package()
+
+
 TRACK_OFFLINE = """async () => {
   const { CareCircleClient } = window.lib;
   const client = new CareCircleClient({ baseUrl: location.origin, token: window.TOKEN, flushIntervalMs: 0,
@@ -48,8 +54,7 @@ REOPEN = """async () => {
 }"""
 
 
-def test_events_queued_offline_are_sent_once_when_the_network_returns(broker, jwt_secret, mint):
-    dist = build_package()
+def test_events_queued_offline_are_sent_once_when_the_network_returns(broker, jwt_secret, mint, dist):
     with LiveIngest(broker, jwt_secret) as ingest:
         ingest.gate.files = {"/blank.html": Path(__file__).with_name("blank.html")} | {
             f"/client/{f.name}": f for f in dist.glob("*.js")}
@@ -103,8 +108,8 @@ FAULTS_AND_REJECTIONS = """async () => {
 }"""
 
 
-def test_503_and_429_are_retried_with_the_same_batch_and_an_invalid_event_is_reported(broker, jwt_secret, mint):
-    dist = build_package()
+def test_503_and_429_are_retried_with_the_same_batch_and_an_invalid_event_is_reported(broker, jwt_secret, mint,
+                                                                                     dist):
     with LiveIngest(broker, jwt_secret) as ingest:
         ingest.gate.files = {"/blank.html": Path(__file__).with_name("blank.html")} | {
             f"/client/{f.name}": f for f in dist.glob("*.js")}

@@ -25,7 +25,7 @@ from services.common.auth import Principal
 from .. import queries
 from ..clickhouse import connect
 from ..settings import get_settings
-from . import export_zip, member_count
+from . import prepare, zip_of
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 
@@ -60,21 +60,22 @@ def main(cohort: str = typer.Argument(..., help="Cohort identifier"),
         if not queries.cohort_exists(ch, cohort):
             console.print("[red]cohort: unknown cohort")
             raise typer.Exit(1)
-        try:
-            asyncio.run(_audit(kafka_bootstrap or settings.kafka_bootstrap, actor, cohort, identified,
-                               member_count(ch, cohort)))
-        except HTTPException:
-            console.print("[red]the audit trail is unavailable: nothing exported")
-            raise typer.Exit(1) from None
-        partial = out.with_name(out.name + ".part")
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("reading the cohort")
+            export = prepare(ch, cohort, identified)
+            try:
+                asyncio.run(_audit(kafka_bootstrap or settings.kafka_bootstrap, actor, cohort, identified,
+                                   export.members))
+            except HTTPException:
+                console.print("[red]the audit trail is unavailable: nothing exported")
+                raise typer.Exit(1) from None
 
             def written(name: str, rows: int) -> None:
                 bar.update(task, description=f"{name}: {rows} rows")
 
+            partial = out.with_name(out.name + ".part")
             with partial.open("wb") as file:
-                for chunk in export_zip(ch, cohort, identified, written):
+                for chunk in zip_of(export, written):
                     file.write(chunk)
         partial.replace(out)  # a file named --out is always a whole archive
     finally:

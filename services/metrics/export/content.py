@@ -45,6 +45,9 @@ class Ids:
 
 def _cell(value: Any) -> Any:
     """CSV text of a value: '' for none, 0/1 for flags, ISO 8601 for dates and UTC timestamps."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float:  # most cells: as they are (a bool is not an int here)
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -72,6 +75,7 @@ class CohortExport:
         self.engagement = queries.engagement(ch, self.calendar, cohort)
         self.member_days = days.member_days(self.calendar, self.now, self.engagement)
         self.settings = self.calendar.settings.latest
+        self.members = len(self.calendar.timelines)  # the audit record's `returned`
 
     def files(self) -> Iterator[tuple[str, list[str], Iterator[list[Any]]]]:
         """(file name, header, rows) of every CSV, in the order of `dictionary.FILES`."""
@@ -99,6 +103,7 @@ class CohortExport:
 
     def _member_days(self):
         weeks = self.settings.intervention_weeks
+        scheduled: dict[date, str] = {}  # day → tasks in force (a cohort's calendar has few distinct days)
         for d in sorted(self.member_days, key=lambda d: (self.ids.member(d.member_id), d.day)):
             done = self.engagement.get((d.member_id, d.day), (frozenset(), 0))[0] if d.in_follow_up else ()
             week = study_week(d.day_number)
@@ -106,7 +111,8 @@ class CohortExport:
                    "stage": stage(week, weeks), "day_type": "working" if d.working else "non-working",
                    "complete": d.complete, "in_followup": d.in_follow_up, "in_enrolled": True,
                    "logged_in": d.logged_in, "participated": d.participated, "completed": d.completed,
-                   "actions": d.actions, "tasks_scheduled": self.calendar.settings.settings_on(d.day).tasks,
+                   "actions": d.actions, "tasks_scheduled": scheduled.get(d.day) or scheduled.setdefault(
+                       d.day, ";".join(sorted(self.calendar.settings.settings_on(d.day).tasks))),
                    "tasks_done": done}
 
     def _weekly(self):

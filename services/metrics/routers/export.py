@@ -13,7 +13,7 @@ from services.common.audit import record_access
 from services.common.auth import Research, require_cohort
 
 from .. import queries
-from ..export import export_zip, member_count
+from ..export import prepare, zip_of
 from .api import CohortPath
 
 router = APIRouter(prefix="/v1/cohorts/{cohort}", tags=["export"])
@@ -38,8 +38,8 @@ async def export(cohort: CohortPath, principal: Research, request: Request,
     ch = request.app.state.ch
     if not await asyncio.to_thread(queries.cohort_exists, ch, cohort):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown cohort {cohort!r}")
-    members = await asyncio.to_thread(member_count, ch, cohort)
+    export = await asyncio.to_thread(prepare, ch, cohort, identified)  # the big read: a failure is a clean 503
     await record_access(request, principal, "research_export_identified" if identified else "research_export",
-                        cohort=cohort, returned=members)  # before any data (docs/security.md, "Audit trail")
-    return StreamingResponse(export_zip(ch, cohort, identified), media_type="application/zip", headers={
+                        cohort=cohort, returned=export.members)  # before any data (docs/security.md, "Audit trail")
+    return StreamingResponse(zip_of(export), media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{cohort}-export.zip"', "Cache-Control": "no-store"})

@@ -135,6 +135,9 @@ function renderDaytypes(types) {
     `<td>${t.member_days}</td></tr>`).join("");
 }
 
+const LIST_REFRESH_MS = 60000;
+let listShownAt = 0, listFor = null;
+
 async function refresh() {
   const status = document.getElementById("status");
   document.getElementById("cohort-name").textContent = cohortInput.value || "(none)";
@@ -144,8 +147,12 @@ async function refresh() {
     status.className = "error"; return;
   }
   try {
-    renderOverview(await get("/v1/cohorts/overview?limit=200"));
-    document.body.dataset.overview = "true";
+    // The list computes every visible cohort: refreshed at most once a minute (or when a cohort is opened).
+    if (!listShownAt || Date.now() - listShownAt >= LIST_REFRESH_MS || listFor !== cohortInput.value) {
+      renderOverview(await get("/v1/cohorts/overview?limit=200"));
+      listShownAt = Date.now(); listFor = cohortInput.value;
+      document.body.dataset.overview = "true";
+    }
     if (!cohortInput.value) {
       status.textContent = "select a cohort"; status.className = ""; return;
     }
@@ -159,7 +166,7 @@ async function refresh() {
     status.textContent = `error ${e.message}`; status.className = "error";
   }
 }
-tokenInput.addEventListener("change", () => { StaffToken.set(tokenInput.value); refresh(); });
+tokenInput.addEventListener("change", () => { StaffToken.set(tokenInput.value); listShownAt = 0; refresh(); });
 cohortInput.addEventListener("change", refresh);
 refresh();
 setInterval(refresh, refreshMs);

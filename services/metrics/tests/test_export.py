@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import math
 import random
+import socket
 import uuid
 import zipfile
 from datetime import date, datetime, time, timedelta, timezone
@@ -21,10 +23,12 @@ from typer.testing import CliRunner
 
 from contracts.alerts import AlertAcknowledged, AlertRaised, CallLogged
 from contracts.surveys import SCALES, SurveyScored
-from contracts.topics import ALERTS, SURVEYS
+from contracts.topics import ALERTS, AUDIT, SURVEYS
+from services.common.audit import AuditTrail
 from services.common.kafka import Publisher, Record
 from services.metrics.export.__main__ import cli as export_cli
 from services.metrics.export.dictionary import FILES
+from testsupport.broker import read_topic
 from testsupport.cohort import generate
 from testsupport.polling import wait_until
 
@@ -67,6 +71,12 @@ def _side_records(g, now: datetime) -> list[Record]:
                     last_login_on=None, assigned_to=None),
     ]
     return records + [Record(ALERTS.name, s.member_id.encode(), s.model_dump_json().encode()) for s in steps]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _unzip(content: bytes) -> dict[str, bytes]:
@@ -211,12 +221,20 @@ def test_export_recomputes_every_published_number(own_broker, jwt_secret, mint, 
                                           headers={"Authorization": f"Bearer {admin_token}"}).status_code,
             "bad identified": metrics.get(url, params={"identified": "maybe"}, headers=researcher).status_code,
         }
+        # fail closed: no audit record, no data
+        metrics.app.state.audit_trail = AuditTrail(f"127.0.0.1:{_free_port()}", "metrics")  # nothing listens
+        closed = metrics.get(url, headers=researcher)
+        access["audit down"] = closed.status_code
+        assert closed.json() == {"detail": "audit trail unavailable; retry later"}
 
     # the CLI: same code path, same numbers (chDB is one process: run once the service has stopped)
     out = tmp_path / "cli.zip"
     cli = CliRunner().invoke(export_cli, [g.cohort, "--out", str(out), "--actor", "ops", "--clickhouse-url",
                                           f"chdb://{tmp_path / 'chdb'}", "--kafka-bootstrap", broker])
     assert cli.exit_code == 0, cli.output[-2000:]
+    audit = [json.loads(r.value) for r in read_topic(broker, AUDIT.name, expect_at_least=5)]
+    assert {"actor": "ops", "resource": "research_export", "cohort": g.cohort, "returned": 12} in [
+        {k: a[k] for k in ("actor", "resource", "cohort", "returned")} for a in audit]  # the CLI's record
     from_cli = _unzip(out.read_bytes())
     assert from_cli["weekly.csv"] == files["weekly.csv"] and set(from_cli) == set(files)
     assert set(_csv(from_cli, "members.csv").member).isdisjoint(set(_csv(files, "members.csv").member))
@@ -280,7 +298,7 @@ def test_export_recomputes_every_published_number(own_broker, jwt_secret, mint, 
     assert NOTE.encode() not in everything and NOTE.encode() not in b"".join(identified.values())
 
     assert access == {"no token": 401, "nurse": 403, "other researcher": 403, "researcher identified": 403,
-                      "unknown cohort": 404, "bad identified": 422}
+                      "unknown cohort": 404, "bad identified": 422, "audit down": 503}
     assert [(a["resource"], a["actor"], a["returned"]) for a in accessed][:1] == [("research_export", "r-1", 12)]
     assert {a["resource"] for a in accessed} == {"research_export", "research_export_identified", "member_list"}
     assert not math.isnan(days.actions.sum())

@@ -103,7 +103,7 @@ function row(alert) {
 }
 
 async function load() {
-  $("message").textContent = "";
+  $("message").textContent = ""; $("message").className = "";
   try {
     const query = new URLSearchParams({status: $("filter").value});
     for (const name of ["kind", "escalated", "cohort"]) if ($(name).value.trim()) query.set(name, $(name).value.trim());
@@ -198,12 +198,13 @@ async function showPanel(memberId) {
 $("panel-close").addEventListener("click", () => { $("panel").hidden = true; const tr = selectedRow(); if (tr) tr.focus(); });
 
 async function act(alert, action, body) {
-  $("message").textContent = "";
+  $("message").textContent = ""; $("message").className = "";
   try {
     await api(`/v1/alerts/${alert.alert_id}/${action}`, {method: "POST", body: body ? JSON.stringify(body) : undefined});
     await load();
     const done = {ack: "acknowledged", resolve: "resolved", calls: "call logged"}[action];
     $("message").textContent = `${alert.member_id}: ${done}.`;  // the status region announces it
+    $("message").className = "ok";
     const tr = selectedRow();
     if (tr) tr.focus(); else move(1);
   } catch (error) { $("message").textContent = error.message; }

@@ -53,3 +53,21 @@ def test_waiting_events_expire_at_a_tick_after_the_window():
     assert len(state.early) == 1
     state.tick_handled(0, NOW + timedelta(days=31))
     assert len(state.early) == 0 and state.early.dropped["expired"] == 1
+
+
+async def test_a_dropped_event_is_counted_once_although_the_tail_and_the_stream_both_fold_it(jwt_secret):
+    """In the running notifier every engagement record is folded twice (the log tail and the faust
+    rules agent); notifier_waiting_events_dropped_total counts events, not deliveries. Found by the
+    full-size flood (bench/memory_flood.py): 20,000 ghost events counted 25,000+ drops."""
+    from contracts.topics import ENGAGEMENT_EVENTS
+    from services.notifier.runtime import NotifierRuntime
+    from services.notifier.settings import NotifierSettings
+
+    runtime = NotifierRuntime(NotifierSettings(jwt_secret=jwt_secret, auth_dev=True, waiting_per_member=2))
+    runtime.rebuilt.set()  # the stream path waits for the rebuild; no broker is needed for the fold
+    flood = [_login("ghost", NOW - timedelta(minutes=k)) for k in range(5)]
+    for raw in flood:
+        runtime.fold(ENGAGEMENT_EVENTS.name, 0, raw)            # the log tail
+        await runtime.on_engagement_record(0, raw)               # the faust rules agent
+    assert len(runtime.state.early) == 2
+    assert runtime.state.early.dropped["member_full"] == len(flood) - 2
