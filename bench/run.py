@@ -464,7 +464,7 @@ def main(quick: bool = False) -> None:
         ("sink_headroom", "bench.sink_headroom", ["50000" if quick else "200000"], "sink_headroom.md", 300),
         ("metrics_workers", "bench.metrics_workers", ["20000" if quick else "100000"], "metrics_workers.md", 900),
         # restart time and RSS after 1, 10, 100 cohort-months, snapshot vs full replay (docs/scale.md)
-        ("restart", "bench.restart", ["5" if quick else "20"], "restart.md", 1200),
+        ("restart", "bench.restart", ["3" if quick else "10"], "restart.md", 1800),
         ("memory_flood", "bench.memory_flood", ["50000" if quick else "1000000"], "memory_flood.md", 2400),
     ]
     if quick:

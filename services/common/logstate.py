@@ -30,6 +30,8 @@ from contextlib import suppress
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import Request
 
+from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS
+
 from .kafka import BrokerUnavailable, Publisher, Record, broker_reachable, tail_from_start
 from .lag import LagReporter
 from .logging import log
@@ -38,6 +40,8 @@ from .tasks import cancel_and_wait
 
 # Past the reported end, a never-quiet log counts as read after this many idle periods.
 STEADY_TRAFFIC_IDLE_PERIODS = 10
+# Tail topics every start folds from offset 0, snapshot or not (see snapshot_topics).
+NEVER_SNAPSHOTTED = frozenset({MEMBER_KEYS.name, MEMBER_ERASURES.name})
 # How often the tail asks for the log end to publish its lag (an extra ListOffsets request).
 LOG_END_REFRESH_S = 5.0
 
@@ -185,9 +189,10 @@ class LogStateRuntime:
 
     @property
     def snapshot_topics(self) -> frozenset[str]:
-        """The tail topics a snapshot covers; the others are always folded from offset 0 (a service
-        narrows this, e.g. to keep members' data keys out of snapshots)."""
-        return frozenset(self.tail.topics)
+        """The tail topics a snapshot covers; the others are always folded from offset 0: members' data
+        keys never go into a snapshot (erasure destroys a key by its tombstone), and every erasure is
+        applied again after a restore, so a snapshot never brings an erased member back."""
+        return frozenset(self.tail.topics) - NEVER_SNAPSHOTTED
 
     # --- publishing -----------------------------------------------------------------------------
 

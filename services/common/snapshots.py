@@ -87,12 +87,15 @@ def unpack(value: bytes | None, service: str, scope: str, codec: StateCodec) -> 
         raise SnapshotError("corrupt", "state is not base64") from None
     if hashlib.sha256(compressed).hexdigest() != envelope.state_sha256:
         raise SnapshotError("corrupt", "checksum mismatch")
+    positions = {(o.topic, o.partition): o.next_offset for o in envelope.offsets}
+    written_at = envelope.written_at
+    del header, envelope  # the base64 text: peak memory is what a restore costs beyond the state
     try:
         tree = orjson.loads(zlib.decompress(compressed))
     except (zlib.error, orjson.JSONDecodeError):
         raise SnapshotError("corrupt", "state does not decompress") from None
-    positions = {(o.topic, o.partition): o.next_offset for o in envelope.offsets}
-    return codec.decode(tree), positions, envelope.written_at
+    del compressed
+    return codec.decode(tree), positions, written_at
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -132,7 +135,7 @@ async def _last_value_in(consumer: AIOKafkaConsumer, tp: TopicPartition, key: by
     consumer.seek(tp, start)
     found: tuple[bytes | None] | None = None
     while True:
-        batches = await consumer.getmany(tp, timeout_ms=300)
+        batches = await consumer.getmany(tp, timeout_ms=100)
         records = batches.get(tp, [])
         for record in records:
             if record.key == key:

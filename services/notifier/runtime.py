@@ -85,10 +85,6 @@ class NotifierRuntime(LogStateRuntime):
         self.tick_gate.announce()
         self.snapshotter = snapshot.snapshotter(settings, self.state)  # bounded restarts (docs/scale.md)
 
-    @property
-    def snapshot_topics(self) -> frozenset[str]:
-        return frozenset(TAIL_TOPICS) - snapshot.NEVER_SNAPSHOTTED
-
     async def stop(self) -> None:
         await super().stop()
         await self.deliverer.close()

@@ -96,10 +96,6 @@ class SurveyRuntime(LogStateRuntime):
         self.tick_gate.announce()
         self.snapshotter = snapshot.snapshotter(settings, self.book)  # bounded restarts (docs/scale.md)
 
-    @property
-    def snapshot_topics(self) -> frozenset[str]:
-        return frozenset(self.tail.topics) - snapshot.NEVER_SNAPSHOTTED
-
     # --- the log-state hooks -------------------------------------------------------------------
 
     def on_rebuilt(self) -> None:

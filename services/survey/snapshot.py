@@ -3,12 +3,13 @@
 
 `member.keys` and `member.erasures` are never covered (folded from offset 0 after every restore): the
 members' data keys are not in the book (a restored service must still seal free text with them), and
-every erasure is applied again, so a snapshot can never bring an erased member back (docs/erasure.md)."""
+every erasure is applied again, so a snapshot can never bring an erased member back (docs/erasure.md;
+the rule is services.common.logstate.NEVER_SNAPSHOTTED)."""
 
 from __future__ import annotations
 
 from contracts.timeline import FollowUp, MemberTimeline, ZoneHistory
-from contracts.topics import MEMBER_ERASURES, MEMBER_KEYS, SURVEY_SNAPSHOTS
+from contracts.topics import SURVEY_SNAPSHOTS
 from services.common.snapshot_codec import StateCodec
 from services.common.snapshots import Snapshotter
 
@@ -16,7 +17,6 @@ from .settings import SurveySettings
 from .state import Invitation, SurveyBook
 
 CODEC = StateCodec(SurveyBook.SNAPSHOT_VERSION, [Invitation, MemberTimeline, ZoneHistory, FollowUp])
-NEVER_SNAPSHOTTED = frozenset({MEMBER_KEYS.name, MEMBER_ERASURES.name})
 
 
 def snapshotter(settings: SurveySettings, book: SurveyBook) -> Snapshotter:

@@ -126,7 +126,8 @@ def test_metrics_sink_runs_once_the_stream_and_the_api_scale(rendered, overlay):
     assert "CLICKHOUSE_URL" not in stream_env  # the stream never opens ClickHouse
     stream = _one(resources, "Deployment", "metrics-stream")
     hpa = _one(resources, "HorizontalPodAutoscaler", "metrics-stream")["spec"]
-    assert hpa["maxReplicas"] == MEMBER_PARTITIONS  # a seventh worker would own no partition
+    # at most one worker per partition (dev caps every HPA at 2)
+    assert hpa["maxReplicas"] == {"dev": 2, "prod": MEMBER_PARTITIONS}[overlay]
     assert stream["spec"]["replicas"] == hpa["minReplicas"] == {"dev": 1, "prod": 2}[overlay]
     # one image, three roles
     image = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in (worker, api, stream)}
@@ -517,4 +518,19 @@ def test_service_variables_set_by_the_deployments_are_read_by_the_service(render
             assert policy.unknown_service_env(name, policy.deployment_env(rendered["prod"], deployment)) == []
     assert policy.unknown_service_env(name, ["INGEST_PORT", "SURVEY_PORT", f"{name.upper()}_PROT"]) == [
         f"{name.upper()}_PROT"
+    ]
+
+
+def test_metrics_stream_running_the_sink_or_past_the_partitions_refused(prod):
+    stream = _container(prod, "metrics-stream")
+    next(e for e in stream["env"] if e["name"] == "METRICS_RUN_SINK")["value"] = "true"
+    stream["env"] = [e for e in stream["env"] if e["name"] != "METRICS_RUN_STREAM"]  # unset: the role needs it on
+    _one(prod, "HorizontalPodAutoscaler", "metrics-stream")["spec"]["maxReplicas"] = MEMBER_PARTITIONS + 1
+    errors = policy.check_workloads(prod)
+    why = policy.STREAM_ROLES["metrics-stream"].why
+    assert sorted(errors) == [
+        f"Deployment/metrics-stream: must set METRICS_RUN_SINK=false ({why})",
+        f"Deployment/metrics-stream: must set METRICS_RUN_STREAM=true ({why})",
+        f"HorizontalPodAutoscaler/metrics-stream: maxReplicas {MEMBER_PARTITIONS + 1} > {MEMBER_PARTITIONS} "
+        "partitions (contracts.topics.MEMBER_PARTITIONS): extra workers sit idle",
     ]
