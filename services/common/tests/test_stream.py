@@ -66,3 +66,13 @@ def test_publisher_partitions_keys_exactly_like_kafka_python(broker):
         assert publisher._partition("t", key, list(range(6))) == default.partition("t", key, key, b"", b"", Cluster())
     assert publisher._partition("t", b"k", None) is None
     publisher.close()
+
+
+def test_the_session_timeout_comes_from_the_settings(jwt_secret, tmp_path, monkeypatch):
+    """Production keeps 10 s; the suite sets 4 s (conftest.py): tansu's join waits half of it."""
+    monkeypatch.delenv("KAFKA_SESSION_TIMEOUT_S", raising=False)
+    production = CommonSettings(jwt_secret=jwt_secret, faust_datadir=str(tmp_path))
+    assert production.kafka_session_timeout_s == 10
+    assert make_faust_app("session-default", production).conf.broker_session_timeout == 10
+    short = CommonSettings(jwt_secret=jwt_secret, faust_datadir=str(tmp_path), kafka_session_timeout_s=4)
+    assert make_faust_app("session-short", short).conf.broker_session_timeout == 4
