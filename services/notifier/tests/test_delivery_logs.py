@@ -6,9 +6,8 @@ import asyncio
 from datetime import datetime, timezone
 from uuid import uuid4
 
-from structlog.testing import capture_logs
-
 from contracts.notifications import NotificationRequested
+from services.notifier import delivery
 from services.notifier.delivery import Deliverer
 
 from .conftest import notifier_settings
@@ -16,14 +15,27 @@ from .conftest import notifier_settings
 MEMBER = "member-in-a-log-7f3a"
 
 
-def test_a_failed_delivery_logs_no_member_id(jwt_secret, tmp_path):
+class Recorder:
+    """Stands in for the module's structlog logger (an app configured earlier in the run caches its
+    processors on first use, so structlog's capture_logs would see nothing)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict] = []
+
+    def __getattr__(self, level: str):
+        return lambda event, **fields: self.lines.append({"event": event, "level": level, **fields})
+
+
+def test_a_failed_delivery_logs_no_member_id(jwt_secret, tmp_path, monkeypatch):
     note = NotificationRequested(
         event_id=uuid4(), dedup_key=f"reminder|{MEMBER}|2026-09-03|12:00", kind="reminder", channel="push",
         recipient=MEMBER, cohort="c-1", title="Your check-ins today", body="Still to do today: meal.",
         data={"day": "2026-09-03"}, occurred_at=datetime(2026, 9, 3, 8, tzinfo=timezone.utc))
     deliverer = Deliverer(notifier_settings("127.0.0.1:1", jwt_secret, str(tmp_path)))  # no push gateway set
-    with capture_logs() as lines:
-        delivered, attempts, reason = asyncio.run(deliverer.deliver(note))
+    recorder = Recorder()
+    monkeypatch.setattr(delivery, "log", recorder)
+    delivered, attempts, reason = asyncio.run(deliverer.deliver(note))
+    lines = recorder.lines
     asyncio.run(deliverer.close())
     assert (delivered, attempts) == (False, 1) and "not configured" in reason
     failed = [line for line in lines if line["event"] == "delivery_failed"]
