@@ -243,7 +243,7 @@ class NotifierState:
             self.retire(self.latest_tick)
 
     def retire(self, now: datetime) -> list[str]:
-        """Drop the members whose follow-up ended (the cohort's `ends_on` passed) more than the dedup
+        """Drop the members whose follow-up ended with their cohort (its `ends_on` passed) more than the dedup
         window (the accepted lateness and a margin) before `now` and who have no unresolved alert:
         no record that could still arrive changes a decision of theirs (docs/scale.md, "Retiring ended
         members"). A withdrawn member of a running cohort stays: a re-enrolment may continue the
@@ -252,8 +252,9 @@ class NotifierState:
         for member_id, member in list(self.members.items()):
             if self.aliases.is_renamed(member_id):
                 continue  # an erased member's pseudonym is no id to keep
-            last = member.follow_up.last_day(self.settings_of(member.cohort).latest.ends_on)
-            if last is None or now - member.zones.day_end(last) <= self.dedup_window:
+            # the cohort's end, not a withdrawal: until the cohort ends a re-enrolment may reopen follow-up
+            ends_on = self.settings_of(member.cohort).latest.ends_on
+            if ends_on is None or now - member.zones.day_end(ends_on) <= self.dedup_window:
                 continue
             if any(self.queue.unresolved_of(member_id, kind) for kind in ("inactivity", "symptom")):
                 continue  # the alert must still be resolved

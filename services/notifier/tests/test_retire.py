@@ -36,18 +36,20 @@ def _at(day: date, hour: int = 10) -> datetime:
 ENROLMENTS = {m: MemberEnrolled(event_id=uuid.uuid4(), member_id=m, cohort="c", timezone="UTC", enrolled_on=START,
                                 occurred_at=_at(START)).model_dump_json().encode()
               for m in ("steady", "quiet", "leaver")}
-OPEN_COHORT = MemberEnrolled(event_id=uuid.uuid4(), member_id="open", cohort="o", timezone="UTC",
-                             enrolled_on=START, occurred_at=_at(START)).model_dump_json().encode()
+OPEN_COHORT = [MemberEnrolled(event_id=uuid.uuid4(), member_id=m, cohort="o", timezone="UTC",
+                              enrolled_on=START, occurred_at=_at(START)).model_dump_json().encode()
+               for m in ("open", "open-leaver")]
 
 
 def _records() -> list[tuple[str, bytes]]:
     out = [("member", CohortConfigured(event_id=uuid.uuid4(), cohort="c", occurred_at=_at(START),
                                        settings=CohortSettings(ends_on=ENDS_ON, nurses=["n"])
                                        ).model_dump_json().encode())]
-    out += [("member", raw) for raw in (*ENROLMENTS.values(), OPEN_COHORT)]
-    out.append(("member", MemberWithdrawn(event_id=uuid.uuid4(), member_id="leaver", cohort="c",
-                                          withdrawn_on=START + timedelta(days=10),
-                                          occurred_at=_at(START)).model_dump_json().encode()))
+    out += [("member", raw) for raw in (*ENROLMENTS.values(), *OPEN_COHORT)]
+    for member, cohort in (("leaver", "c"), ("open-leaver", "o")):  # the second may still re-enrol
+        out.append(("member", MemberWithdrawn(event_id=uuid.uuid4(), member_id=member, cohort=cohort,
+                                              withdrawn_on=START + timedelta(days=10),
+                                              occurred_at=_at(START)).model_dump_json().encode()))
     for d in range(40):
         day = START + timedelta(days=d)
         out.append(("event", _login("steady", _at(day))))
@@ -90,7 +92,8 @@ def test_a_retiring_state_decides_like_one_that_keeps_everyone():
                 for kind, raw in late:
                     _fold(state, kind, raw)
     assert decided, "the scenario decides something (reminders, an inactivity alert)"
-    assert set(retiring.members) == {"open"} and set(plain.members) == {"steady", "quiet", "leaver", "open"}
+    assert set(retiring.members) == {"open", "open-leaver"}
+    assert set(plain.members) == {"steady", "quiet", "leaver", "open", "open-leaver"}
     assert not {"steady", "quiet", "leaver"} & (set(retiring.days) | set(retiring.quarters) | set(retiring.scored))
     assert not any(m in retiring.early for m in ("steady", "quiet", "leaver"))
 
