@@ -95,7 +95,7 @@ def unpack(value: bytes | None, service: str, scope: str, codec: StateCodec) -> 
     except (zlib.error, orjson.JSONDecodeError):
         raise SnapshotError("corrupt", "state does not decompress") from None
     del compressed
-    return codec.decode(tree), positions, written_at
+    return codec.decode(tree, consume=True), positions, written_at  # the tree shrinks as the state grows
 
 
 def key_partition(key: bytes, partitions: int) -> int:
