@@ -56,7 +56,7 @@ test-faults: venv  ## crash, outage, hostile-input and access-control suite with
 schemas: venv  ## regenerate contracts/schemas from the models
 	$(BIN)/python -m contracts.generate
 
-bench: venv  ## every benchmark beside its target and the raw limits (prints and writes bench/results.md; < 10 min on 2 cores)
+bench: venv  ## every benchmark beside its target and the raw limits (prints and writes bench/results.md; long: a 10 M-event fill, a 1 M-event flood, restarts after 100 cohort-months)
 	$(BIN)/python -m bench.run
 
 up:  ## the production-like stack in Docker (Kafka KRaft, ClickHouse, Prometheus, Grafana, all services)

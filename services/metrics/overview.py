@@ -5,7 +5,7 @@ Everything is an aggregate: member counts, rates, completion per timepoint, aler
 No member id leaves this module, so researchers may read it as they read the weekly rates.
 
 * engagement figures (members, week, intervention means, activity) come from the same member-days as
-  every published number (`queries.cohort_days`, `days.py`);
+  every published number (`queries.cohort_fold`: `grid.py`, equal to `days.py` by test);
 * questionnaire completion per timepoint: members invited (`survey_invitations`, from
   `survey.invited`) and, of those, members with a scored response (`survey_scores`);
 * nurse workload: the `alerts` table the sink fills from the notifier's `alerts` topic, when present.
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from contracts.metrics_api import CohortOverview, NurseWorkload, TimepointCompletion, WeekRates, intervention_summary
 
-from . import days, queries
+from . import queries
 from .clickhouse import ClickHouse
 
 TIMEPOINTS = ("T0", "T1", "T2")
@@ -96,16 +96,16 @@ def _withdrawn(summaries: list[dict], now: datetime | None) -> int:
 
 
 def headline(ch: ClickHouse, cohort: str) -> CohortOverview:
-    calendar = queries.cohort_calendar(ch, cohort)
+    # the same fast fold the published answers use (docs/metrics.md, "How answers are computed")
+    fold = queries.cohort_fold(ch, cohort)
     now = queries.latest_tick(ch)
-    member_days = days.member_days(calendar, now, queries.engagement(ch, calendar, cohort))
-    weeks = calendar.settings.latest.intervention_weeks
-    summaries = days.member_summaries(calendar, member_days)
+    weeks = fold.intervention_weeks
+    summaries = fold.member_summaries()
     states = [m["activity"] for m in summaries]
     active, inactive = states.count("active"), states.count("inactive")
-    counted = [d.day_number for d in member_days if d.complete and d.in_follow_up]
+    counted = [d.day_number for d in fold.member_days() if d.complete and d.in_follow_up]
     withdrawn = _withdrawn(summaries, now)
-    weekly = [WeekRates(**r) for r in days.weekly(member_days, "followup", weeks)]
+    weekly = [WeekRates(**r) for r in fold.weekly("followup", weeks)]
     return CohortOverview(
         cohort=cohort, members=len(summaries), withdrawn=withdrawn,
         attrition_rate=100 * withdrawn / len(summaries) if summaries else None,

@@ -247,14 +247,13 @@ AGGREGATE_DAYS_SQL = """
 # the enrolment arrived, not in a zone since changed). Otherwise the cohort is answered from the raw
 # events, exact but slower, until the rollup refresh has rewritten its aggregate (`repair_aggregate`);
 # a cohort with a conflict stays on the raw events. The cohort's members are passed as a list (one
-# set built per query) rather than as a subquery per clause (each one a read of `enrolments`).
+# set built per query) rather than as a subquery per clause (each one a read of `enrolments`), and
+# each row's stored zone is found by `transform` (a hash lookup; `indexOf` scans the list per row).
 AGGREGATE_CHECK_SQL = """
     SELECT (SELECT count() FROM events FINAL WHERE member_id IN {members:Array(String)}) AS raw_events,
            (SELECT count() FROM aggregated_events FINAL WHERE member_id IN {members:Array(String)}) AS seen_events,
-           (SELECT count() FROM (SELECT DISTINCT member_id, timezone FROM member_day_events
-                                 WHERE member_id IN {members:Array(String)})
-            WHERE timezone != arrayElement({zones:Array(String)}, indexOf({members:Array(String)}, member_id))
-           ) AS misplaced"""
+           (SELECT countIf(timezone != transform(member_id, {members:Array(String)}, {zones:Array(String)}, ''))
+            FROM member_day_events WHERE member_id IN {members:Array(String)}) AS misplaced"""
 
 
 def aggregate_current(ch: ClickHouse, cohort: str) -> bool:

@@ -46,8 +46,10 @@ class Deliverer:
                     await self._send(note)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, never swallowed
             reason = f"{type(exc).__name__}: {exc}"[:480]
-            log.warning("delivery_failed", channel=note.channel, dedup_key=note.dedup_key, attempts=attempts,
-                        reason=reason)
+            # The dedup key and the recipient name the member, and logs outlive an erasure: the opaque
+            # event id finds the record on notifications.outbound instead.
+            log.warning("delivery_failed", channel=note.channel, kind=note.kind, notification=str(note.event_id),
+                        attempts=attempts, reason=reason)
             return False, max(attempts, 1), reason
         return True, attempts, ""
 
