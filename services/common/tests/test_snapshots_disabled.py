@@ -12,8 +12,8 @@ from services.survey.snapshot import CODEC
 async def test_a_disabled_snapshotter_captures_and_writes_nothing():
     captured = []
     snapshotter = Snapshotter("survey", "survey", SURVEY_SNAPSHOTS, "127.0.0.1:1", CODEC,
-                              capture=lambda: captured.append(1) or {}, restore=lambda data: None, every_records=100, every_s=1.0,
-                              enabled=False)
+                              capture=lambda: captured.append(1) or {}, restore=lambda data: None,
+                              every_records=100, every_s=1.0, enabled=False)
     snapshotter.folded(10)
     assert await snapshotter.save({("surveys", 0): 10}) is False
     assert captured == [] and snapshotter._publisher is None

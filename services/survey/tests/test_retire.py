@@ -41,7 +41,8 @@ def _response(book: SurveyBook, member: str, instrument: str, now: datetime) -> 
 
 def test_a_retiring_book_decides_like_one_that_keeps_everyone():
     plain, retiring = _book(False), _book(True)
-    enrolments = [_enrolled("answers"), _enrolled("silent"), _enrolled("leaver"), _enrolled("late", START + timedelta(70))]
+    enrolments = [_enrolled("answers"), _enrolled("silent"), _enrolled("leaver"),
+                  _enrolled("late", START + timedelta(70))]
     withdrawal = MemberWithdrawn(event_id=uuid4(), member_id="leaver", cohort="c", withdrawn_on=START + timedelta(5),
                                  occurred_at=datetime(2026, 3, 3, tzinfo=UTC))
     for book in (plain, retiring):
