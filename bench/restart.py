@@ -6,9 +6,11 @@ A cohort-month is one cohort of `members_per_cohort` members (default 10) follow
 enrolment each, a login and a meal check-in every day. The cohorts follow one another (each starts
 when the previous one ends, with `ends_on` set), so the number of active members stays the same
 while the history grows: 100 cohort-months are 1,000 members, 30,000 member-days and 60,000 events
-(scaled so that the 100-month history replays in well under a minute per service). The
-log has no clock ticks: a restart rebuilds state, it decides nothing, and ticks would make every
-start re-decide a century of reminders.
+(scaled so that the 100-month history replays in well under a minute per service). The clock ticks
+once a month (at each cohort's start, on every partition of `clock.ticks`): enough for the notifier and
+the survey service to retire the members whose follow-up ended (docs/scale.md, "Retiring ended members"),
+few enough that the first start does not decide a century of reminders. The ticks are written once the
+first start of the first service (the survey) has scheduled every member, so no schedule races them.
 
 For each history length, on a fresh broker, each service (notifier, survey, metrics with its sink) is
 started three times: with snapshots on (a full replay that writes a snapshot on its clean stop, and
@@ -32,7 +34,8 @@ from tempfile import TemporaryDirectory
 
 from kafka import KafkaProducer
 
-from contracts.topics import ENGAGEMENT_EVENTS, MEMBERS
+from contracts.clock import tick_event_id
+from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
 from tests.scale.workers import applied_offsets
@@ -79,6 +82,31 @@ def write_history(bootstrap: str, months: int, members: int) -> dict[tuple[str, 
     return written
 
 
+def write_ticks(bootstrap: str, months: int) -> dict[tuple[str, int], int]:
+    """A tick at 00:30 UTC of each cohort's first day after the first, and one more a month after the
+    last cohort ended, on every partition (as services/clock does)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20)
+    written: dict[tuple[str, int], int] = {}
+    partitions = sorted(producer.partitions_for(CLOCK_TICKS.name))
+    for month in range(1, months + 2):
+        now = datetime.combine(START + timedelta(days=30 * month), datetime.min.time(), timezone.utc) \
+            + timedelta(minutes=30)
+        value = json.dumps({"type": "clock.tick", "event_id": str(tick_event_id(now)), "now": now.isoformat()})
+        for p in partitions:
+            md = producer.send(CLOCK_TICKS.name, key=str(p).encode(), value=value.encode(), partition=p).get(60)
+            written[(md.topic, md.partition)] = md.offset + 1
+    producer.flush(60)
+    producer.close()
+    return written
+
+
+def wait_stream_applied(url: str, written: dict[tuple[str, int], int], topics: set[str]) -> None:
+    """Until the service's stream applied what was written to `topics` (every partition)."""
+    while not all(applied_offsets(url).get(("stream", t, p), 0) >= end
+                  for (t, p), end in written.items() if t in topics):
+        time.sleep(0.2)
+
+
 def vm_hwm_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -110,7 +138,7 @@ def start_timed(service: str, bootstrap: str, tmp: Path, snapshots: bool,
            "JWT_SECRET": "bench-restart-secret-0123456789abcdef", "FAUST_DATADIR": str(tmp / "faust"),
            "LOG_LEVEL": "INFO", "SNAPSHOTS_ENABLED": "1" if snapshots else "0",
            "NOTIFIER_REBUILD_IDLE_S": "0.5", "SURVEY_REBUILD_IDLE_S": "0.5", "CLICKHOUSE_URL": f"chdb://{tmp / 'chdb'}",
-           "NOTIFIER_GROUP_ID": group, "SURVEY_GROUP_ID": group}
+           "NOTIFIER_GROUP_ID": group, "SURVEY_GROUP_ID": group, "CLOCK_MODE": "simulated"}
     env.pop("PORT", None)
     log_path = tmp / f"{service}.log"
     log_from = log_path.stat().st_size if log_path.exists() else 0
@@ -118,7 +146,7 @@ def start_timed(service: str, bootstrap: str, tmp: Path, snapshots: bool,
     started = time.monotonic()
     process.start(ready_timeout_s=600)
     if service == "metrics":  # the stream's book has folded the whole log too
-        wanted = {key: end for key, end in written.items()}
+        wanted = {key: end for key, end in written.items() if key[0] != CLOCK_TICKS.name}  # ticks: see measure
         while True:
             applied = applied_offsets(process.url)
             if all(applied.get(("stream", t, p), 0) >= end for (t, p), end in wanted.items()):
@@ -139,12 +167,17 @@ def measure(months: int, members: int) -> list[dict]:
         written = write_history(bootstrap, months, members)
         records = sum(written.values())
         print(f"{months} cohort-months: {records:,} records written", flush=True)
-        for service in ("notifier", "survey", "metrics"):
+        for service in ("survey", "notifier", "metrics"):
             with TemporaryDirectory() as tmp:
                 tmp_path, group = Path(tmp), f"bench-{service}-{uuid.uuid4().hex[:6]}"
-                # 1st start: replays, writes the snapshot and commits the group's offsets to the log end, so
-                # the measured starts below are restarts (the faust agents resume from the commits)
+                # 1st start: replays, decides the ticks, writes the snapshot and commits the group's offsets to
+                # the log end, so the measured starts below are restarts (the faust agents resume from the commits)
                 writer, _, _, _ = start_timed(service, bootstrap, tmp_path, True, written, group)
+                if not any(t == CLOCK_TICKS.name for t, _ in written):
+                    wait_stream_applied(writer.url, written, {MEMBERS.name})  # every member scheduled
+                    written.update(write_ticks(bootstrap, months))
+                wait_stream_applied(writer.url, written, {CLOCK_TICKS.name})
+                time.sleep(2)  # the decisions' own records (steps, notes) folded back by the log tail
                 writer.stop()
                 replay, replay_s, replay_mib, replay_fold = start_timed(service, bootstrap, tmp_path, False, written,
                                                                         group)
@@ -184,7 +217,7 @@ def main(members: int) -> int:
     started = time.monotonic()
     rows = [row for months in HISTORIES for row in measure(months, members)]
     lines = ["# Restarts: from a snapshot vs full replay", "",
-             f"Cohort-months of {members} members (30 days, a login and a check-in a day, no ticks); each cohort "
+             f"Cohort-months of {members} members (30 days, a login and a check-in a day, a tick a month); each cohort "
              "ends before the next starts, so the active members stay the same. start = process launch → ready "
              "(metrics: its stream applied the whole log too; the process start itself, imports and faust, is "
              "most of it on a busy machine); state = the restore + fold time the service logs (notifier, "

@@ -121,39 +121,42 @@ class StateCodec:
 
     # --- decoding -------------------------------------------------------------------------------
 
-    def decode(self, tree: Any) -> Any:
+    def decode(self, tree: Any, consume: bool = False) -> Any:
+        """The value `tree` encodes. `consume=True` empties the tree's lists while it decodes (each item
+        is dropped once its value exists), so a restore never holds the whole tree and the whole state
+        at once; the tree is useless afterwards."""
         try:
-            return self._decode(tree)
+            return self._decode(tree, consume)
         except SnapshotError:
             raise
         except (ValidationError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             # the type only: a message could quote state (member ids)
             raise SnapshotError("corrupt", f"state does not decode: {type(exc).__name__}") from None
 
-    def _decode(self, tree: Any) -> Any:
+    def _decode(self, tree: Any, consume: bool = False) -> Any:
         if tree is None or isinstance(tree, bool | int | float | str):
             return tree
         if isinstance(tree, list):
-            return [self._decode(v) for v in tree]
+            return self._items(tree, consume)
         if not isinstance(tree, dict) or not tree:
             raise TypeError("not a tagged value")
         tag = next(iter(tree))
         body = tree[tag]
         if tag == "$t":
-            return tuple(self._decode(v) for v in body)
+            return tuple(self._items(body, consume))
         if tag == "$f":
-            return frozenset(self._decode(v) for v in body)
+            return frozenset(self._items(body, consume))
         if tag == "$s":
-            return {self._decode(v) for v in body}
+            return set(self._items(body, consume))
         if tag == "$c":
-            return Counter(self._mapping(body))
+            return Counter(self._mapping(body, consume))
         if tag == "$dd":
             factory = self._factories.get(body)
             if factory is None:
                 raise SnapshotError("incompatible", "defaultdict factory not registered")
-            return defaultdict(factory, self._mapping(tree["$v"]))
+            return defaultdict(factory, self._mapping(tree["$v"], consume))
         if tag == "$d":
-            return self._mapping(body)
+            return self._mapping(body, consume)
         if tag == "$dt":
             value = datetime.fromisoformat(body)
             return value.astimezone(ZoneInfo(tree["z"])) if "z" in tree else value
@@ -168,11 +171,30 @@ class StateCodec:
         if tag == "$m":
             return self._model(body).model_validate(tree["$v"])
         if tag == "$o":
-            return self._object(body, tree["$v"])
+            return self._object(body, tree["$v"], consume)
         raise TypeError("unknown tag")
 
-    def _mapping(self, pairs: list) -> dict:
-        return {self._decode(k): self._decode(v) for k, v in pairs}
+    def _items(self, items: list, consume: bool) -> list:
+        if not consume:
+            return [self._decode(v) for v in items]
+        out = []
+        for i, value in enumerate(items):
+            items[i] = None  # the tree's last reference to this item: freed once decoded
+            out.append(self._decode(value, True))
+            del value
+        return out
+
+    def _mapping(self, pairs: list, consume: bool = False) -> dict:
+        if not consume:
+            return {self._decode(k): self._decode(v) for k, v in pairs}
+        out = {}
+        for i, pair in enumerate(pairs):
+            pairs[i] = None
+            key, value = pair
+            del pair
+            out[self._decode(key, True)] = self._decode(value, True)
+            del value
+        return out
 
     @staticmethod
     def _model(name: str) -> type[BaseModel]:
@@ -183,11 +205,12 @@ class StateCodec:
             raise SnapshotError("incompatible", "unknown contracts model")
         return model
 
-    def _object(self, name: str, attributes: dict) -> Any:
+    def _object(self, name: str, attributes: dict, consume: bool = False) -> Any:
         cls = self._classes.get(name)
         if cls is None or set(attributes) != set(self._fields[name]):
             raise SnapshotError("incompatible", "class not registered or its fields changed")
         instance = cls.__new__(cls)
-        for attribute, value in attributes.items():
-            object.__setattr__(instance, attribute, self._decode(value))  # frozen dataclasses too
+        for attribute in list(attributes):
+            value = attributes.pop(attribute) if consume else attributes[attribute]
+            object.__setattr__(instance, attribute, self._decode(value, consume))  # frozen dataclasses too
         return instance

@@ -95,7 +95,7 @@ def unpack(value: bytes | None, service: str, scope: str, codec: StateCodec) -> 
     except (zlib.error, orjson.JSONDecodeError):
         raise SnapshotError("corrupt", "state does not decompress") from None
     del compressed
-    return codec.decode(tree), positions, written_at
+    return codec.decode(tree, consume=True), positions, written_at  # the tree shrinks as the state grows
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -210,6 +210,8 @@ class Snapshotter:
 
     async def save(self, positions: Mapping[tuple[str, int], int]) -> bool:
         """Write the state as it is now, holding `positions`; False (logged) when it could not be."""
+        if not self.enabled:  # SNAPSHOTS_ENABLED=0 writes nothing, not even at a clean stop
+            return False
         self.saved_at, folded, self.folded_since = time.monotonic(), self.folded_since, 0
         try:
             tree = self.codec.encode(self._capture())  # on the loop: nothing folds meanwhile

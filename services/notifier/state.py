@@ -72,6 +72,10 @@ class NotifierState:
         self.latest_tick: datetime | None = None
         # Erased members (docs/erasure.md): id → random pseudonym, in memory only, never snapshotted.
         self.aliases = Aliases()
+        # Members whose follow-up ended long ago (`retire`): only their ids stay, so a late record of
+        # theirs is ignored, as the rules ignore it for an ended follow-up, and never re-creates them.
+        self.retired: set[str] = set()
+        self.dedup_window = dedup_window
 
     # --- folding the log (idempotent; a bad record raises ValidationError / ValueError) ----------
 
@@ -81,6 +85,8 @@ class NotifierState:
             self.cohorts[event.cohort] = self.cohorts.get(event.cohort, SettingsHistory()).apply(event)
             return
         event = self._renamed(event)
+        if event.member_id in self.retired:
+            return
         known = self.members.get(event.member_id)
         timeline = apply_member_record(known, event)
         if timeline is None or timeline == known:
@@ -107,6 +113,8 @@ class NotifierState:
 
     def _add_event(self, event, count_drop: bool = True) -> None:
         event = self._renamed(event)
+        if event.member_id in self.retired:
+            return  # after the follow-up's end: no rule reads it
         member = self.members.get(event.member_id)
         if member is None:
             self.early.add(event.member_id, str(event.event_id), event.occurred_at, event, count_drop)
@@ -124,7 +132,7 @@ class NotifierState:
         if not isinstance(data, dict) or data.get("type") != "survey.scored":
             return
         event = SurveyScored.model_validate(data)
-        if self.aliases.is_erased(event.member_id):
+        if self.aliases.is_erased(event.member_id) or event.member_id in self.retired:
             return  # health data of an erased member: no decision needs it any more
         self.scored.setdefault(event.member_id, {})[event.timepoint] = symptoms.Scored(
             event.timepoint, event.occurred_at, event.scores.model_dump())
@@ -186,6 +194,7 @@ class NotifierState:
         id), notes read `[erased]`; the member's scores, waiting events and message keys are forgotten.
         The pseudonym gets no decision any more (no reminder, alert, escalation or resolution)."""
         pseudonym, _ = self.aliases.erase(member_id)
+        self.retired.discard(member_id)  # a snapshot must never hold an erased id
         timeline = self.members.pop(member_id, None)
         if timeline is not None:
             self.members[pseudonym] = renamed_timeline(timeline, pseudonym)
@@ -231,13 +240,41 @@ class NotifierState:
             self.skipped.prune(self.latest_tick)
             self.queue.prune(self.latest_tick)
             self.early.expire(self.latest_tick)
+            self.retire(self.latest_tick)
+
+    def retire(self, now: datetime) -> list[str]:
+        """Drop the members whose follow-up ended with their cohort (its `ends_on` passed) more than the dedup
+        window (the accepted lateness and a margin) before `now` and who have no unresolved alert:
+        no record that could still arrive changes a decision of theirs (docs/scale.md, "Retiring ended
+        members"). A withdrawn member of a running cohort stays: a re-enrolment may continue the
+        follow-up. One pass over the members still held; retired ones are not looked at again."""
+        out = []
+        for member_id, member in list(self.members.items()):
+            if self.aliases.is_renamed(member_id):
+                continue  # an erased member's pseudonym is no id to keep
+            # the cohort's end, not a withdrawal: until the cohort ends a re-enrolment may reopen follow-up
+            ends_on = self.settings_of(member.cohort).latest.ends_on
+            if ends_on is None or now - member.zones.day_end(ends_on) <= self.dedup_window:
+                continue
+            if any(self.queue.unresolved_of(member_id, kind) for kind in ("inactivity", "symptom")):
+                continue  # the alert must still be resolved
+            out.append(member_id)
+        for member_id in out:
+            del self.members[member_id]
+            for by_member in (self.quarters, self.days, self.last_activity, self.scored):
+                by_member.pop(member_id, None)
+            for members in self.partition_members.values():
+                members.discard(member_id)
+            self.early.pop(member_id)
+            self.retired.add(member_id)
+        return out
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
     # Bump when the dict below changes (the codec also notices changed classes by their fields).
-    SNAPSHOT_VERSION = "notifier-3"
+    SNAPSHOT_VERSION = "notifier-4"
     _SNAPSHOT_PLAIN = ("members", "partition_members", "cohorts", "quarters", "days", "last_activity", "scored",
-                       "queue", "replays_done")
+                       "queue", "replays_done", "retired")
 
     def to_snapshot(self) -> dict:
         """Everything folded from the log tail's topics: not the settings the process was started with,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from contracts.members import MemberEnrolled, MemberTimezoneChanged, MemberWithdrawn
@@ -95,11 +95,15 @@ class SurveyBook:
     members: dict[str, MemberTimeline] = field(default_factory=dict)
     # Erased members (docs/erasure.md): id → random pseudonym, in memory only, never snapshotted.
     aliases: Aliases = field(default_factory=Aliases)
+    # Members whose every invitation closed long ago (`retire`): only their ids stay, so a late or
+    # re-delivered record of theirs (an enrolment: a new schedule) is ignored instead of re-creating them.
+    retired: set[str] = field(default_factory=set)
+    _retired_at: datetime | None = None
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
-    SNAPSHOT_VERSION = "survey-3"  # bump when the dict below changes
-    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "_heaps", "_queued", "members")
+    SNAPSHOT_VERSION = "survey-4"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("invitations", "by_member", "open_ids", "_heaps", "_queued", "members", "retired")
 
     def to_snapshot(self) -> dict:
         """Everything folded from `surveys` and `members`: not the plan (a setting of the running process)
@@ -157,7 +161,7 @@ class SurveyBook:
             return False
         event = self._renamed(event)
         if isinstance(event, SurveyScheduled):
-            if event.invitation_id not in self.invitations:
+            if event.invitation_id not in self.invitations and event.member_id not in self.retired:
                 inv = self.invitations[event.invitation_id] = Invitation(event, partition)
                 self.by_member.setdefault(event.member_id, []).append(event.invitation_id)
                 if not self.aliases.is_renamed(event.member_id):
@@ -201,6 +205,8 @@ class SurveyBook:
     def fold_member(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> MemberTimeline | None:
         """Fold a member record into the member's timeline (idempotent); re-time their open invitations."""
         record = self._renamed(record)
+        if record.member_id in self.retired:
+            return None  # every step of theirs is closed: a member record changes none
         known = self.members.get(record.member_id)
         timeline = apply_member_record(known, record)
         if timeline is not None and timeline is not known:
@@ -248,6 +254,9 @@ class SurveyBook:
         if self.now is None or now > self.now:
             self.now = now
         self.seen.prune(self.now)
+        if self._retired_at is None or self.now - self._retired_at >= timedelta(hours=1):  # hourly is plenty
+            self._retired_at = self.now
+            self.retire(self.now)
         events: list[SurveyStepEvent] = []
         due: list[Invitation] = []
         for key in ([partition, None] if partition is not None else list(self._heaps)):
@@ -279,6 +288,34 @@ class SurveyBook:
                                                 **inv.header()))
         return self.apply_all(events, partition) if commit else events
 
+    def retire(self, now: datetime) -> list[str]:
+        """Drop the members whose every invitation closed (responded, expired or cancelled) more than the
+        dedup window (the accepted lateness and a margin) before `now`: no step is due for them and no
+        record that could still arrive changes one (docs/scale.md, "Retiring ended members"). Their
+        answered experience survey stays (staff read it), nothing else. One pass over the members held."""
+        window = self.seen.window
+        out = []
+        for member_id, ids in self.by_member.items():
+            if member_id in self.retired or self.aliases.is_renamed(member_id):
+                continue
+            invitations = [self.invitations[i] for i in ids]
+            if all(inv.status not in OPEN and inv.id not in self._queued and inv.closed_at is not None
+                   and now - inv.closed_at > window for inv in invitations):
+                out.append(member_id)
+        for member_id in out:
+            kept = []
+            for inv_id in self.by_member.pop(member_id):
+                inv = self.invitations[inv_id]
+                if inv.scheduled.instrument == "experience" and inv.response is not None:
+                    kept.append(inv_id)
+                else:
+                    del self.invitations[inv_id]
+            if kept:
+                self.by_member[member_id] = kept
+            self.members.pop(member_id, None)
+            self.retired.add(member_id)
+        return out
+
     # --- erasure (docs/erasure.md) --------------------------------------------------------------
 
     def erase(self, member_id: str) -> str:
@@ -287,6 +324,7 @@ class SurveyBook:
         replaced (they are derived from the member id); free-text answers read `[erased]`. The
         pseudonym's invitations take no further step."""
         pseudonym, _ = self.aliases.erase(member_id)
+        self.retired.discard(member_id)  # a snapshot must never hold an erased id
         timeline = self.members.pop(member_id, None)
         if timeline is not None:
             self.members[pseudonym] = renamed_timeline(timeline, pseudonym)
