@@ -97,8 +97,8 @@ def _withdrawn(summaries: list[dict], now: datetime | None) -> int:
 
 def headline(ch: ClickHouse, cohort: str) -> CohortOverview:
     # the same fast fold the published answers use (docs/metrics.md, "How answers are computed")
-    fold = queries.cohort_fold(ch, cohort)
-    now = queries.latest_tick(ch)
+    now = queries.latest_tick(ch)  # read once: the withdrawals below are judged by the fold's tick
+    fold = queries.cohort_fold(ch, cohort, now)
     weeks = fold.intervention_weeks
     summaries = fold.member_summaries()
     states = [m["activity"] for m in summaries]

@@ -147,11 +147,12 @@ def cohort_days(ch: ClickHouse, cohort: str) -> tuple[CohortCalendar, list[days.
     return f.calendar, f.member_days()
 
 
-def cohort_fold(ch: ClickHouse, cohort: str) -> grid.Grid | ReferenceFold:
+def cohort_fold(ch: ClickHouse, cohort: str, now: datetime | None = None) -> grid.Grid | ReferenceFold:
     """The cohort's member-days as numpy columns; `days.py`'s fold for a cohort with more distinct
-    tasks than a bit mask holds (never seen in practice, but still answered exactly)."""
+    tasks than a bit mask holds (never seen in practice, but still answered exactly). `now`: the
+    latest tick, when the caller has read it already and judges other figures by the same one."""
     calendar = cohort_calendar(ch, cohort)
-    now = latest_tick(ch)
+    now = now or latest_tick(ch)
     try:
         p = grid.plan(calendar, now)
     except grid.TooManyTasks:
