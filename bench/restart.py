@@ -190,7 +190,7 @@ def measure(months: int, members: int) -> list[dict]:
                                                                         group)
                 replay.stop()
                 restart, snap_s, snap_mib, snap_fold = start_timed(service, bootstrap, tmp_path, True, written, group)
-                snapshot_bytes = _snapshot_bytes(restart.url, service)
+                snapshot_bytes = _snapshot_bytes(bootstrap, service)
                 restart.stop()
             rows.append(dict(service=service, months=months, members=months * members, records=records,
                              replay_s=replay_s, replay_mib=replay_mib, snapshot_s=snap_s, snapshot_mib=snap_mib,
@@ -208,15 +208,17 @@ def fold_text(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds:.2f} s"
 
 
-def _snapshot_bytes(url: str, service: str) -> float:
-    import httpx
-    from prometheus_client.parser import text_string_to_metric_families
+def _snapshot_bytes(bootstrap: str, service: str) -> int:
+    """The size of the service's newest snapshots on its topic (the metrics stream: one per partition)."""
+    import asyncio
 
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=5).text):
-        for sample in family.samples:
-            if sample.name == "carecircle_snapshot_bytes" and sample.labels.get("service") == service:
-                return sample.value
-    return 0.0
+    from contracts.topics import MEMBER_PARTITIONS, METRICS_SNAPSHOTS, NOTIFIER_SNAPSHOTS, SURVEY_SNAPSHOTS
+    from services.common.snapshots import read_newest_of
+
+    topic = {"notifier": NOTIFIER_SNAPSHOTS, "survey": SURVEY_SNAPSHOTS, "metrics": METRICS_SNAPSHOTS}[service]
+    keys = [f"metrics-p{p}".encode() for p in range(MEMBER_PARTITIONS)] if service == "metrics" else [service.encode()]
+    found = asyncio.run(read_newest_of(bootstrap, topic, keys))
+    return sum(len(value or b"") for value in found.values())
 
 
 def main(members: int) -> int:

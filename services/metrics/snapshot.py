@@ -114,7 +114,12 @@ class StreamSnapshots:
         folded anything since its previous one, if what it published is acknowledged within the
         rebalance flush time (a broker outage must not hold the stop; the log after the previous
         snapshot is read again instead)."""
-        await self._save(lambda snapshotter: snapshotter.folded_since > 0, self.settings.rebalance_flush_s)
+        if not self.enabled:
+            return
+        within = self.settings.rebalance_flush_s
+        if not await self.app.daily.acknowledged(self.app.daily.mark(), within):  # once, not per partition
+            return
+        await self._save(lambda snapshotter: snapshotter.folded_since > 0, within)
 
     async def _save(self, wanted, within_s: float) -> None:
         """Save each owned partition `wanted` picks, once what its captured state published is

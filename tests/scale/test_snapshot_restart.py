@@ -35,7 +35,7 @@ from testsupport.broker import ServiceProcess, read_topic
 
 from .cohort import Driver, plan
 from .test_scale_out import _collect, _wait_delivered
-from .workers import applied_offsets, start_together, wait_applied, worker
+from .workers import applied_offsets, start_together, stream_settings, wait_applied, worker
 
 SERVICES = ("notifier", "survey", "metrics")
 KILL_DAY = 3
@@ -91,14 +91,9 @@ def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
     run_dir = tmp / ("snapshots" if snapshots else "replay")
     run_dir.mkdir()
     common = {"SNAPSHOTS_ENABLED": "1" if snapshots else "0", "SNAPSHOT_EVERY_RECORDS": "100", "SNAPSHOT_EVERY_S": "1"}
-    extra = {
-        "notifier": {"NOTIFIER_GROUP_ID": "carecircle-notifier", "NOTIFIER_REBUILD_IDLE_S": "0.3",
-                     "NOTIFIER_PUSH_GATEWAY_URL": receiver.url, "NOTIFIER_REMINDER_GRACE_MINUTES": "300",
-                     "NOTIFIER_RETRY_INITIAL_S": "0.05", "NOTIFIER_RETRY_MAX_S": "0.2",
-                     "NOTIFIER_RETRY_ATTEMPTS": "2", "NOTIFIER_COMMIT_INTERVAL_S": "1"},
-        "survey": {"SURVEY_GROUP_ID": "carecircle-survey", "SURVEY_REBUILD_IDLE_S": "0.3"},
-        "metrics": {"CLICKHOUSE_URL": f"chdb://{run_dir / 'chdb'}", "LOG_LEVEL": "INFO"},  # restores are logged
-    }
+    extra = stream_settings(receiver.url)
+    # the first metrics worker runs the sink too (the joiner below is the stream role); restores are logged
+    extra["metrics"] = {"CLICKHOUSE_URL": f"chdb://{run_dir / 'chdb'}", "LOG_LEVEL": "INFO"}
     workers = {s: worker(s, bootstrap, jwt_secret, run_dir, 0, common | extra[s]) for s in SERVICES}
     keep_running.extend(workers.values())
     start_together(list(workers.values()))
