@@ -29,7 +29,10 @@ class AuditTrail:
     async def _publisher_ready(self) -> Publisher:
         async with self._opening:
             if self._publisher is None:
-                self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 5_000, f"{self.service}-audit")
+                # A staff read waits for its record: the producer must find the broker within the
+                # delivery timeout too, not kafka-python's 30 s bootstrap default (then 503, fail closed).
+                self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 5_000, f"{self.service}-audit",
+                                                          bootstrap_timeout_ms=5_000)
             return self._publisher
 
     async def record(self, principal: Principal, resource: AuditedResource, cohort: str | None = None,
