@@ -49,9 +49,15 @@ class AuditTrail:
                                 headers={"Retry-After": "5"}) from None
         return access
 
+    @property
+    def open(self) -> bool:
+        return self._publisher is not None
+
     async def close(self) -> None:
-        if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.close)
+        async with self._opening:
+            if self._publisher is not None:
+                publisher, self._publisher = self._publisher, None
+                await asyncio.to_thread(publisher.close)
 
 
 def audit_trail(request: Request) -> AuditTrail:
