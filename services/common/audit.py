@@ -29,7 +29,10 @@ class AuditTrail:
     async def _publisher_ready(self) -> Publisher:
         async with self._opening:
             if self._publisher is None:
-                self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 5_000, f"{self.service}-audit")
+                # A staff read waits for its record: the producer must find the broker within the
+                # delivery timeout too, not kafka-python's 30 s bootstrap default (then 503, fail closed).
+                self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 5_000, f"{self.service}-audit",
+                                                          bootstrap_timeout_ms=5_000)
             return self._publisher
 
     async def record(self, principal: Principal, resource: AuditedResource, cohort: str | None = None,
@@ -46,9 +49,15 @@ class AuditTrail:
                                 headers={"Retry-After": "5"}) from None
         return access
 
+    @property
+    def open(self) -> bool:
+        return self._publisher is not None
+
     async def close(self) -> None:
-        if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.close)
+        async with self._opening:
+            if self._publisher is not None:
+                publisher, self._publisher = self._publisher, None
+                await asyncio.to_thread(publisher.close)
 
 
 def audit_trail(request: Request) -> AuditTrail:

@@ -35,13 +35,16 @@ from pydantic import ValidationError
 from contracts.snapshots import SNAPSHOT_FORMAT, ServiceSnapshot, SnapshotOffset
 from contracts.topics import MAX_SNAPSHOT_BYTES, Topic
 
-from .kafka import Publisher, Record
+from .kafka import Publisher, Record, broker_reachable
 from .kafka_security import aiokafka_options
 from .logging import log
 from .snapshot_codec import SnapshotError, StateCodec
 from .telemetry import SNAPSHOT_BYTES, SNAPSHOT_FALLBACKS, SNAPSHOT_RESTORED_OFFSETS, SNAPSHOTS_WRITTEN
 
 Positions = dict[tuple[str, int], int]  # (topic, partition) → next offset the state holds
+# How long the snapshot producer may wait for the broker when it starts (kafka-python's default is 30 s;
+# the 30 s delivery timeout is for the large record, not for finding the broker).
+PRODUCER_START_TIMEOUT_MS = 5_000
 
 
 # --- the record (pure) ------------------------------------------------------------------------------
@@ -168,7 +171,8 @@ class SharedPublisher:
     async def publish(self, records: list[Record]) -> None:
         if self._publisher is None:
             self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 30_000, self.client,
-                                                      max_request_size=MAX_SNAPSHOT_BYTES + 1024)
+                                                      max_request_size=MAX_SNAPSHOT_BYTES + 1024,
+                                                      bootstrap_timeout_ms=PRODUCER_START_TIMEOUT_MS)
         await self._publisher.publish(records)
 
     async def close(self) -> None:
@@ -254,6 +258,12 @@ class Snapshotter:
         `ready`: awaited after the state is captured and before it is written; False defers the write
         (the metrics stream waits until what the captured state published is acknowledged)."""
         if not self.enabled:  # SNAPSHOTS_ENABLED=0 writes nothing, not even at a clean stop
+            return False
+        if not await broker_reachable(self.bootstrap):
+            # A snapshot only shortens the next start. Without a broker, starting a producer would
+            # hold the caller (a stop during an outage) for the producer's whole bootstrap wait.
+            self.saved_at = time.monotonic()  # the next try after `every_s`, not at every record
+            log.warning("snapshot_write_failed", service=self.service, error="BrokerUnreachable")
             return False
         self.saved_at, folded, self.folded_since = time.monotonic(), self.folded_since, 0
         try:

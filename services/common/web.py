@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, status
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from .audit import AuditTrail
 from .guard import GuardSettings, RequestGuard
 from .logging import log
 from .process import tune_gc
@@ -141,6 +143,23 @@ def install_in_flight_gauge(app: FastAPI, service: str, body_bytes: dict[str, in
     app.add_middleware(SecurityHeaders, docs_enabled=settings.api_docs)
 
 
+def closing_the_audit_trail(lifespan: Callable) -> Callable:
+    """`lifespan`, then the audit trail's producer closed (it is opened by the first audited read).
+    Left open, its connection outlived the app: a broker stopping after it waited for that client."""
+
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[object]:
+        try:
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            trail: AuditTrail | None = getattr(app.state, "audit_trail", None)
+            if trail is not None:
+                await trail.close()
+
+    return wrapped
+
+
 def service_app(service: str, settings: object, description: str, lifespan: Callable,
                 body_bytes: dict[str, int] | None = None, api_version: str = "1.0") -> FastAPI:
     """A service's FastAPI app with the set-up every service shares: its settings on app.state (the
@@ -148,7 +167,8 @@ def service_app(service: str, settings: object, description: str, lifespan: Call
     guard and security headers. `body_bytes`: routes allowed a larger body than the default.
     `api_version`: the published contract's version; a breaking change raises its major number
     (contracts/compat.py, docs/clients.md)."""
-    app = FastAPI(title=f"CareCircle {service}", version=api_version, description=description, lifespan=lifespan)
+    app = FastAPI(title=f"CareCircle {service}", version=api_version, description=description,
+                  lifespan=closing_the_audit_trail(lifespan))
     app.state.settings = settings
     install_error_handlers(app)
     install_in_flight_gauge(app, service, body_bytes)

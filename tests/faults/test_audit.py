@@ -66,6 +66,9 @@ def test_every_staff_read_of_member_data_is_audited_and_queryable_by_admins(brok
         by_member = svc["metrics"].get("/v1/audit", headers=admin, params={"target": member}).json()
         assert [e["resource"] for e in by_member] == ["member_engagement"]
         assert svc["metrics"].get("/v1/audit", headers=admin, params={"from": "2026-01-01"}).status_code == 422
+        trails = [svc[name].app.state.audit_trail for name in ("notifier", "metrics", "survey")]
+        assert all(trail.open for trail in trails)
+    assert not any(trail.open for trail in trails), "a stopped service closes its audit producer"
 
     # the log holds who/what/when, never the data read (the member list's rates, the engagement days)
     records = [r for r in read_topic(broker, "audit", expect_at_least=len(reads))

@@ -3,7 +3,10 @@ while it is gone and ready again after, and ingest accepts events again by itsel
 
 tansu keeps memory only, so the returning broker is empty: processing of the old log after a real
 broker restart (Kafka keeps its log) cannot be shown here; ingest's 503 → 202 path and the metrics
-sink's ClickHouse outage are tested with data elsewhere."""
+sink's ClickHouse outage are tested with data elsewhere.
+
+The stack stops while the broker is gone again: every service must still end on SIGTERM by itself
+(a hung stop would be SIGKILLed by the stack, as Kubernetes does after the grace period)."""
 
 from __future__ import annotations
 
@@ -70,4 +73,6 @@ def test_every_service_survives_a_broker_outage(jwt_secret, tmp_path, fault_repo
             assert all(p.poll() is None for p in stack.processes.values()), "no service died"
         finally:
             broker.kill()
+    exits = {name: p.returncode for name, p in stack.processes.items()}
+    assert exits == dict.fromkeys(services, -signal.SIGTERM), f"a service had to be killed: {exits}"
     fault_report.add("broker outage (all services)", faults_injected=1, inputs_tried=2, requests_refused_correctly=1)

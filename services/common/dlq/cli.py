@@ -30,6 +30,8 @@ DLQ_NAMES = [t.name for t in DEAD_LETTER_TOPICS]
 
 Bootstrap = Annotated[str, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP", help="Kafka bootstrap servers")]
 Idle = Annotated[float, typer.Option("--idle", min=0.2, max=30, help="Seconds without a new record that end a read")]
+ConnectTimeout = Annotated[float, typer.Option(
+    "--connect-timeout", min=0.5, max=300, help="Seconds to wait for the broker to answer before giving up")]
 Topics = Annotated[
     list[str] | None, typer.Option("--topic", "-t", help=f"Dead-letter topic(s); default: {', '.join(DLQ_NAMES)}")
 ]
@@ -49,14 +51,15 @@ def _topics(topics: list[str] | None) -> list[str]:
     return chosen
 
 
-def _read(bootstrap: str, topics: list[str], idle: float) -> tuple[list[dl.Letter], dl.OutboundHistory]:
+def _read(bootstrap: str, topics: list[str], idle: float,
+          connect_timeout: float) -> tuple[list[dl.Letter], dl.OutboundHistory]:
     found: list[dl.Letter] = []
     try:
         for topic in topics:
-            found += [dl.parse(topic, *record) for record in read_all(bootstrap, topic, idle)]
+            found += [dl.parse(topic, *record) for record in read_all(bootstrap, topic, idle, connect_timeout)]
         history = dl.OutboundHistory()
         if dl.REPLAYABLE in topics:
-            for _, _, _, value in read_all(bootstrap, NOTIFICATIONS_OUTBOUND.name, idle):
+            for _, _, _, value in read_all(bootstrap, NOTIFICATIONS_OUTBOUND.name, idle, connect_timeout):
                 history.fold(value)
     except (LookupError, KafkaSecurityError) as exc:  # messages name the topic or the setting, no secret
         _fail(str(exc))
@@ -89,9 +92,10 @@ def _status(action: str) -> str:
 
 
 @app.command("list")
-def list_letters(bootstrap: Bootstrap = "127.0.0.1:9092", topic: Topics = None, idle: Idle = 1.0) -> None:
+def list_letters(bootstrap: Bootstrap = "127.0.0.1:9092", topic: Topics = None, idle: Idle = 1.0,
+                 connect_timeout: ConnectTimeout = 30.0) -> None:
     """Every dead letter with its reason and replay status."""
-    found, history = _read(bootstrap, _topics(topic), idle)
+    found, history = _read(bootstrap, _topics(topic), idle, connect_timeout)
     console = _console()
     if not found:
         console.print("no dead letters")
@@ -101,9 +105,10 @@ def list_letters(bootstrap: Bootstrap = "127.0.0.1:9092", topic: Topics = None, 
 
 @app.command()
 def show(letter_id: Annotated[str, typer.Argument(help="event id (or a unique prefix), or topic/partition/offset")],
-         bootstrap: Bootstrap = "127.0.0.1:9092", topic: Topics = None, idle: Idle = 1.0) -> None:
+         bootstrap: Bootstrap = "127.0.0.1:9092", topic: Topics = None, idle: Idle = 1.0,
+         connect_timeout: ConnectTimeout = 30.0) -> None:
     """One dead letter in full (without the message text or event payload)."""
-    found, history = _read(bootstrap, _topics(topic), idle)
+    found, history = _read(bootstrap, _topics(topic), idle, connect_timeout)
     chosen, unknown = dl.select(found, [letter_id])
     if unknown:
         _fail(f"no single dead letter {unknown[0]}")
@@ -127,12 +132,13 @@ def replay(
     ] = None,
     bootstrap: Bootstrap = "127.0.0.1:9092",
     idle: Idle = 1.0,
+    connect_timeout: ConnectTimeout = 30.0,
 ) -> None:
     """Deliver dead letters again: writes notification.replayed records that the notifier honours once."""
     if bool(letter_ids) == all_letters:
         _fail("name the letters to replay, or pass --all (not both)", code=2)
     operator = (by or os.environ.get("USER") or getpass.getuser() or "operator").strip()[:100]
-    found, history = _read(bootstrap, DLQ_NAMES, idle)
+    found, history = _read(bootstrap, DLQ_NAMES, idle, connect_timeout)
     if all_letters:
         chosen = [x for x in found if x.topic == dl.REPLAYABLE]
     else:
@@ -155,7 +161,7 @@ def replay(
     replays = [dl.replay_of(x, operator, now) for x in todo]
     progress = iter(track(range(len(replays)), description="replaying", console=console, transient=True))
     try:
-        publish_replays(bootstrap, replays, on_sent=lambda: next(progress, None))
+        publish_replays(bootstrap, replays, on_sent=lambda: next(progress, None), connect_timeout_s=connect_timeout)
     except Exception as exc:
         _fail(f"replay stopped: {type(exc).__name__}; run it again: letters already replayed are skipped")
     console.print(f"{len(replays)} replayed by {operator}, {skipped} skipped")

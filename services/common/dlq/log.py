@@ -15,12 +15,14 @@ from services.common.kafka_security import kafka_python_options
 
 
 def read_all(
-    bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 120.0
+    bootstrap: str, topic: str, idle_s: float = 1.0, connect_timeout_s: float = 30.0, timeout_s: float = 120.0
 ) -> list[tuple[int, int, bytes | None, bytes | None]]:
     """Every record of `topic` as (partition, offset, key, value), without a consumer group. End offsets
     are not trusted (tansu answers ListOffsets one batch short): the log is read once `idle_s` passes
-    with nothing new. Raises LookupError for a topic the broker does not have."""
+    with nothing new. Raises LookupError for a topic the broker does not have, KafkaTimeoutError when
+    no broker answers within `connect_timeout_s`."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="carecircle-dlq",
+                             bootstrap_timeout_ms=int(connect_timeout_s * 1000),
                              **kafka_python_options())  # TLS + SCRAM from KAFKA_SECURITY_PROTOCOL & co.
     try:
         ids = consumer.partitions_for_topic(topic)
@@ -42,12 +44,14 @@ def read_all(
         consumer.close()
 
 
-def publish_replays(bootstrap: str, replays: Sequence[NotificationReplayed], on_sent=lambda: None) -> None:
+def publish_replays(bootstrap: str, replays: Sequence[NotificationReplayed], on_sent=lambda: None,
+                    connect_timeout_s: float = 30.0) -> None:
     """Write the replays to notifications.outbound (acks=all), keyed like the request they replay, so a
     replay lands on the partition (and notifier worker) of the original request."""
 
     async def run() -> None:
-        publisher = await asyncio.to_thread(Publisher, bootstrap, 10_000, "carecircle-dlq")
+        publisher = await asyncio.to_thread(Publisher, bootstrap, 10_000, "carecircle-dlq",
+                                            bootstrap_timeout_ms=int(connect_timeout_s * 1000))
         try:
             for replay in replays:
                 await publisher.publish([Record(NOTIFICATIONS_OUTBOUND.name, replay.request.recipient.encode(),

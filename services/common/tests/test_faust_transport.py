@@ -5,7 +5,7 @@ import asyncio
 import time
 
 from contracts.topics import Topic
-from services.common.faust_transport import DirectDeliveryConsumer
+from services.common.faust_transport import BoundedStopConsumerThread, DirectDeliveryConsumer
 from services.common.kafka import Publisher, Record, ensure_topics
 from services.common.settings import CommonSettings
 from services.common.stream import catalogue_topic, faust_app_running, make_faust_app
@@ -65,3 +65,9 @@ async def test_a_suspended_flow_is_not_bypassed(tmp_path):
     assert suspended.results == [True]  # the suspension won
     await asyncio.sleep(0.3)
     assert done == ["a"]  # and "b" was abandoned, to be fetched again after the rebalance
+
+
+def test_the_consumer_thread_stops_without_waiting_for_an_unreachable_broker(tmp_path):
+    # The behaviour itself is proven against a real broker outage in tests/faults/test_broker_outage.py.
+    consumer = _app("127.0.0.1:1", tmp_path).consumer  # constructed only: nothing connects
+    assert isinstance(consumer._thread, BoundedStopConsumerThread)

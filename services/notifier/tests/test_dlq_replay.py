@@ -94,7 +94,8 @@ def test_bad_requests_get_a_clear_error(broker):
     assert unknown.exit_code == 1 and "no single dead letter ffffffff-dead" in unknown.output
     wrong_topic = runner.invoke(dlq, ["list", "--topic", "members", "--bootstrap", broker])
     assert wrong_topic.exit_code == 2 and "not a dead-letter topic" in wrong_topic.output
-    down = runner.invoke(dlq, ["list", "--bootstrap", f"127.0.0.1:{free_port()}"])
+    # --connect-timeout 1: the same error as after the default 30 s, without waiting for it
+    down = runner.invoke(dlq, ["list", "--bootstrap", f"127.0.0.1:{free_port()}", "--connect-timeout", "1"])
     assert down.exit_code == 1 and "cannot read from Kafka" in down.output and "Traceback" not in down.output
 
 
