@@ -1,5 +1,5 @@
-"""faust's Kafka transport with one change: records are delivered to the streams without four
-tasks each.
+"""faust's Kafka transport with two changes: records are delivered to the streams without four
+tasks each, and the consumer thread stops at once when the broker is gone (below).
 
 faust's drain loop hands every fetched record over with
 `wait_first(deliver(record), suspend_flow.wait())`: mode's `wait_first` wraps both, plus the service's
@@ -12,12 +12,6 @@ when flow gets suspended (a rebalance) DURING a delivery that waits (a full stre
 abandons that record; here it reaches the stream once flow resumes, and the stream skips it because
 it carries the previous consumer generation (faust's `Stream._c_aiter` drops such records), so the
 partition's new owner fetches it again from the committed offset — the same outcome.
-
-It also resumes from a state snapshot (docs/scale.md, "Snapshots and restarts"): when the app carries
-`resume_offsets` ({TP: next offset}, set before it starts, by a service that restored its state), the
-first seek after an assignment puts every partition of `resume_topics` at its snapshot offset (0 when
-the snapshot does not cover it: the state holds nothing of it), whatever the group committed. Once
-only: a later rebalance resumes from the group's commits as usual.
 
 Its consumer thread also stops within moments when the broker is gone (`BoundedStopConsumerThread`).
 """
@@ -68,24 +62,6 @@ class DirectDeliveryConsumer(aiokafka_driver.Consumer):
             suspended.close()  # never awaited: close it so it is not reported as forgotten
             return WaitResults([deliver], [await deliver], False)
         return await super().wait_first(*coros, timeout=timeout)
-
-    async def perform_seek(self) -> None:
-        await super().perform_seek()
-        offsets = getattr(self.app, "resume_offsets", None)
-        if offsets is None:
-            return
-        topics = self.app.resume_topics
-        for tp in self.assignment():
-            if tp.topic in topics and tp not in self._resumed:
-                self._resumed.add(tp)
-                await self.seek(tp, offsets.get(tp, 0))
-
-    @property
-    def _resumed(self) -> set:
-        """Partitions already put at their snapshot offset by this consumer."""
-        if not hasattr(self, "_resumed_tps"):
-            self._resumed_tps: set = set()
-        return self._resumed_tps
 
 
 class DirectDeliveryTransport(aiokafka_driver.Transport):

@@ -23,7 +23,7 @@ import base64
 import hashlib
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -111,46 +111,80 @@ def key_partition(key: bytes, partitions: int) -> int:
 async def read_newest(bootstrap: str, topic: Topic, key: bytes, timeout_s: float = 30.0) -> bytes | None:
     """The newest value under `key` (None: no record), read backwards from the log end in growing
     windows, so the time does not depend on how many snapshots the topic still holds."""
+    return (await read_newest_of(bootstrap, topic, [key], timeout_s)).get(key)
+
+
+async def read_newest_of(bootstrap: str, topic: Topic, keys: list[bytes],
+                         timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
+    """The newest value under each of `keys` that has a record (one backwards read per topic partition)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 fetch_max_bytes=MAX_SNAPSHOT_BYTES, max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES,
                                 request_timeout_ms=int(timeout_s * 1000), **aiokafka_options())
     await consumer.start()
+    found: dict[bytes, bytes | None] = {}
     try:
-        tp = TopicPartition(topic.name, key_partition(key, topic.partitions))
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        window, stop = 8, end
-        while stop > 0:
-            start = max(0, stop - window)
-            found = await _last_value_in(consumer, tp, key, start, stop)
-            if found is not None:
-                return found[0]
-            stop, window = start, window * 4
-        return None
+        by_partition: dict[int, set[bytes]] = {}
+        for key in keys:
+            by_partition.setdefault(key_partition(key, topic.partitions), set()).add(key)
+        for partition, wanted in by_partition.items():
+            tp = TopicPartition(topic.name, partition)
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            window, stop = 8, end
+            while stop > 0 and not wanted <= found.keys():
+                start = max(0, stop - window)
+                newer = await _last_values_in(consumer, tp, wanted - found.keys(), start, stop)
+                found.update(newer)
+                stop, window = start, window * 4
+        return found
     finally:
         await consumer.stop()
 
 
-async def _last_value_in(consumer: AIOKafkaConsumer, tp: TopicPartition, key: bytes, start: int,
-                         stop: int) -> tuple[bytes | None] | None:
-    """The last record under `key` at offsets [start, stop) and just past `stop` (tansu reports the
-    log end one batch short: the rest of that batch is read too, until the log is quiet)."""
+async def _last_values_in(consumer: AIOKafkaConsumer, tp: TopicPartition, keys: set[bytes], start: int,
+                          stop: int) -> dict[bytes, bytes | None]:
+    """The last record under each of `keys` at offsets [start, stop) and just past `stop` (tansu reports
+    the log end one batch short: the rest of that batch is read too, until the log is quiet)."""
     consumer.seek(tp, start)
-    found: tuple[bytes | None] | None = None
+    found: dict[bytes, bytes | None] = {}
     while True:
         batches = await consumer.getmany(tp, timeout_ms=100)
         records = batches.get(tp, [])
         for record in records:
-            if record.key == key:
-                found = (record.value,)
+            if record.key in keys:
+                found[record.key] = record.value
         if not records and await consumer.position(tp) >= stop:
             return found
+
+
+class SharedPublisher:
+    """One snapshot producer for several snapshotters of a process (opened at the first write)."""
+
+    def __init__(self, bootstrap: str, client: str) -> None:
+        self.bootstrap, self.client = bootstrap, client
+        self._publisher: Publisher | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._publisher is not None
+
+    async def publish(self, records: list[Record]) -> None:
+        if self._publisher is None:
+            self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 30_000, self.client,
+                                                      max_request_size=MAX_SNAPSHOT_BYTES + 1024,
+                                                      bootstrap_timeout_ms=PRODUCER_START_TIMEOUT_MS)
+        await self._publisher.publish(records)
+
+    async def close(self) -> None:
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.close)
+            self._publisher = None
 
 
 class Snapshotter:
     def __init__(self, service: str, scope: str, topic: Topic, bootstrap: str, codec: StateCodec,
                  capture: Callable[[], Any], restore: Callable[[Any], None], every_records: int, every_s: float,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, publisher: SharedPublisher | None = None) -> None:
         self.service, self.scope, self.topic, self.bootstrap, self.codec = service, scope, topic, bootstrap, codec
         self.key = scope.encode()
         self._capture, self._restore = capture, restore
@@ -158,7 +192,8 @@ class Snapshotter:
         self.folded_since = 0
         self.saved_at = time.monotonic()
         self.restored: Positions = {}
-        self._publisher: Publisher | None = None
+        self._own_publisher = publisher is None
+        self._publisher = publisher or SharedPublisher(bootstrap, f"{service}-snapshots")
         for reason in ("missing", "corrupt", "incompatible", "unreadable"):
             SNAPSHOT_FALLBACKS.labels(service, reason)  # exported at 0: an alert can tell "none yet" from "no series"
 
@@ -172,15 +207,20 @@ class Snapshotter:
         try:
             value = await read_newest(self.bootstrap, self.topic, self.key)
         except Exception as exc:  # broker or topic trouble: replaying the log is always correct
-            return self._fallback("unreadable", type(exc).__name__)
+            return self.fallback("unreadable", type(exc).__name__)
+        return await self.restore_value(value, started)
+
+    async def restore_value(self, value: bytes | None, started: float | None = None) -> Positions:
+        """Restore the snapshot record `value` (None: there is none) read by the caller; as `load`."""
+        started = time.monotonic() if started is None else started
         if value is None:
-            return self._fallback("missing", "no snapshot yet")
+            return self.fallback("missing", "no snapshot yet")
         try:
             state, positions, written_at = await asyncio.to_thread(unpack, value, self.service, self.scope,
                                                                    self.codec)
             self._restore(state)
         except SnapshotError as exc:
-            return self._fallback(exc.reason, str(exc))
+            return self.fallback(exc.reason, str(exc))
         self.restored = positions
         SNAPSHOT_BYTES.labels(self.service).set(len(value))
         SNAPSHOT_RESTORED_OFFSETS.labels(self.service).set(sum(positions.values()))
@@ -189,7 +229,8 @@ class Snapshotter:
                  seconds=round(time.monotonic() - started, 3))
         return positions
 
-    def _fallback(self, reason: str, detail: str) -> Positions:
+    def fallback(self, reason: str, detail: str) -> Positions:
+        """Nothing restored: the reader starts from offset 0 (logged and counted)."""
         SNAPSHOT_FALLBACKS.labels(self.service, reason).inc()
         SNAPSHOT_RESTORED_OFFSETS.labels(self.service).set(0)
         log.warning("snapshot_fallback_full_replay", service=self.service, scope=self.scope, reason=reason,
@@ -211,8 +252,11 @@ class Snapshotter:
             return False
         return await self.save(positions)
 
-    async def save(self, positions: Mapping[tuple[str, int], int]) -> bool:
-        """Write the state as it is now, holding `positions`; False (logged) when it could not be."""
+    async def save(self, positions: Mapping[tuple[str, int], int],
+                   ready: Callable[[], Awaitable[bool]] | None = None) -> bool:
+        """Write the state as it is now, holding `positions`; False (logged) when it could not be.
+        `ready`: awaited after the state is captured and before it is written; False defers the write
+        (the metrics stream waits until what the captured state published is acknowledged)."""
         if not self.enabled:  # SNAPSHOTS_ENABLED=0 writes nothing, not even at a clean stop
             return False
         if not await broker_reachable(self.bootstrap):
@@ -229,14 +273,14 @@ class Snapshotter:
             return False
         value = await asyncio.to_thread(pack_tree, self.service, self.scope, self.codec.shape, tree, dict(positions),
                                         datetime.now(timezone.utc))
+        if ready is not None and not await ready():
+            self.folded_since += folded  # try again at the next chance
+            log.warning("snapshot_deferred", service=self.service, scope=self.scope)
+            return False
         if len(value) > MAX_SNAPSHOT_BYTES:
             log.warning("snapshot_too_large", service=self.service, bytes=len(value), limit=MAX_SNAPSHOT_BYTES)
             return False
         try:
-            if self._publisher is None:
-                self._publisher = await asyncio.to_thread(
-                    Publisher, self.bootstrap, 30_000, f"{self.service}-snapshots",
-                    max_request_size=MAX_SNAPSHOT_BYTES + 1024, bootstrap_timeout_ms=PRODUCER_START_TIMEOUT_MS)
             await self._publisher.publish([Record(self.topic.name, self.key, value)])
         except Exception as exc:  # BrokerUnavailable, or the producer could not start
             self.folded_since += folded  # try again at the next chance
@@ -249,5 +293,5 @@ class Snapshotter:
         return True
 
     async def close(self) -> None:
-        if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.close)
+        if self._own_publisher:
+            await self._publisher.close()

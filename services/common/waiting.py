@@ -7,6 +7,8 @@ without end: the room holds at most `per_member` events of one member and `total
 and forgets events older than `window` before the latest tick (ingest refuses events older than the
 accepted lateness, so an enrolment arriving later could not have made them count anyway).
 Refused and expired events are counted in `dropped` by reason (docs/security.md, "Memory bounds").
+Several rooms of one process can share one `total` (a `RoomBudget`): the metrics stream keeps a room
+per partition it owns, and the bound is the process's memory, not a partition's.
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ DEFAULT_TOTAL = 200_000
 DEFAULT_WINDOW = timedelta(days=30)  # ingest's accepted lateness
 
 
+class RoomBudget:
+    """The `total` bound shared by several rooms: how many events they may hold together."""
+
+    def __init__(self, total: int = DEFAULT_TOTAL) -> None:
+        if total < 1:
+            raise ValueError("waiting room bounds must be positive")
+        self.total, self.used = total, 0
+
+
 class WaitingRoom(Generic[Event]):
     """member_id → {key: (occurred_at, event)}, in arrival order, within the bounds."""
 
     def __init__(self, per_member: int = DEFAULT_PER_MEMBER, total: int = DEFAULT_TOTAL,
-                 window: timedelta = DEFAULT_WINDOW) -> None:
+                 window: timedelta = DEFAULT_WINDOW, budget: RoomBudget | None = None) -> None:
         if per_member < 1 or total < 1:
             raise ValueError("waiting room bounds must be positive")
-        self.per_member, self.total, self.window = per_member, total, window
+        self.budget = budget or RoomBudget(total)
+        self.per_member, self.total, self.window = per_member, self.budget.total, window
         self._waiting: dict[str, dict[str, tuple[datetime, Event]]] = {}
         self._size = 0
         self.dropped: Counter[str] = Counter()  # reason → events refused or forgotten
@@ -45,17 +57,21 @@ class WaitingRoom(Generic[Event]):
         if waiting is not None and len(waiting) >= self.per_member:
             self.dropped["member_full"] += int(count_drop)
             return False
-        if self._size >= self.total:
+        if self.budget.used >= self.budget.total:
             self.dropped["total_full"] += int(count_drop)
             return False
         self._waiting.setdefault(member_id, {})[key] = (occurred_at, event)
-        self._size += 1
+        self._resize(1)
         return True
+
+    def _resize(self, change: int) -> None:
+        self._size += change
+        self.budget.used += change
 
     def pop(self, member_id: str) -> list[tuple[str, Event]]:
         """The member's waiting events (key, event) in arrival order; they leave the room."""
         waiting = self._waiting.pop(member_id, {})
-        self._size -= len(waiting)
+        self._resize(-len(waiting))
         return [(key, event) for key, (_, event) in waiting.items()]
 
     def expire(self, now: datetime) -> list[str]:
@@ -69,7 +85,7 @@ class WaitingRoom(Generic[Event]):
             if not waiting:
                 del self._waiting[member_id]
             gone += old
-        self._size -= len(gone)
+        self._resize(-len(gone))
         self.dropped["expired"] += len(gone)
         return gone
 
@@ -102,5 +118,10 @@ class WaitingRoom(Generic[Event]):
 
     def restore(self, data: dict) -> None:
         self._waiting = {m: dict(w) for m, w in data["waiting"].items()}
-        self._size = sum(map(len, self._waiting.values()))
+        self._resize(sum(map(len, self._waiting.values())) - self._size)
         self.dropped = Counter(data["dropped"])
+
+    def clear(self) -> None:
+        """Forget every waiting event (the room is dropped): its share of the budget is free again."""
+        self._waiting = {}
+        self._resize(-self._size)

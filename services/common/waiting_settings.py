@@ -12,7 +12,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .waiting import DEFAULT_PER_MEMBER, DEFAULT_TOTAL, DEFAULT_WINDOW, WaitingRoom
+from .waiting import DEFAULT_PER_MEMBER, DEFAULT_TOTAL, DEFAULT_WINDOW, RoomBudget, WaitingRoom
 
 
 class WaitingSettings(BaseSettings):
@@ -29,6 +29,7 @@ class WaitingSettings(BaseSettings):
                                        description="Days before the latest tick after which an event still "
                                                    "waiting for its enrolment is forgotten (accepted lateness)")
 
-    def waiting_room(self) -> WaitingRoom:
-        """An empty room with these bounds."""
-        return WaitingRoom(self.waiting_per_member, self.waiting_total, timedelta(days=self.waiting_window_days))
+    def waiting_room(self, budget: RoomBudget | None = None) -> WaitingRoom:
+        """An empty room with these bounds (its `total` shared with other rooms when given a `budget`)."""
+        return WaitingRoom(self.waiting_per_member, self.waiting_total, timedelta(days=self.waiting_window_days),
+                           budget=budget)

@@ -58,12 +58,14 @@ async def _stream_running(app: FastAPI, settings: MetricsSettings):
     faust_app = build_faust_app(settings)
     app.state.faust = faust_app
     try:
-        await faust_app.snapshots.restore()  # docs/scale.md, "Snapshots and restarts"
         try:
             async with faust_app_running(faust_app):
                 if not settings.run_sink:
                     log.info("metrics_stream_started", kafka=settings.kafka_bootstrap, group=settings.group_id)
-                yield
+                try:
+                    yield
+                finally:
+                    await faust_app.snapshots.final()  # docs/scale.md, "Snapshots and restarts"
         finally:
             await faust_app.snapshots.close()
     finally:

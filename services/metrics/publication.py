@@ -29,14 +29,34 @@ class DailyPublication:
     def __init__(self, open_publisher: Callable[[], Publisher], max_batches: int = 4) -> None:
         self._open_publisher = open_publisher
         self._publisher: Publisher | None = None
-        self._queue: asyncio.Queue[Sequence[Record]] = asyncio.Queue(max_batches)
+        self._queue: asyncio.Queue[tuple[int, Sequence[Record]]] = asyncio.Queue(max_batches)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._put = 0  # batches put so far
+        self._acknowledged = 0  # batches acknowledged so far (in order: batches leave in order)
+        self._progress = asyncio.Condition()
 
     async def put(self, records: Sequence[Record]) -> None:
         if records:
             self._idle.clear()
-            await self._queue.put(records)
+            self._put += 1
+            await self._queue.put((self._put, records))
+
+    def mark(self) -> int:
+        """A mark of everything put so far (for `acknowledged`)."""
+        return self._put
+
+    async def acknowledged(self, mark: int, timeout_s: float) -> bool:
+        """Wait until everything put before `mark` is acknowledged; False after `timeout_s`. A snapshot
+        waits for this before it is written: a restart from it never re-publishes what it holds."""
+        async def reached() -> None:
+            async with self._progress:
+                await self._progress.wait_for(lambda: self._acknowledged >= mark)
+        try:
+            await asyncio.wait_for(reached(), timeout_s)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     @property
     def idle(self) -> bool:
@@ -50,10 +70,15 @@ class DailyPublication:
     async def run(self) -> None:
         """The publishing task: runs until cancelled."""
         while True:
-            latest = {(r.topic, r.key): r for r in await self._queue.get()}
+            sequence, records = await self._queue.get()
+            latest = {(r.topic, r.key): r for r in records}
             while not self._queue.empty():
-                latest.update(((r.topic, r.key), r) for r in self._queue.get_nowait())
+                sequence, records = self._queue.get_nowait()
+                latest.update(((r.topic, r.key), r) for r in records)
             await self._send(list(latest.values()))
+            async with self._progress:
+                self._acknowledged = sequence
+                self._progress.notify_all()
             if self._queue.empty():
                 self._idle.set()
 

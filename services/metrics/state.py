@@ -88,17 +88,22 @@ class MemberDayBook:
     # erased member id → its random pseudonym, in memory only (docs/erasure.md): records of the id read
     # after the erasure (the topics are read in parallel, a replay reads them all) go to the pseudonym.
     erased: dict[str, str] = field(default_factory=dict)
+    # members retired after their follow-up ended (`retire`) → the first and last day published for
+    # them (None: none), so an erasure can still tombstone those days; their later records are ignored
+    retired: dict[str, tuple[date, date] | None] = field(default_factory=dict)
+    retired_records: int = 0  # records of retired members ignored
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
-    SNAPSHOT_VERSION = "metrics-1"  # bump when the dict below changes
-    _SNAPSHOT_FIELDS = ("members", "cohorts", "days", "days_of", "dead_lettered", "first_delivery", "pruned_at",
-                        "newest_event_at", "conflicts")
+    SNAPSHOT_VERSION = "metrics-2"  # bump when the dict below changes
+    _SNAPSHOT_FIELDS = ("members", "days", "days_of", "dead_lettered", "first_delivery", "pruned_at",
+                        "newest_event_at", "conflicts", "retired")
 
     def to_snapshot(self) -> dict:
-        """Everything folded, except the settings (`dedup_window`, the waiting room's bounds) and
-        `erased`: erased ids and their pseudonyms are never recorded (docs/erasure.md); a restore
-        replays `member.erasures` from offset 0 instead."""
+        """Everything folded, except the settings (`dedup_window`, the waiting room's bounds), the
+        cohorts' settings (every worker folds them from all of `members`, stream.py) and `erased`:
+        erased ids and their pseudonyms are never recorded (docs/erasure.md); a restore replays
+        `member.erasures` from offset 0 instead."""
         return {name: getattr(self, name) for name in self._SNAPSHOT_FIELDS} | {"pending": self.pending.to_snapshot()}
 
     def restore(self, data: dict) -> None:
@@ -139,6 +144,10 @@ class MemberDayBook:
         keys must be tombstoned) and the same days under the pseudonym (to publish). Waiting events of
         the member are dropped: the enrolment they wait for can no longer come."""
         pseudonym = self.erased.setdefault(member_id, pseudonym)
+        if member_id in self.retired:  # nothing kept but the span of days published under the id
+            span = self.retired.pop(member_id)
+            self.retired[pseudonym] = None  # the id's later records (renamed) stay ignored
+            return ([span[0] + timedelta(days=n) for n in range((span[1] - span[0]).days + 1)] if span else []), []
         timeline = self.members.pop(member_id, None)
         if timeline is not None:
             self.members[pseudonym] = replace(
@@ -164,6 +173,9 @@ class MemberDayBook:
     def _fold(self, event: AnyClientEvent) -> tuple[str, date] | None:
         """Fold the first delivery of (member_id, event_id); later deliveries are duplicates, counted
         as conflicts when their content differs."""
+        if event.member_id in self.retired:
+            self.retired_records += 1
+            return None
         event_id, fingerprint = str(event.event_id), content_fingerprint(event)
         seen = self.first_delivery[event.member_id]
         if event_id in seen:
@@ -206,6 +218,9 @@ class MemberDayBook:
         return self._member_record(self._renamed(z))
 
     def _member_record(self, record: MemberEnrolled | MemberWithdrawn | MemberTimezoneChanged) -> list[EngagementDay]:
+        if record.member_id in self.retired:
+            self.retired_records += 1
+            return []
         before = self.members.get(record.member_id)
         after = apply_member_record(before, record)
         if after is None:
@@ -241,26 +256,6 @@ class MemberDayBook:
         return [self.day(m, d) for m, member in self.members.items() if member.cohort == cohort
                 for d in sorted(self.days_of.get(m, ()))]
 
-    def member_ids(self) -> set[str]:
-        """Every member id the book holds anything about."""
-        waiting = {member_id for member_id, _, _ in self.pending.items()}
-        return set(self.members) | set(self.days_of) | set(self.first_delivery) | waiting
-
-    def forget(self, member_ids: set[str]) -> None:
-        """Drop everything kept about these members (their partition moved to another worker: that
-        worker rebuilds them from the log). An erased member's pseudonym stays known, so a partition
-        that comes back to this process re-keys the member to the same pseudonym."""
-        for member_id in member_ids:
-            for key in (member_id, self.erased.get(member_id)):
-                if key is None:
-                    continue
-                self.members.pop(key, None)
-                for day in self.days_of.pop(key, ()):
-                    self.days.pop((key, day), None)
-                self.first_delivery.pop(key, None)
-                for event_id, _ in self.pending.pop(key):
-                    self.dead_lettered.discard(event_id)
-
     def dead_letters(self, now: datetime | None = None, ready=lambda member_id: True) -> list[EventDeadLetter]:
         """Events still waiting for an enrolment (at a clock tick): dead-letter each once (only those of
         members for whom `ready` holds: a partition being rebuilt may not have read the enrolment yet)."""
@@ -275,16 +270,17 @@ class MemberDayBook:
                 event=event.model_dump(mode="json"), dead_lettered_at=now or datetime.now(timezone.utc)))
         return out
 
-    def tick(self, now: datetime) -> None:
+    def tick(self, now: datetime, retire: bool = False) -> list[str]:
         """At a clock tick (hourly is plenty): forget waiting events and dedup keys that can no longer
-        matter (older than the windows before `now`), so neither grows without end. On a replay the
+        matter (older than the windows before `now`), so neither grows without end, and with `retire`
+        the members whose follow-up can no longer change (`retire`); returns those. On a replay the
         ticks are read in parallel with the events and may run months ahead: the windows end at the
         newest event read if that is earlier, so a replayed event is never forgotten before its
         enrolment or a duplicate delivery close to it in the log is read."""
         if self.newest_event_at is not None:
             now = min(now, self.newest_event_at)
         if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
-            return
+            return []
         self.pruned_at = now
         for event_id in self.pending.expire(now):
             self.dead_lettered.discard(event_id)
@@ -295,3 +291,25 @@ class MemberDayBook:
                 del seen[event_id]
             if not seen:
                 del self.first_delivery[member_id]
+        return self.retire(now) if retire else []
+
+    def retire(self, now: datetime) -> list[str]:
+        """Drop the members whose cohort ended (`ends_on`, in the member's zone) more than the dedup
+        window before `now` (docs/scale.md, "Retiring ended members"). No record that could change a
+        day of their follow-up can arrive any more (ingest refuses events older than the accepted
+        lateness), so their published days are final. Only the span of those days stays (an erasure
+        tombstones them); their later records are ignored. The caller passes the clock of the
+        member's partition (stream.py: not while the partition is being rebuilt)."""
+        gone = []
+        for member_id, member in list(self.members.items()):
+            ends_on = self.settings(member.cohort).latest.ends_on
+            if ends_on is None or member.local_day(now - self.dedup_window) <= ends_on:
+                continue
+            days = self.days_of.pop(member_id, set())
+            for day in days:
+                self.days.pop((member_id, day), None)
+            self.retired[member_id] = (min(days), max(days)) if days else None
+            del self.members[member_id]
+            self.first_delivery.pop(member_id, None)
+            gone.append(member_id)
+        return gone

@@ -1,10 +1,11 @@
 """faust agents: engagement.events + members + clock.ticks → member-day state (`state.py`),
 published to `engagement.daily` (compacted, key member|day) and `engagement.events.dlq`.
 
-Scale-out: N workers share ONE stable consumer group (`METRICS_GROUP_ID`); each keeps the members of
-the partitions it owns (`ownership.py`, docs/scale.md "The metrics stream"). Recovery: a partition a
-worker gains (at start, after a rebalance) is REBUILT BY REPLAYING ITS SOURCE TOPICS from offset 0, not
-taken from a changelog: faust changelog recovery trusts end offsets, which tansu reports one batch
+Scale-out: N workers share ONE stable consumer group (`METRICS_GROUP_ID`); each keeps one book per
+partition it owns (`books.py`, `ownership.py`, docs/scale.md "The metrics stream"). Recovery: a
+partition a worker gains (at start, after a rebalance) is restored from ITS OWN SNAPSHOT and the log
+after it, or REBUILT BY REPLAYING ITS SOURCE TOPICS from offset 0 without one (`snapshot.py`), never
+taken from a faust changelog: changelog recovery trusts end offsets, which tansu reports one batch
 short, and faust is at-least-once anyway; replaying into idempotent state (events by id,
 last-write-wins members) gives exactly the same state, and re-published `engagement.daily` values are
 identical for the same key. Cohort settings are keyed by cohort (one partition), so every worker reads
@@ -44,9 +45,10 @@ from services.common.logstate import LogTail
 from services.common.pseudonyms import new_pseudonym
 from services.common.stream import catalogue_topic, make_faust_app
 from services.common.ticks import CountedTickGate, Tick, kafka_time
-from services.common.waiting import WaitingRoom
+from services.common.waiting import RoomBudget, WaitingRoom
 
 from . import snapshot
+from .books import PartitionBooks
 from .ownership import Ownership
 from .publication import DailyPublication
 from .settings import MetricsSettings
@@ -55,6 +57,8 @@ from .stream_transport import OwnedPartitionsTransport
 from .telemetry import (
     DEAD_LETTERS,
     EVENT_CONFLICTS,
+    RETIRED_MEMBERS,
+    RETIRED_RECORDS,
     STREAM_EVENTS,
     UNPUBLISHED,
     WAITING_DROPPED,
@@ -63,14 +67,23 @@ from .telemetry import (
 
 # A gained partition counts as rebuilt once these were read up to the log end (ownership.caught_up).
 REBUILT_TOPICS = (MEMBERS.name, ENGAGEMENT_EVENTS.name)
+# The co-partitioned topics the agents read: partition p of each holds the records of the same members.
+MEMBER_KEYED = frozenset({ENGAGEMENT_EVENTS.name, MEMBERS.name, MEMBER_ERASURES.name, CLOCK_TICKS.name})
 
 
-def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None) -> faust.App:
+def new_books(settings: MetricsSettings) -> PartitionBooks:
+    """The books of one process: the settings' windows, one waiting-room bound for all of them."""
+    budget = RoomBudget(settings.waiting_total)
+    return PartitionBooks(lambda **shared: MemberDayBook(dedup_window=settings.dedup_window,
+                                                         pending=settings.waiting_room(budget), **shared))
+
+
+def build_faust_app(settings: MetricsSettings) -> faust.App:
     app = make_faust_app(settings.group_id, settings, stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
     use_direct_delivery(app, OwnedPartitionsTransport)
-    app.book = book or MemberDayBook(dedup_window=settings.dedup_window, pending=settings.waiting_room())
+    books = app.books = new_books(settings)
     own = app.ownership = Ownership()
-    drops_reported: Counter[str] = Counter()
+    drops_reported: dict[int, Counter[str]] = {}  # partition → its room's drops exported so far
     # One acks=all batch per agent batch, sent by one task in order: faust's per-record send costs
     # ~10x more, and awaiting the acknowledgement in the agent stalled the fold.
     app.daily = DailyPublication(lambda: Publisher(settings.kafka_bootstrap, 10_000, "metrics"))
@@ -80,23 +93,31 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     report_faust_lag(app, lag)
     rebalancing = asyncio.Event()  # set from a revocation until the next assignment's seek
 
-    def start_offsets(assignment) -> dict:
-        """faust's seek after a rebalance (stream_transport.py): forget the partitions lost, rebuild the
-        gained ones from offset 0, resume the kept ones at their applied position."""
-        before = set(own.owned)
-        starts, lost_members = own.assign((tp.topic, tp.partition) for tp in assignment)
-        app.book.forget(lost_members)
-        kept = before & own.owned
-        if before - own.owned and getattr(app, "snapshots", None) is not None:
-            app.snapshots.forget(before - own.owned)
-        lag.forget([key for key in lag.applied.keys() | lag.log_end.keys() if key[1] not in kept])
+    async def start_offsets(assignment) -> dict:
+        """faust's seek after a rebalance (stream_transport.py): forget the partitions lost, restore the
+        gained ones from their snapshots (or rebuild them from offset 0), resume the kept ones at their
+        applied position."""
+        # Only the member-keyed topics: faust's assignment also holds its own leader topic, whose
+        # partition 0 is not member partition 0.
+        keys = [(tp.topic, tp.partition) for tp in assignment if tp.topic in MEMBER_KEYED]
+        gained, lost = own.assign(keys)
+        for partition in lost | gained:
+            books.drop(partition)
+            drops_reported.pop(partition, None)
+        app.snapshots.forget(lost | gained)
+        lag.forget([key for key in lag.applied.keys() | lag.log_end.keys() if key[1] in lost | gained])
+        own.resume(await app.snapshots.load(gained))
+        for partition in gained:
+            drops_reported[partition] = Counter(books.book(partition).pending.dropped)
+        starts = own.starts(keys)
         for (topic, partition), offset in starts.items():
             lag.record_applied(topic, partition, offset)
-        if own.owned - before or before - own.owned:
-            log.info("stream_partitions_assigned", owned=sorted(own.owned), gained=sorted(own.owned - before),
-                     lost=sorted(before - own.owned), members_forgotten=len(lost_members))
+        if gained or lost:
+            restored = {partition for (_, partition), offset in starts.items() if offset and partition in gained}
+            log.info("stream_partitions_assigned", owned=sorted(own.owned), gained=sorted(gained), lost=sorted(lost),
+                     restored_from_snapshot=sorted(restored))
         rebalancing.clear()
-        return {tp: starts[(tp.topic, tp.partition)] for tp in assignment}
+        return {tp: starts[(tp.topic, tp.partition)] for tp in assignment if tp.topic in MEMBER_KEYED}
 
     app.start_offsets = start_offsets
 
@@ -138,19 +159,21 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
     async def events(stream):
         # Batches: a member-day changed by many events of the batch is published once, in its final state.
         async for batch in stream.take_events(2_000, within=0.05):
-            parsed = []
+            parsed: dict[int, list] = {}
             batch = [event for event in batch if admitted(event)]
             for event in batch:
                 try:
-                    parsed.append(parse_recorded_event(event.value))
+                    parsed.setdefault(event.message.partition, []).append(parse_recorded_event(event.value))
                 except ValidationError as exc:
                     log.warning("stream_invalid_event", error=error_summary(exc))
-                    continue
-                own.member_read(event.message.partition, parsed[-1].member_id)
-            conflicts_before = app.book.conflicts
-            changed = app.book.apply_events(parsed)
-            EVENT_CONFLICTS.inc(app.book.conflicts - conflicts_before)
-            STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(parsed))
+            changed = []
+            for partition, events_read in parsed.items():
+                book = books.book(partition)
+                conflicts, ignored = book.conflicts, book.retired_records
+                changed += book.apply_events(events_read)
+                EVENT_CONFLICTS.inc(book.conflicts - conflicts)
+                RETIRED_RECORDS.inc(book.retired_records - ignored)
+                STREAM_EVENTS.labels(ENGAGEMENT_EVENTS.name).inc(len(events_read))
             await publish(changed)
             for event in batch:  # offsets only grow within a partition: the last one per partition wins
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
@@ -163,12 +186,16 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             return None
         if isinstance(record, CohortConfigured):
             return None  # every worker reads these from every partition (the cohort tail below)
-        own.member_read(partition, record.member_id)
+        book = books.book(partition)
+        ignored = book.retired_records
         if isinstance(record, MemberEnrolled):
-            return app.book.enrol(record)
-        if isinstance(record, MemberWithdrawn):
-            return app.book.withdraw(record)
-        return app.book.change_timezone(record)
+            changed = book.enrol(record)
+        elif isinstance(record, MemberWithdrawn):
+            changed = book.withdraw(record)
+        else:
+            changed = book.change_timezone(record)
+        RETIRED_RECORDS.inc(book.retired_records - ignored)
+        return changed
 
     @app.agent(catalogue_topic(app, MEMBERS))
     async def members(stream):
@@ -196,7 +223,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             log.warning("stream_invalid_member_record", error=error_summary(exc))
             return
         if isinstance(record, CohortConfigured):
-            app.book.set_cohort(record)
+            books.set_cohort(record)
             STREAM_EVENTS.labels(MEMBERS.name).inc()
             restate.add(record.cohort)
             configured.set()
@@ -214,7 +241,7 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
             while rebalancing.is_set():
                 await asyncio.sleep(0.05)
             while restate:
-                await publish(app.book.cohort_days(restate.pop()))
+                await publish(books.cohort_days(restate.pop()))
 
     @app.agent(catalogue_topic(app, MEMBER_ERASURES))
     async def erasures(stream):
@@ -229,17 +256,17 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 log.warning("stream_invalid_erasure", error=error_summary(exc))
                 member = None
             if member is not None:
-                own.member_read(event.message.partition, member)
-                old_days, renamed = app.book.erase(member, new_pseudonym())
+                old_days, renamed = books.book(event.message.partition).erase(member, new_pseudonym())
                 STREAM_EVENTS.labels(MEMBER_ERASURES.name).inc()
                 await app.daily.put([Record(ENGAGEMENT_DAILY.name, f"{member}|{d.isoformat()}".encode(), None)
                                      for d in old_days])
                 await publish(renamed)
             lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
-    # The state needs no time rule from a tick: it is gated only to be counted like every consumer
-    # (clock_ticks_*{consumer="metrics_state"}). Events still waiting for an enrolment are dead-lettered
-    # at any valid tick, stale ones included (dead-lettering is once per event and changes no number).
+    # A tick is gated only to be counted like every consumer (clock_ticks_*{consumer="metrics_state"}).
+    # Events still waiting for an enrolment are dead-lettered at any valid tick, stale ones included
+    # (dead-lettering is once per event and changes no number). Nothing time-based is decided for a
+    # partition still being rebuilt: its events may be read before their enrolments, its ticks ahead.
     app.tick_gate = CountedTickGate.for_service("metrics_state", settings.clock_mode)
     app.tick_gate.announce()
 
@@ -256,24 +283,26 @@ def build_faust_app(settings: MetricsSettings, book: MemberDayBook | None = None
                 STREAM_EVENTS.labels(CLOCK_TICKS.name).inc()
                 waiting.setdefault(event.message.partition, []).append(
                     Tick(tick.now, kafka_time(event.message.timestamp, scale=1)))
-            rebuilt = {p for p in own.owned if own.caught_up(p, REBUILT_TOPICS, log_ends(p))}
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
                 now = ticks_waiting[-1].now.astimezone(timezone.utc)
-                await dead_letter(app.book.dead_letters(now, lambda member: own.partition_of(member) in rebuilt))
-                app.book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
-            report_waiting(app.book.pending, drops_reported)
+                book, rebuilt = books.book(partition), own.caught_up(partition, REBUILT_TOPICS, log_ends(partition))
+                if rebuilt:
+                    await dead_letter(book.dead_letters(now))
+                # after dead-lettering: an expired event stays replayable from the DLQ
+                RETIRED_MEMBERS.inc(len(book.tick(now, retire=rebuilt)))
+                report_waiting(book.pending, drops_reported.setdefault(partition, Counter()))
+            WAITING_EVENTS.set(sum(len(book.pending) for book in books))
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).
             for event in batch:
                 lag.record_applied(event.message.topic, event.message.partition, event.message.offset + 1)
 
-    snapshot.attach(app, settings)  # bounded restarts: app.snapshots.restore() before the app starts
+    snapshot.attach(app, settings)  # bounded restarts: each gained partition from its snapshot (start_offsets)
     return app
 
 
 def report_waiting(pending: WaitingRoom, reported: Counter[str]) -> None:
-    """Export the waiting room's size and its new drops; the log names reasons and counts, no member."""
-    WAITING_EVENTS.set(len(pending))
+    """Export a waiting room's new drops; the log names reasons and counts, no member."""
     for reason, count in pending.dropped.items():
         if count > reported[reason]:
             WAITING_DROPPED.labels(reason).inc(count - reported[reason])

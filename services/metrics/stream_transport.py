@@ -3,9 +3,9 @@ the worker's own state needs it (`ownership.Ownership`), not at the group's comm
 
 faust seeks every assigned partition to its committed offset once a rebalance is over
 (`Consumer.perform_seek` → `seek_to_committed`, also when a fetch finds the flow stopped). This
-consumer lets that happen, then seeks again to the offsets `app.start_offsets(assignment)` returns
-(0 for a partition this worker has just gained: its members are rebuilt from the log) and reports
-them as the read positions, so faust's drain loop delivers from there.
+consumer lets that happen, then seeks again to the offsets `app.start_offsets(assignment)` returns (a
+partition this worker has just gained: its snapshot's offsets, or 0 to rebuild it from the log) and
+reports them as the read positions, so faust's drain loop delivers from there.
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from services.common.faust_transport import DirectDeliveryConsumer, DirectDelive
 
 
 class OwnedPartitionsConsumer(DirectDeliveryConsumer):
-    async def perform_seek(self) -> None:
-        # Not DirectDeliveryConsumer's snapshot seek: `start_offsets` already places every partition
-        # (a restored snapshot's offsets included, through the ownership), at every rebalance.
-        await super(DirectDeliveryConsumer, self).perform_seek()
-
     async def seek_to_committed(self) -> Mapping:
         committed = dict(await super().seek_to_committed())
         start_offsets = getattr(self.app, "start_offsets", None)
         if start_offsets is None:
             return committed
-        starts = start_offsets(self.assignment())
+        starts = await start_offsets(self.assignment())
         for tp, offset in starts.items():
             await self._seek(tp, offset)
         committed.update(starts)

@@ -11,6 +11,11 @@ EVENT_CONFLICTS = Counter(
     "metrics_stream_event_conflicts_total",
     "Later deliveries of a (member, event id) with content differing from the first (never folded)",
 )
+# Members retired after their follow-up ended (state.py `retire`, docs/scale.md "Retiring ended members").
+RETIRED_MEMBERS = Counter("metrics_stream_members_retired_total",
+                          "Members dropped from the member-day state after their follow-up ended")
+RETIRED_RECORDS = Counter("metrics_stream_retired_member_records_total",
+                          "Records of retired members read and ignored (their published days are final)")
 UNPUBLISHED = Gauge("metrics_stream_unpublished",
                     "Member-day changes applied but not yet acknowledged on engagement.daily (0: all published)")
 DEAD_LETTERS = Counter("metrics_dead_letters_total", "Client events dead-lettered", ["reason"])

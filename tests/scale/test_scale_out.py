@@ -39,7 +39,7 @@ from services.notifier.tests.receivers import HttpReceiver
 from testsupport.broker import ServiceProcess
 
 from .cohort import Driver, plan
-from .workers import read_settled, start_together, wait_applied, wait_published, worker
+from .workers import read_settled, start_together, stream_settings, wait_applied, wait_published, worker
 
 SERVICES = ("notifier", "survey", "metrics")
 JOIN_DAY, KILL_DAY, RESTART_DAY = 4, 6, 10
@@ -103,16 +103,7 @@ def _run(tmp, jwt_secret: str, replicas: int, crash: bool, keep_running: list) -
     ensure_topics(bootstrap)
     receiver = HttpReceiver(free_port())
     keep_running.append(receiver)
-    extra = {
-        "notifier": {"NOTIFIER_GROUP_ID": "carecircle-notifier", "NOTIFIER_REBUILD_IDLE_S": "0.3",
-                     "NOTIFIER_PUSH_GATEWAY_URL": receiver.url, "NOTIFIER_REMINDER_GRACE_MINUTES": "300",
-                     "NOTIFIER_RETRY_INITIAL_S": "0.05", "NOTIFIER_RETRY_MAX_S": "0.2",
-                     "NOTIFIER_RETRY_ATTEMPTS": "2", "NOTIFIER_COMMIT_INTERVAL_S": "1"},
-        "survey": {"SURVEY_GROUP_ID": "carecircle-survey", "SURVEY_REBUILD_IDLE_S": "0.3"},
-        # the scaled stream role (the metrics-stream Deployment): no sink, no ClickHouse
-        "metrics": {"METRICS_GROUP_ID": "carecircle-metrics", "METRICS_RUN_SINK": "false",
-                    "METRICS_RUN_STREAM": "true"},
-    }
+    extra = stream_settings(receiver.url)
     pools: dict[str, list[ServiceProcess]] = {
         s: [worker(s, bootstrap, jwt_secret, tmp / f"run{replicas}", i, extra[s]) for i in range(WORKERS)]
         for s in SERVICES}

@@ -8,7 +8,10 @@ survey and one metrics-stream worker:
 * the other run writes snapshots often; after day KILL_DAY is decided and every worker has written a
   snapshot, all three are SIGKILLed (no clean stop, so no final snapshot: the newest one may be
   behind the log) and started again at once. They must restore their snapshots (no fallback) and
-  resume the log after them; the rest of the cohort is written to the restarted workers.
+  resume the log after them; the rest of the cohort is written to the restarted workers. A day
+  later a second metrics-stream worker joins the group, and a day after that it is SIGKILLed: the
+  partitions each worker gains in those rebalances must come from their own snapshots (written by
+  the other worker), not from offset 0.
 
 Then every alert step, survey step and reminder request is the same set in both runs, each once, and
 the metrics stream published the same member-days (`engagement.daily`, newest value per key)."""
@@ -32,10 +35,11 @@ from testsupport.broker import ServiceProcess, read_topic
 
 from .cohort import Driver, plan
 from .test_scale_out import _collect, _wait_delivered
-from .workers import start_together, wait_applied, worker
+from .workers import applied_offsets, start_together, stream_settings, wait_applied, worker
 
 SERVICES = ("notifier", "survey", "metrics")
 KILL_DAY = 3
+JOIN_DAY, LEAVE_DAY = KILL_DAY + 1, KILL_DAY + 2
 MEMBERS_IN_CI = int(os.environ.get("SNAPSHOT_TEST_MEMBERS", "30"))
 DAYS = 6
 
@@ -53,6 +57,31 @@ def _wait_snapshot_written(workers: list[ServiceProcess], timeout_s: float = 60.
         time.sleep(0.3)
 
 
+def _wait_owns_partitions(w: ServiceProcess, timeout_s: float = 60.0) -> None:
+    """Until the worker was assigned partitions (it reports an applied offset for them)."""
+    deadline = time.monotonic() + timeout_s
+    while not any(consumer == "stream" for consumer, _, _ in applied_offsets(w.url)):
+        assert time.monotonic() < deadline, "the joining worker was never assigned a partition"
+        time.sleep(0.3)
+
+
+def _logged_after(log_path: str, start: int) -> tuple[set[int], set[str]]:
+    """After byte `start` of a metrics worker's JSON log: the partitions it gained, and the snapshot
+    scopes it restored."""
+    with open(log_path, "rb") as log:
+        log.seek(start)
+        entries = [e for e in map(_json_or_none, log.read().decode(errors="replace").splitlines()) if e]
+    gained = {p for e in entries if e.get("event") == "stream_partitions_assigned" for p in e["gained"]}
+    return gained, {e["scope"] for e in entries if e.get("event") == "snapshot_restored"}
+
+
+def _json_or_none(line: str) -> dict | None:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
 def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
     process, bootstrap = start_broker()
     keep_running.append(process)
@@ -62,25 +91,27 @@ def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
     run_dir = tmp / ("snapshots" if snapshots else "replay")
     run_dir.mkdir()
     common = {"SNAPSHOTS_ENABLED": "1" if snapshots else "0", "SNAPSHOT_EVERY_RECORDS": "100", "SNAPSHOT_EVERY_S": "1"}
-    extra = {
-        "notifier": {"NOTIFIER_GROUP_ID": "carecircle-notifier", "NOTIFIER_REBUILD_IDLE_S": "0.3",
-                     "NOTIFIER_PUSH_GATEWAY_URL": receiver.url, "NOTIFIER_REMINDER_GRACE_MINUTES": "300",
-                     "NOTIFIER_RETRY_INITIAL_S": "0.05", "NOTIFIER_RETRY_MAX_S": "0.2",
-                     "NOTIFIER_RETRY_ATTEMPTS": "2", "NOTIFIER_COMMIT_INTERVAL_S": "1"},
-        "survey": {"SURVEY_GROUP_ID": "carecircle-survey", "SURVEY_REBUILD_IDLE_S": "0.3"},
-        "metrics": {"CLICKHOUSE_URL": f"chdb://{run_dir / 'chdb'}"},
-    }
+    extra = stream_settings(receiver.url)
+    # the first metrics worker runs the sink too (the joiner below is the stream role); restores are logged
+    extra["metrics"] = {"CLICKHOUSE_URL": f"chdb://{run_dir / 'chdb'}", "LOG_LEVEL": "INFO"}
     workers = {s: worker(s, bootstrap, jwt_secret, run_dir, 0, common | extra[s]) for s in SERVICES}
     keep_running.extend(workers.values())
     start_together(list(workers.values()))
     pool = list(workers.values())
+    joiner = worker("metrics", bootstrap, jwt_secret, run_dir, 1,
+                    common | {"METRICS_RUN_SINK": "false", "METRICS_RUN_STREAM": "true"})
+    metrics_stream = [workers["metrics"]]
 
     def settle(topics) -> None:
         """Until each service's own stream applied `topics` (one wait per service: all three publish a
-        `stream` applied offset, and one service done is not another done)."""
+        `stream` applied offset, and one service done is not another done; the metrics stream's
+        partitions by whichever worker owns each)."""
         for service, w in workers.items():
             mine = set(topics) - ({ENGAGEMENT_EVENTS.name} if service == "survey" else set())
-            wait_applied([w], driver.written, "stream", mine, every_worker=True)
+            if service == "metrics":
+                wait_applied(metrics_stream, driver.written, "stream", mine, every_worker=False)
+            else:
+                wait_applied([w], driver.written, "stream", mine, every_worker=True)
 
     cohort = plan(members=MEMBERS_IN_CI, days=DAYS)
     driver = Driver(bootstrap)
@@ -102,6 +133,20 @@ def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
                 start_together(pool)
                 restored = {w.name: (_series(w.url, "carecircle_snapshot_restored_offsets_total"),
                                      _series(w.url, "carecircle_snapshot_fallbacks_total")) for w in pool}
+            if snapshots and day == JOIN_DAY:  # the next rebalance hands partitions to a new worker
+                keep_running.append(joiner)
+                joiner.start(ready_timeout_s=240)
+                metrics_stream.append(joiner)
+                _wait_owns_partitions(joiner)
+                settle([CLOCK_TICKS.name, MEMBERS.name, ENGAGEMENT_EVENTS.name])
+                restored["metrics-joiner"] = (_series(joiner.url, "carecircle_snapshot_restored_offsets_total"),
+                                              _series(joiner.url, "carecircle_snapshot_fallbacks_total"))
+            if snapshots and day == LEAVE_DAY:  # the joiner dies: the first worker takes its partitions back
+                log_from = os.path.getsize(workers["metrics"].log_path)
+                joiner.kill()
+                metrics_stream.remove(joiner)
+                settle([CLOCK_TICKS.name, MEMBERS.name, ENGAGEMENT_EVENTS.name])
+                restored["handed back"] = _logged_after(workers["metrics"].log_path, log_from)
     finally:
         driver.close()
     _wait_delivered(bootstrap)
@@ -136,10 +181,12 @@ def test_workers_killed_and_restarted_from_snapshots_equal_an_uninterrupted_run(
         reference, reference_daily, _, reference_alerts = reference_run.result()
         restarted, restarted_daily, restored, restarted_alerts = snapshot_run.result()
 
-    for service in SERVICES:  # every worker restored its snapshot: nothing fell back to the full replay
+    for service in (*SERVICES, "metrics-joiner"):  # every worker restored snapshots: no full replay
         offsets, fallbacks = restored[service]
         assert sum(offsets.values()) > 0, service
         assert sum(fallbacks.values()) == 0, (service, fallbacks)
+    handed_back, scopes = restored["handed back"]  # a partition gained in a later rebalance: its snapshot
+    assert handed_back and {f"metrics-p{p}" for p in handed_back} <= scopes, (handed_back, scopes)
     assert reference.alert_steps.get("alert.raised") and reference.requested, "the cohort raises alerts, reminds"
     differing = {e for kind in reference.alert_steps.keys() | restarted.alert_steps.keys()
                  for e in reference.alert_steps.get(kind, set()) ^ restarted.alert_steps.get(kind, set())}

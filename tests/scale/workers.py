@@ -17,6 +17,21 @@ from testsupport.broker import ConsumedRecord, ServiceProcess
 PORT_ENV = {"notifier": "NOTIFIER_PORT", "survey": "SURVEY_PORT", "metrics": "METRICS_PORT"}
 
 
+def stream_settings(receiver_url: str) -> dict[str, dict[str, str]]:
+    """Each stream service's settings in the scale tests: stable groups, short idle waits, the test's
+    push gateway and quick retries (so a run decides and delivers in seconds)."""
+    return {
+        "notifier": {"NOTIFIER_GROUP_ID": "carecircle-notifier", "NOTIFIER_REBUILD_IDLE_S": "0.3",
+                     "NOTIFIER_PUSH_GATEWAY_URL": receiver_url, "NOTIFIER_REMINDER_GRACE_MINUTES": "300",
+                     "NOTIFIER_RETRY_INITIAL_S": "0.05", "NOTIFIER_RETRY_MAX_S": "0.2",
+                     "NOTIFIER_RETRY_ATTEMPTS": "2", "NOTIFIER_COMMIT_INTERVAL_S": "1"},
+        "survey": {"SURVEY_GROUP_ID": "carecircle-survey", "SURVEY_REBUILD_IDLE_S": "0.3"},
+        # the scaled stream role (the metrics-stream Deployment): no sink, no ClickHouse
+        "metrics": {"METRICS_GROUP_ID": "carecircle-metrics", "METRICS_RUN_SINK": "false",
+                    "METRICS_RUN_STREAM": "true"},
+    }
+
+
 def worker(service: str, bootstrap: str, jwt_secret: str, tmp, index: int, extra: Mapping[str, str]) -> ServiceProcess:
     port = free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "JWT_SECRET": jwt_secret, PORT_ENV[service]: str(port),

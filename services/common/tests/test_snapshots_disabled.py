@@ -20,7 +20,7 @@ async def test_a_disabled_snapshotter_captures_and_writes_nothing():
                               every_records=100, every_s=1.0, enabled=False)
     snapshotter.folded(10)
     assert await snapshotter.save({("surveys", 0): 10}) is False
-    assert captured == [] and snapshotter._publisher is None
+    assert captured == [] and not snapshotter._publisher.opened
 
 
 async def test_no_snapshot_producer_is_started_while_the_broker_refuses_connections(monkeypatch):

@@ -61,3 +61,16 @@ def test_the_notifier_and_the_metrics_stream_read_the_same_waiting_bounds(monkey
         assert (room.per_member, room.total, room.window) == (7, 70, timedelta(days=2.5))
     for name in ("waiting_per_member", "waiting_total", "waiting_window_days"):
         assert name not in MetricsSettings.__annotations__ and name not in NotifierSettings.__annotations__
+
+
+def test_rooms_sharing_a_budget_hold_at_most_its_total_together():
+    from services.common.waiting import RoomBudget
+    budget = RoomBudget(total=3)
+    a, b = WaitingRoom(per_member=10, budget=budget), WaitingRoom(per_member=10, budget=budget)
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert a.add("m", "1", at, "e1") and a.add("m", "2", at, "e2") and b.add("n", "3", at, "e3")
+    assert not b.add("n", "4", at, "e4") and b.dropped["total_full"] == 1  # a holds two of the three
+    a.clear()  # a's partition moved away: its share is free again
+    assert len(a) == 0 and budget.used == 1 and b.add("n", "4", at, "e4")
+    b.restore({"waiting": {}, "dropped": {}})
+    assert budget.used == 0

@@ -76,7 +76,7 @@ def test_first_delivery_of_member_and_event_id_wins(own_broker, jwt_secret, mint
             [{"payload": '{"task":"meal","steps":null}'}]
 
         # The faust state follows the same rule and counts the conflict in a metric.
-        book = metrics.app.state.faust.book
+        book = metrics.app.state.faust.books
         _wait(lambda: book.conflicts == 1, "faust did not see the conflict")
         assert book.day(a, date(2026, 9, 2)).tasks_done == ("meal",)
         assert not book.day(a, date(2026, 9, 3)).logged_in

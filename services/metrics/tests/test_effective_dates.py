@@ -131,10 +131,11 @@ def test_changes_take_effect_from_their_date(own_broker, jwt_secret, mint, admin
 
         # The faust member-day state (real time) judges every day as ClickHouse does.
         from services.metrics import queries
-        book = metrics.app.state.faust.book
+        book = metrics.app.state.faust.books
         deadline = time.monotonic() + 90
-        while sum(len(v) for (m, _), v in list(book.days.items()) if m.startswith(prefix)) < len(events) - 1 \
-                or book.conflicts < 1:
+        def folded() -> int:
+            return sum(len(v) for b in book for (m, _), v in list(b.days.items()) if m.startswith(prefix))
+        while folded() < len(events) - 1 or book.conflicts < 1:
             assert time.monotonic() < deadline, "faust did not apply every event"
             time.sleep(0.2)
         for row in queries.cohort_days(ch, cohort)[1]:

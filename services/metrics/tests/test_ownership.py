@@ -1,31 +1,34 @@
-"""Partition ownership of one metrics stream worker (pure): where each assigned partition starts after a
-rebalance, which records are applied, and what a lost partition takes with it."""
+"""Partition ownership of one metrics stream worker and its books per partition (pure): where each
+assigned partition starts after a rebalance, which records are applied, and what a lost partition
+takes with it."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
 from contracts.events import parse_recorded_event
-from contracts.members import MemberEnrolled
+from contracts.members import CohortConfigured, MemberEnrolled
+from services.common.waiting import RoomBudget, WaitingRoom
+from services.metrics.books import PartitionBooks
 from services.metrics.ownership import Ownership
 from services.metrics.state import MemberDayBook
 
 EV, MB = "engagement.events", "members"
 
 
-def test_gained_partitions_start_at_zero_kept_ones_where_they_were_lost_ones_are_forgotten():
+def test_gained_partitions_start_at_zero_or_their_snapshot_kept_ones_where_they_were():
     own = Ownership()
-    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 1), (MB, 1)])
-    assert starts == {(EV, 0): 0, (MB, 0): 0, (EV, 1): 0, (MB, 1): 0} and lost == set()
+    keys = [(EV, 0), (MB, 0), (EV, 1), (MB, 1)]
+    assert own.assign(keys) == ({0, 1}, set())
+    assert own.starts(keys) == {(EV, 0): 0, (MB, 0): 0, (EV, 1): 0, (MB, 1): 0}
     assert own.admit(EV, 0, 0) and own.admit(EV, 0, 1) and own.admit(EV, 1, 0)
-    own.member_read(0, "a")
-    own.member_read(1, "b")
-    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 2), (MB, 2)])
-    assert starts == {(EV, 0): 2, (MB, 0): 0, (EV, 2): 0, (MB, 2): 0}
-    assert lost == {"b"}
-    # partition 1 comes back later: rebuilt from offset 0, nothing of it remembered
-    starts, lost = own.assign([(EV, 1), (MB, 1)])
-    assert starts == {(EV, 1): 0, (MB, 1): 0} and lost == {"a"}
+    keys = [(EV, 0), (MB, 0), (EV, 2), (MB, 2)]
+    assert own.assign(keys) == ({2}, {1})
+    own.resume({(EV, 2): 7, (MB, 2): 3, (EV, 5): 9})  # partition 2 restored; 5 is not ours
+    assert own.starts(keys) == {(EV, 0): 2, (MB, 0): 0, (EV, 2): 7, (MB, 2): 3}
+    # partition 1 comes back later: nothing of it remembered (its snapshot or offset 0 decides)
+    assert own.assign([(EV, 1), (MB, 1)]) == ({1}, {0, 2})
+    assert own.starts([(EV, 1), (MB, 1)]) == {(EV, 1): 0, (MB, 1): 0}
 
 
 def test_a_redelivered_or_foreign_record_is_not_applied():
@@ -43,29 +46,48 @@ def _event(member: str, event_id: str, at: str) -> object:
         f' "received_at": "{at}", "payload": {{}}}}'.encode())
 
 
-def test_forgetting_members_drops_their_days_keys_and_waiting_events():
-    book = MemberDayBook()
-    at = datetime(2026, 9, 1, tzinfo=timezone.utc).isoformat()
-    book.enrol(MemberEnrolled(event_id="00000000-0000-4000-8000-000000000001", member_id="a", cohort="c",
-                              timezone="UTC", enrolled_on=date(2026, 9, 1), occurred_at=at))
-    book.apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00"),
-                       _event("w", "00000000-0000-4000-8000-00000000000b", "2026-09-01T10:00:00+00:00")])
-    assert book.days_of["a"] and "w" in book.pending
-    book.forget({"a", "w"})
-    assert "a" not in book.members and not book.days and "a" not in book.days_of
-    assert "a" not in book.first_delivery and "w" not in book.pending and len(book.pending) == 0
+def _enrolment(member: str) -> MemberEnrolled:
+    return MemberEnrolled(event_id="00000000-0000-4000-8000-000000000001", member_id=member, cohort="c",
+                          timezone="UTC", enrolled_on=date(2026, 9, 1),
+                          occurred_at=datetime(2026, 9, 1, tzinfo=timezone.utc))
+
+
+def test_a_dropped_partition_takes_its_members_and_its_share_of_the_waiting_bound():
+    budget = RoomBudget(total=10)
+    books = PartitionBooks(lambda **shared: MemberDayBook(pending=WaitingRoom(budget=budget), **shared))
+    books.book(0).enrol(_enrolment("a"))
+    books.book(0).apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00")])
+    books.book(1).apply_events([_event("w", "00000000-0000-4000-8000-00000000000b", "2026-09-01T10:00:00+00:00")])
+    assert books.book_of("a") is books.book(0) and books.book_of("w") is books.book(1) and budget.used == 1
+    books.drop(1)
+    assert books.book_of("w") is None and budget.used == 0
     # rebuilt from the log: the same event is folded again, not taken for a duplicate
-    book.enrol(MemberEnrolled(event_id="00000000-0000-4000-8000-000000000001", member_id="a", cohort="c",
-                              timezone="UTC", enrolled_on=date(2026, 9, 1), occurred_at=at))
-    changed = book.apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00")])
+    books.drop(0)
+    books.book(0).enrol(_enrolment("a"))
+    changed = books.book(0).apply_events([_event("a", "00000000-0000-4000-8000-00000000000a",
+                                                 "2026-09-01T10:00:00+00:00")])
     assert [d.logged_in for d in changed] == [True]
+
+
+def test_cohort_settings_and_pseudonyms_are_shared_by_every_partition_book():
+    books = PartitionBooks()
+    books.book(0).enrol(_enrolment("a"))
+    books.book(3).enrol(_enrolment("b").model_copy(update={"member_id": "b"}))
+    books.book(0).apply_events([_event("a", "00000000-0000-4000-8000-00000000000a", "2026-09-01T10:00:00+00:00")])
+    books.book(3).apply_events([_event("b", "00000000-0000-4000-8000-00000000000c", "2026-09-01T10:00:00+00:00")])
+    books.set_cohort(CohortConfigured(event_id="00000000-0000-4000-8000-0000000000cc", cohort="c",
+                                      settings={"tasks": ["meal"]},
+                                      occurred_at=datetime(2026, 9, 1, tzinfo=timezone.utc)))
+    days = books.cohort_days("c")
+    assert {d.member_id for d in days} == {"a", "b"} and not any(d.participated for d in days)  # meal not done
+    books.book(3).erase("b", "pseudo-b")
+    books.drop(3)  # the partition leaves and comes back: the id gets the same pseudonym
+    assert books.book(3).erase("b", "another")[0] == [] and books.erased["b"] == "pseudo-b"
 
 
 def test_a_gained_partition_is_rebuilt_once_its_topics_reached_the_log_end():
     own = Ownership()
     own.assign([(EV, 0), (MB, 0)])
-    own.member_read(0, "a")
-    assert own.partition_of("a") == 0 and own.partition_of("b") is None
     assert not own.caught_up(0, (MB, EV), {(MB, 0): 2, (EV, 0): 1})  # nothing read yet
     own.admit(MB, 0, 0)
     own.admit(MB, 0, 1)
@@ -76,15 +98,6 @@ def test_a_gained_partition_is_rebuilt_once_its_topics_reached_the_log_end():
     assert own.caught_up(0, (MB, EV), {(MB, 0): 9, (EV, 0): 9})  # for good: live traffic keeps it behind
     own.assign([(EV, 0), (MB, 0), (EV, 1), (MB, 1)])
     assert own.caught_up(0, (MB, EV), {}) and not own.caught_up(1, (MB, EV), {(MB, 1): 3, (EV, 1): 0})
-
-
-def test_a_restored_snapshot_counts_as_kept_where_assigned_and_is_forgotten_elsewhere():
-    from services.metrics.ownership import default_partition
-    members = [f"m-{i}" for i in range(40)]
-    here = {m for m in members if default_partition(m) == 0}
-    own = Ownership()
-    own.restore({(EV, 0): 7, (MB, 0): 3, (EV, 1): 5, (MB, 1): 2}, members)
-    starts, lost = own.assign([(EV, 0), (MB, 0), (EV, 2), (MB, 2)])
-    assert starts == {(EV, 0): 7, (MB, 0): 3, (EV, 2): 0, (MB, 2): 0}  # snapshot offset; rebuilt from 0
-    assert lost == {m for m in members if default_partition(m) == 1}  # restored, now another worker's
-    assert own.partition_of(next(iter(here))) == 0
+    own.assign([(EV, 2), (MB, 2)])
+    own.resume({(EV, 2): 5, (MB, 2): 4})  # restored from a snapshot: rebuilt once the log after it is read
+    assert own.caught_up(2, (MB, EV), {(MB, 2): 4, (EV, 2): 5})

@@ -47,6 +47,19 @@ async def test_queued_batches_leave_together_with_each_key_in_its_latest_state()
     assert fake.batches == [[(b"a|d1", b"1"), (b"b|d1", b"1")], [(b"a|d1", b"3"), (b"c|d1", b"1")]]
 
 
+async def test_a_mark_is_acknowledged_only_once_everything_put_before_it_is():
+    fake = FlakyPublisher()
+    publication = DailyPublication(lambda: fake)
+    runner = asyncio.create_task(publication.run())
+    fake.gate.clear()
+    await publication.put([_r("a|d1", "1")])
+    mark = publication.mark()
+    assert not await publication.acknowledged(mark, timeout_s=0.2)  # still waiting for the broker
+    fake.gate.set()
+    assert await publication.acknowledged(mark, timeout_s=5)
+    runner.cancel()
+
+
 async def test_an_outage_delays_publication_and_loses_nothing():
     fake = FlakyPublisher(failures=2)
     publication = DailyPublication(lambda: fake, max_batches=1)

@@ -33,7 +33,7 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
                "occurred_at": f"{day}T23:30:00+08:00", "payload": {"task": "meal"}}
     with ingest_client(broker, jwt_secret) as ingest, \
             metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
-        book = metrics.app.state.faust.book
+        books = metrics.app.state.faust.books
         # Ingest refuses events of members it does not know (not_enrolled), so the event comes straight
         # from the log, as one written before that guard or accepted by a replica that knew more.
         producer = KafkaProducer(bootstrap_servers=broker)
@@ -41,7 +41,8 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
         for _ in range(2):  # a duplicate delivery
             producer.send("engagement.events", key=member.encode(), value=record).get(10)
         producer.close()
-        _wait(lambda: checkin["event_id"] in book.pending.get(member, {}), "event not pending")
+        _wait(lambda: books.book_of(member) and checkin["event_id"] in books.book_of(member).pending.get(member, {}),
+              "event not pending")
         now = datetime.now(timezone.utc).isoformat()
         assert ingest.post("/v1/admin/clock", json={"now": now}, headers=admin).status_code == 202
 
@@ -66,7 +67,7 @@ def test_unknown_member_is_dead_lettered_then_reapplied(broker, jwt_secret, admi
         days = _wait(published, "re-applied day not published")
         assert days[-1].logged_in and days[-1].tasks_done == ("meal",) and days[-1].actions == 1
         assert days[-1].day_number == 3 and days[-1].in_follow_up and days[-1].events == 1
-        assert not book.pending.get(member)
+        assert not books.book_of(member).pending.get(member)
 
 
 def test_erasure_re_keys_the_stream_state_and_tombstones_the_published_days(broker, jwt_secret, admin_token,
@@ -80,20 +81,20 @@ def test_erasure_re_keys_the_stream_state_and_tombstones_the_published_days(brok
              "occurred_at": "2026-09-01T08:00:00+08:00", "payload": {}}
     with ingest_client(broker, jwt_secret) as ingest, \
             metrics_client(broker, jwt_secret, tmp_path / "chdb", run_sink=False) as metrics:
-        book = metrics.app.state.faust.book
+        books = metrics.app.state.faust.books
         assert ingest.post("/v1/enrollments", json=body, headers=admin).status_code == 202
         assert ingest.post("/v1/events", json=[login], headers=admin).json()["accepted"] == 1
-        _wait(lambda: book.days_of.get(member), "day not folded")
-        before = book.day(member, min(book.days_of[member]))
+        _wait(lambda: books.book_of(member) and books.book_of(member).days_of.get(member), "day not folded")
+        before = books.day(member, min(books.book_of(member).days_of[member]))
         assert ingest.delete(f"/v1/members/{member}", headers=admin).status_code == 202
-        pseudonym = _wait(lambda: book.erased.get(member), "erasure not applied")
+        pseudonym = _wait(lambda: books.erased.get(member), "erasure not applied")
         # The erasure agent reports its applied offset like every agent (docs/scale.md, "Lag"); the
         # 5 s lag timer alone would only seed it from the committed offset, so look within 2 s.
         lag = metrics.app.state.faust.lag
         _wait(lambda: any(topic == "member.erasures" for topic, _ in lag.applied),
               "erasure agent reported no applied offset", timeout_s=2.0)
-        assert member not in book.members and member not in book.days_of
-        after = book.day(pseudonym, before.day)
+        assert books.book_of(member) is None  # nothing is kept under the id
+        after = books.day(pseudonym, before.day)
         assert after.model_dump(exclude={"member_id"}) == before.model_dump(exclude={"member_id"})
 
         def last_value():
