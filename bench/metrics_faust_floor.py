@@ -11,6 +11,7 @@ with faust's per-record machinery on this machine. Writes bench/out/metrics_faus
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import tempfile
 import time
@@ -32,7 +33,8 @@ console = Console()
 
 async def rate(bootstrap: str, events: int, stock: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = MetricsSettings(kafka_bootstrap=bootstrap, jwt_secret="x" * 32, faust_datadir=tmp)
+        settings = MetricsSettings(kafka_bootstrap=bootstrap, auth_dev=True, jwt_secret=secrets.token_urlsafe(48),
+                                   faust_datadir=tmp)
         app = make_faust_app(f"floor-{uuid.uuid4().hex[:8]}", settings,
                              stream_buffer_maxsize=32_768, broker_max_poll_records=5_000)
         if stock:

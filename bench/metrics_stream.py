@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -83,7 +84,8 @@ def applied() -> float:
 
 async def run(bootstrap: str, events: int) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = MetricsSettings(kafka_bootstrap=bootstrap, jwt_secret="x" * 32, faust_datadir=tmp)
+        settings = MetricsSettings(kafka_bootstrap=bootstrap, auth_dev=True, jwt_secret=secrets.token_urlsafe(48),
+                                   faust_datadir=tmp)
         app = build_faust_app(settings)
         started = time.perf_counter()
         async with faust_app_running(app):
@@ -111,7 +113,8 @@ def run_worker_process(bootstrap: str, events: int) -> tuple[dict[str, float], f
               "sink": 'metrics_sink_rows_total{table="events"}'}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "JWT_SECRET": "x" * 32, "METRICS_PORT": str(port),
+        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "AUTH_DEV": "1", "JWT_SECRET": secrets.token_urlsafe(48),
+               "METRICS_PORT": str(port),
                "CLICKHOUSE_URL": f"chdb://{tmp}/chdb", "FAUST_DATADIR": f"{tmp}/faust",
                "METRICS_ROLLUP_INTERVAL_S": "0"}
         log = open(f"{tmp}/metrics.log", "wb")

@@ -13,8 +13,9 @@ stream"):
   of a member that another worker now owns;
 * a record below the applied position (faust is at-least-once) is a re-delivery and is skipped;
 * while a gained partition is being rebuilt, its events may be read before their members' enrolments
-  (the topics are read side by side), so nothing time-based is decided for it (dead letters,
-  retirement) until its member and event topics have reached the log end once (`caught_up`).
+  (the topics are read side by side), so its waiting events are not dead-lettered until its member
+  and event topics have reached the log end once (`caught_up`); members are retired only at a tick
+  when those topics are at their log end (`at_log_end`), so nothing accepted earlier is still unread.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class Ownership:
                 return False
             self.rebuilding.discard(partition)
         return partition in self.owned
+
+    def at_log_end(self, partition: int, topics: Iterable[str], log_end: Mapping[tuple[str, int], int]) -> bool:
+        """Has `partition` applied every record of `topics` up to `log_end` (the last fetch's)? Then
+        nothing written before that fetch is still unread (the rule for retiring members)."""
+        return partition in self.owned and all(
+            (topic, partition) in log_end and self.positions.get((topic, partition), 0) >= log_end[(topic, partition)]
+            for topic in topics)
 
     def admit(self, topic: str, partition: int, offset: int) -> bool:
         """True when the record is the next one to apply: its partition is owned and it was not applied yet."""

@@ -92,6 +92,7 @@ class MemberDayBook:
     # them (None: none), so an erasure can still tombstone those days; their later records are ignored
     retired: dict[str, tuple[date, date] | None] = field(default_factory=dict)
     retired_records: int = 0  # records of retired members ignored
+    retired_at: datetime | None = None  # the last retirement check (not in snapshots: one more is harmless)
 
     # --- snapshots (docs/scale.md, "Snapshots and restarts") -----------------------------------
 
@@ -270,17 +271,16 @@ class MemberDayBook:
                 event=event.model_dump(mode="json"), dead_lettered_at=now or datetime.now(timezone.utc)))
         return out
 
-    def tick(self, now: datetime, retire: bool = False) -> list[str]:
+    def tick(self, now: datetime) -> None:
         """At a clock tick (hourly is plenty): forget waiting events and dedup keys that can no longer
-        matter (older than the windows before `now`), so neither grows without end, and with `retire`
-        the members whose follow-up can no longer change (`retire`); returns those. On a replay the
+        matter (older than the windows before `now`), so neither grows without end. On a replay the
         ticks are read in parallel with the events and may run months ahead: the windows end at the
         newest event read if that is earlier, so a replayed event is never forgotten before its
         enrolment or a duplicate delivery close to it in the log is read."""
         if self.newest_event_at is not None:
             now = min(now, self.newest_event_at)
         if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
-            return []
+            return
         self.pruned_at = now
         for event_id in self.pending.expire(now):
             self.dead_lettered.discard(event_id)
@@ -291,15 +291,18 @@ class MemberDayBook:
                 del seen[event_id]
             if not seen:
                 del self.first_delivery[member_id]
-        return self.retire(now) if retire else []
 
     def retire(self, now: datetime) -> list[str]:
         """Drop the members whose cohort ended (`ends_on`, in the member's zone) more than the dedup
-        window before `now` (docs/scale.md, "Retiring ended members"). No record that could change a
-        day of their follow-up can arrive any more (ingest refuses events older than the accepted
-        lateness), so their published days are final. Only the span of those days stays (an erasure
-        tombstones them); their later records are ignored. The caller passes the clock of the
-        member's partition (stream.py: not while the partition is being rebuilt)."""
+        window before `now` (docs/scale.md, "Retiring ended members"); at most once an hour of
+        `now`. No record that could change a day of their follow-up can arrive any more (ingest
+        refuses events older than the accepted lateness), so their published days are final. Only
+        the span of those days stays (an erasure tombstones them); their later records are ignored.
+        The caller calls it only when every record ingest accepted before `now` has been read: the
+        partition is at its log end (stream.py), never while it is rebuilt or behind."""
+        if self.retired_at is not None and now - self.retired_at < PRUNE_EVERY:
+            return []
+        self.retired_at = now
         gone = []
         for member_id, member in list(self.members.items()):
             ends_on = self.settings(member.cohort).latest.ends_on

@@ -286,11 +286,12 @@ def build_faust_app(settings: MetricsSettings) -> faust.App:
             for partition, ticks_waiting in waiting.items():
                 app.tick_gate.admit_batch(partition, ticks_waiting)
                 now = ticks_waiting[-1].now.astimezone(timezone.utc)
-                book, rebuilt = books.book(partition), own.caught_up(partition, REBUILT_TOPICS, log_ends(partition))
-                if rebuilt:
+                book, ends = books.book(partition), log_ends(partition)
+                if own.caught_up(partition, REBUILT_TOPICS, ends):
                     await dead_letter(book.dead_letters(now))
-                # after dead-lettering: an expired event stays replayable from the DLQ
-                RETIRED_MEMBERS.inc(len(book.tick(now, retire=rebuilt)))
+                book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
+                if own.caught_up(partition, REBUILT_TOPICS, ends) and own.at_log_end(partition, REBUILT_TOPICS, ends):
+                    RETIRED_MEMBERS.inc(len(book.retire(now)))
                 report_waiting(book.pending, drops_reported.setdefault(partition, Counter()))
             WAITING_EVENTS.set(sum(len(book.pending) for book in books))
             # Applied only once the whole batch is decided (unreadable records included: nothing to do).

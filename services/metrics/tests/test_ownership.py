@@ -101,3 +101,14 @@ def test_a_gained_partition_is_rebuilt_once_its_topics_reached_the_log_end():
     own.assign([(EV, 2), (MB, 2)])
     own.resume({(EV, 2): 5, (MB, 2): 4})  # restored from a snapshot: rebuilt once the log after it is read
     assert own.caught_up(2, (MB, EV), {(MB, 2): 4, (EV, 2): 5})
+
+
+def test_members_are_retired_only_when_the_partition_is_at_its_log_end():
+    own = Ownership()
+    own.assign([(EV, 0), (MB, 0)])
+    own.admit(MB, 0, 0)
+    own.admit(EV, 0, 0)
+    assert own.at_log_end(0, (MB, EV), {(MB, 0): 1, (EV, 0): 1})
+    assert not own.at_log_end(0, (MB, EV), {(MB, 0): 1, (EV, 0): 2})  # an event written before is unread
+    assert not own.at_log_end(0, (MB, EV), {(MB, 0): 1})  # a log end not known yet
+    assert not own.at_log_end(1, (MB, EV), {(MB, 1): 0, (EV, 1): 0})  # not ours

@@ -88,7 +88,8 @@ def _run(retiring: bool) -> tuple[MemberDayBook, dict[str, EngagementDay], dict[
         for record in records:
             for d in _apply(book, record):
                 published[f"{d.member_id}|{d.day}"] = d
-        for member in book.tick(_at(day, 23), retire=retiring):
+        book.tick(_at(day, 23))
+        for member in book.retire(_at(day, 23)) if retiring else []:
             retired_on[member] = day
     return book, published, retired_on
 
@@ -117,13 +118,15 @@ def test_an_erasure_after_the_retirement_tombstones_every_day_published_under_th
     assert book.apply_event(_event("steady", _at(START + timedelta(days=120)))) == []  # renamed, still ignored
 
 
-def test_nobody_is_retired_while_the_partition_s_events_lag_behind_the_ticks():
-    """On a replay the ticks run ahead of the events: the clock is the newest event read."""
+def test_a_member_is_retired_once_the_window_after_the_cohort_end_passed_in_the_member_s_zone():
     book = MemberDayBook(dedup_window=WINDOW)
     book.configure(CohortConfigured(event_id=uuid.uuid4(), cohort="c", occurred_at=_at(START),
                                     settings=CohortSettings(ends_on=ENDS_ON)))
-    book.enrol(_enrolment("m", "c"))
-    book.apply_event(_event("m", _at(ENDS_ON)))
-    assert book.tick(_at(ENDS_ON + 4 * WINDOW), retire=True) == [] and "m" in book.members
-    book.apply_event(_event("other", _at(ENDS_ON + WINDOW + timedelta(days=2))))  # the log read further
-    assert book.tick(_at(ENDS_ON + 4 * WINDOW), retire=True) == ["m"]
+    book.enrol(_enrolment("east", "c", "Pacific/Kiritimati"))  # UTC+14: its days end 14 hours earlier
+    book.enrol(_enrolment("west", "c", "Pacific/Pago_Pago"))  # UTC-11
+    window_end = datetime.combine(ENDS_ON + timedelta(days=1), time(0), tzinfo=timezone.utc) + WINDOW
+    assert book.retire(window_end - timedelta(hours=14, minutes=30)) == []  # not yet in any zone
+    assert book.retire(window_end - timedelta(hours=14)) == []  # east is due, but at most once an hour
+    assert book.retire(window_end - timedelta(hours=13)) == ["east"]
+    assert book.retire(window_end + timedelta(hours=10)) == []
+    assert book.retire(window_end + timedelta(hours=11)) == ["west"]
