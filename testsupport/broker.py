@@ -46,7 +46,8 @@ def read_topic(bootstrap: str, topic: str, expect_at_least: int = 0, timeout_s: 
             if batches:
                 last_new = time.monotonic()
             elif len(records) >= expect_at_least and (
-                    time.monotonic() - last_new >= idle_s or all(consumer.position(tp) >= ends[tp] for tp in partitions)):
+                    time.monotonic() - last_new >= idle_s or all(consumer.position(tp) >= ends[tp] for tp in partitions)
+            ):
                 break
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
