@@ -27,13 +27,16 @@ def read_topic(bootstrap: str, topic: str, expect_at_least: int = 0, timeout_s: 
     """Every record of `topic` from offset 0, without a consumer group (joins are slow on tansu).
 
     tansu's ListOffsets answers the base offset of the last batch + 1 instead of the high watermark,
-    so end offsets cannot say when the log is read: read until `idle_s` passes with no new record
-    and at least `expect_at_least` records are in, or `timeout_s` passes."""
+    so the end offsets read first only say that the last batch has begun to arrive. A fetch returns
+    whole batches, so once every partition is past its end offset, the first poll that brings nothing
+    more ends the read; otherwise `idle_s` with no new record does. Either way, not before
+    `expect_at_least` records are in, and never after `timeout_s`."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions) if partitions else {}
         records: list[ConsumedRecord] = []
         deadline, last_new = time.monotonic() + timeout_s, time.monotonic()
         while time.monotonic() < deadline:
@@ -42,7 +45,9 @@ def read_topic(bootstrap: str, topic: str, expect_at_least: int = 0, timeout_s: 
                 records += [ConsumedRecord(tp.partition, r.offset, r.key, r.value) for r in batch]
             if batches:
                 last_new = time.monotonic()
-            elif len(records) >= expect_at_least and time.monotonic() - last_new >= idle_s:
+            elif len(records) >= expect_at_least and (
+                    time.monotonic() - last_new >= idle_s or all(consumer.position(tp) >= ends[tp] for tp in partitions)
+            ):
                 break
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:

@@ -14,7 +14,7 @@ from contracts.audit import AuditedResource, StaffAccess
 from contracts.topics import AUDIT
 
 from .auth import Principal
-from .kafka import Publisher, Record
+from .kafka import BrokerUnavailable, Publisher, Record, broker_reachable
 from .logging import log
 
 
@@ -29,6 +29,8 @@ class AuditTrail:
     async def _publisher_ready(self) -> Publisher:
         async with self._opening:
             if self._publisher is None:
+                if not await broker_reachable(self.bootstrap):  # refused at once: no 5 s wait for the 503
+                    raise BrokerUnavailable("no broker accepts connections")
                 # A staff read waits for its record: the producer must find the broker within the
                 # delivery timeout too, not kafka-python's 30 s bootstrap default (then 503, fail closed).
                 self._publisher = await asyncio.to_thread(Publisher, self.bootstrap, 5_000, f"{self.service}-audit",

@@ -17,10 +17,12 @@ from services.common.kafka_security import kafka_python_options
 def read_all(
     bootstrap: str, topic: str, idle_s: float = 1.0, connect_timeout_s: float = 30.0, timeout_s: float = 120.0
 ) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """Every record of `topic` as (partition, offset, key, value), without a consumer group. End offsets
-    are not trusted (tansu answers ListOffsets one batch short): the log is read once `idle_s` passes
-    with nothing new. Raises LookupError for a topic the broker does not have, KafkaTimeoutError when
-    no broker answers within `connect_timeout_s`."""
+    """Every record of `topic` as (partition, offset, key, value), without a consumer group. tansu
+    answers ListOffsets with the last batch's base offset + 1, not the high watermark: reaching the end
+    offsets read first only says that the last batch has begun to arrive. A fetch brings whole batches,
+    so the read ends at the first poll without records once every partition is past its end offset
+    (or, whatever the offsets say, once `idle_s` passes with nothing new). Raises LookupError for a
+    topic the broker does not have, KafkaTimeoutError when no broker answers within `connect_timeout_s`."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="carecircle-dlq",
                              bootstrap_timeout_ms=int(connect_timeout_s * 1000),
                              **kafka_python_options())  # TLS + SCRAM from KAFKA_SECURITY_PROTOCOL & co.
@@ -31,6 +33,7 @@ def read_all(
         partitions = [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
         records: list[tuple[int, int, bytes | None, bytes | None]] = []
         deadline, last_new = time.monotonic() + timeout_s, time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - last_new < idle_s:
@@ -39,6 +42,8 @@ def read_all(
                 records += [(tp.partition, r.offset, r.key, r.value) for r in batch]
             if batches:
                 last_new = time.monotonic()
+            elif all(consumer.position(tp) >= ends[tp] for tp in partitions):
+                break
         return sorted(records, key=lambda r: (r[0], r[1]))
     finally:
         consumer.close()

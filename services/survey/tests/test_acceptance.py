@@ -117,7 +117,7 @@ def test_members_in_three_zones_walk_the_whole_schedule_across_a_restart(own_bro
     ]
     assert berlin == [("survey.invited", "T0")] + [("survey.cancelled", tp) for tp in ("T0", "T1", "T2", "post")]
 
-    notes = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound", expect_at_least=30)
+    notes = [json.loads(r.value) for r in read_topic(broker, "notifications.outbound", expect_at_least=25)
              if r.key.decode() in members.values()]
     by_member = Counter((n["recipient"], n["kind"]) for n in notes)
     for key in ("sh", "ny"):
