@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.contrib.asgi import faust_app_running, faust_lifespan
+from faust.contrib.asgi import bind_to_running_loop, faust_lifespan
 
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
@@ -33,6 +33,35 @@ from .settings import CommonSettings
 
 __all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_lifespan", "make_faust_app",
            "runtime_and_stream"]
+
+# A faust app's stop commits offsets, and aiokafka waits for a group coordinator for ever when the
+# broker is gone: a stop during an outage never ended (the stack, like Kubernetes after its grace
+# period, had to kill it). The stop is given this long; nothing is lost past it (every state is
+# rebuilt from the log or a snapshot, and the agents resume at the group's last commit).
+FAUST_STOP_WITHIN_S = 8.0
+
+
+@asynccontextmanager
+async def faust_app_running(app: faust.App, stop_within_s: float = FAUST_STOP_WITHIN_S) -> AsyncIterator[faust.App]:
+    """Start `app` on the running loop and stop it on exit, within `stop_within_s` (faust.contrib.asgi's
+    `faust_app_running`, with a stop that does not wait for records in flight and gives up after
+    `stop_within_s` instead of raising)."""
+    bind_to_running_loop(app)
+    app.finalize()
+    started = await app.maybe_start()
+    try:
+        yield app
+    finally:
+        if started:
+            # faust's stop first waits until every record in flight is acknowledged, committing each
+            # second, and swallows cancellation while it waits: an agent stuck on a publish to a broker
+            # that is gone kept the stop going for ever. Records in flight are read again after the
+            # restart (at-least-once; every state here is idempotent).
+            app.conf.stream_wait_empty = False
+            stopping = asyncio.ensure_future(app.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=stop_within_s)
+            if not done:  # left to the process's exit (a cancelled wait_for would wait for it again)
+                log.warning("faust_stop_timed_out", app=app.conf.id, seconds=stop_within_s)
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
