@@ -98,6 +98,8 @@ class DailyPublication:
                 backoff = min(backoff * 2, 5.0)
 
     async def close(self) -> None:
+        """At stop. What is still unacknowledged is not waited for long: no snapshot holds it, so the
+        next start publishes it again from the log (a broker outage must not hold the stop)."""
         if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.close)
+            await asyncio.to_thread(self._publisher.close, 1.0)
             self._publisher = None

@@ -15,12 +15,14 @@ re-publish one still queued at a crash.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import faust
 
 from contracts.timeline import FollowUp, MemberTimeline, SettingsHistory, ZoneHistory
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_EVENTS, MEMBERS, METRICS_SNAPSHOTS
+from services.common.kafka import broker_reachable
 from services.common.snapshot_codec import StateCodec
 from services.common.snapshots import Positions, SharedPublisher, Snapshotter, read_newest_of
 from services.common.telemetry import SNAPSHOT_RESTORED_OFFSETS
@@ -33,6 +35,7 @@ CODEC = StateCodec(MemberDayBook.SNAPSHOT_VERSION, [MemberTimeline, ZoneHistory,
 COVERED = frozenset({ENGAGEMENT_EVENTS.name, MEMBERS.name, CLOCK_TICKS.name})
 CHECK_EVERY_S = 1.0
 ACKNOWLEDGED_WITHIN_S = 30.0  # a snapshot waits this long for its days' acknowledgement, else waits for the next
+LOAD_WITHIN_S = 20.0  # reading the gained partitions' snapshots; past it, those partitions are replayed
 
 
 def scope(partition: int) -> str:
@@ -69,8 +72,10 @@ class StreamSnapshots:
             return {}
         started = time.monotonic()
         try:
-            values = await read_newest_of(self.settings.kafka_bootstrap, METRICS_SNAPSHOTS,
-                                          [scope(p).encode() for p in sorted(partitions)])
+            values = await asyncio.wait_for(  # a broker that vanished mid-read must not hold the seek
+                read_newest_of(self.settings.kafka_bootstrap, METRICS_SNAPSHOTS,
+                               [scope(p).encode() for p in sorted(partitions)], timeout_s=LOAD_WITHIN_S),
+                LOAD_WITHIN_S)
             unreadable = None
         except Exception as exc:  # broker or topic trouble: replaying the log is always correct
             values, unreadable = {}, type(exc).__name__
@@ -114,8 +119,8 @@ class StreamSnapshots:
         folded anything since its previous one, if what it published is acknowledged within the
         rebalance flush time (a broker outage must not hold the stop; the log after the previous
         snapshot is read again instead)."""
-        if not self.enabled:
-            return
+        if not self.enabled or not await broker_reachable(self.settings.kafka_bootstrap):
+            return  # an outage: waiting for acknowledgements would only hold the stop
         within = self.settings.rebalance_flush_s
         if not await self.app.daily.acknowledged(self.app.daily.mark(), within):  # once, not per partition
             return

@@ -38,7 +38,7 @@ from contracts.topics import (
     MEMBERS,
 )
 from services.common.faust_transport import use_direct_delivery
-from services.common.kafka import Publisher, Record
+from services.common.kafka import Publisher, Record, broker_reachable
 from services.common.lag import LagReporter, report_faust_lag
 from services.common.logging import error_summary, log
 from services.common.logstate import LogTail
@@ -126,6 +126,8 @@ def build_faust_app(settings: MetricsSettings) -> faust.App:
         # A partition's next owner replays it and publishes its days: nothing this worker still has
         # queued may land after those (the compacted topic keeps the last value of a key).
         rebalancing.set()
+        if not await broker_reachable(settings.kafka_bootstrap):
+            return  # a stop during an outage: nothing queued can land anywhere, and the stop must not wait
         with contextlib.suppress(asyncio.TimeoutError):  # a broker outage must not hold the rebalance
             await asyncio.wait_for(app.daily.flushed(), timeout=settings.rebalance_flush_s)
 
