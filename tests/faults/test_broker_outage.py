@@ -8,7 +8,8 @@ sink's ClickHouse outage are tested with data elsewhere.
 The stack stops while the broker is gone again: ingest, notifier and survey must still end on SIGTERM
 by itself (a hung stop would be SIGKILLed by the stack, as Kubernetes does after the grace period).
 Metrics is not asserted: its stop still hung in 3 of ~20 runs, each time when the SIGTERM came a few
-seconds after its partitions were assigned; the cause is not found yet (docs/testing.md, "Time budget")."""
+seconds after its partitions were assigned: an offset commit waits for a group coordinator without end
+(docs/testing.md, "Time budget")."""
 
 from __future__ import annotations
 
