@@ -5,11 +5,9 @@ tansu keeps memory only, so the returning broker is empty: processing of the old
 broker restart (Kafka keeps its log) cannot be shown here; ingest's 503 → 202 path and the metrics
 sink's ClickHouse outage are tested with data elsewhere.
 
-The stack stops while the broker is gone again: ingest, notifier and survey must still end on SIGTERM
-by itself (a hung stop would be SIGKILLed by the stack, as Kubernetes does after the grace period).
-Metrics is not asserted: its stop still hung in 3 of ~20 runs, each time when the SIGTERM came a few
-seconds after its partitions were assigned: an offset commit waits for a group coordinator without end
-(docs/testing.md, "Time budget")."""
+The stack stops while the broker is gone again: every service must still end on SIGTERM by itself (a
+hung stop would be SIGKILLed by the stack, as Kubernetes does after the grace period; docs/testing.md,
+"Time budget", says what used to hang)."""
 
 from __future__ import annotations
 
