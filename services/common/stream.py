@@ -26,7 +26,7 @@ from faust.contrib.asgi import bind_to_running_loop, faust_lifespan
 from contracts.topics import MEMBER_PARTITIONS, Topic
 
 from .faust_transport import use_direct_delivery
-from .kafka import ensure_topics
+from .kafka import broker_reachable, ensure_topics
 from .kafka_security import KafkaSecurity, kafka_security
 from .logging import log
 from .settings import CommonSettings
@@ -41,11 +41,16 @@ __all__ = ["broker_credentials", "catalogue_topic", "faust_app_running", "faust_
 FAUST_STOP_WITHIN_S = 8.0
 
 
+def bootstrap_of(app: faust.App) -> str:
+    """The app's bootstrap servers as host:port, comma separated."""
+    return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+
+
 @asynccontextmanager
 async def faust_app_running(app: faust.App, stop_within_s: float = FAUST_STOP_WITHIN_S) -> AsyncIterator[faust.App]:
     """Start `app` on the running loop and stop it on exit, within `stop_within_s` (faust.contrib.asgi's
-    `faust_app_running`, with a stop that does not wait for records in flight and gives up after
-    `stop_within_s` instead of raising)."""
+    `faust_app_running`, with a stop that does not wait for records in flight when the broker is gone
+    and gives up after `stop_within_s` instead of raising)."""
     bind_to_running_loop(app)
     app.finalize()
     started = await app.maybe_start()
@@ -54,10 +59,11 @@ async def faust_app_running(app: faust.App, stop_within_s: float = FAUST_STOP_WI
     finally:
         if started:
             # faust's stop first waits until every record in flight is acknowledged, committing each
-            # second, and swallows cancellation while it waits: an agent stuck on a publish to a broker
-            # that is gone kept the stop going for ever. Records in flight are read again after the
-            # restart (at-least-once; every state here is idempotent).
-            app.conf.stream_wait_empty = False
+            # second, and swallows cancellation while it waits: with the broker gone, an agent stuck on
+            # a publish kept the stop going for ever. Then records in flight are left to be read again
+            # after the restart (at-least-once; every state here is idempotent).
+            if not await broker_reachable(bootstrap_of(app)):
+                app.conf.stream_wait_empty = False
             stopping = asyncio.ensure_future(app.stop())
             done, _ = await asyncio.wait({stopping}, timeout=stop_within_s)
             if not done:  # left to the process's exit (a cancelled wait_for would wait for it again)
