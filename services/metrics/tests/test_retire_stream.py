@@ -15,19 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts.clock import tick_event_id
 from contracts.topics import CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, MEMBERS
 from testsupport.broker import read_topic
+from testsupport.polling import wait_until
 
 from .conftest import metrics_client, unique_prefix
 
 ENDS_ON = datetime.now(timezone.utc).date() - timedelta(days=40)
 FIRST = ENDS_ON - timedelta(days=6)
-
-
-def _wait(predicate, what: str, timeout_s: float = 60.0):
-    deadline = time.monotonic() + timeout_s
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-    return result
 
 
 def _counter(client, name: str) -> float:
@@ -69,9 +62,9 @@ def test_an_ended_cohort_s_member_is_retired_and_its_later_records_change_nothin
         _send(producer, MEMBERS.name, member, enrolment)
         for n in range(7):
             _send(producer, ENGAGEMENT_EVENTS.name, member, _login(member, FIRST + timedelta(days=n)))
-        _wait(lambda: books.book_of(member) and len(books.book_of(member).days_of.get(member, ())) == 7,
-              "the follow-up days were not folded")
-        published = _wait(lambda: len(d := _daily(bootstrap, member)) == 7 and d, "the days were not published")
+        wait_until(lambda: books.book_of(member) and len(books.book_of(member).days_of.get(member, ())) == 7,
+                   what="the follow-up days to be folded")
+        published = wait_until(lambda: len(d := _daily(bootstrap, member)) == 7 and d, what="the days to be published")
 
         # Ticks an hour apart until the member's partition reads one at its log end.
         tick_at = datetime.now(timezone.utc)
@@ -90,7 +83,7 @@ def test_an_ended_cohort_s_member_is_retired_and_its_later_records_change_nothin
         # A re-delivered enrolment and app use after the end: read, ignored and counted, nothing published.
         _send(producer, MEMBERS.name, member, enrolment)
         _send(producer, ENGAGEMENT_EVENTS.name, member, _login(member, ENDS_ON + timedelta(days=39)))
-        _wait(lambda: _counter(metrics, "metrics_stream_retired_member_records_total") == ignored + 2,
-              "the late records were not counted")
+        wait_until(lambda: _counter(metrics, "metrics_stream_retired_member_records_total") == ignored + 2,
+                   what="the late records to be counted")
         assert _daily(bootstrap, member) == published
     producer.close()
