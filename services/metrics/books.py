@@ -6,8 +6,9 @@ A metrics stream worker holds the members of the partitions it owns (ownership.p
 * a partition gained is restored from its own snapshot (or rebuilt) into a fresh book; a partition
   lost is dropped whole (docs/scale.md, "The metrics stream");
 * each partition's snapshot is its book and the offsets of its partitions of the input topics;
-* each book's clocks (dedup windows, retirement) are that partition's: the newest event read on it,
-  so a partition replayed behind the others never has its members retired by the others' progress.
+* each book's clocks are that partition's: its dedup windows end at the newest event read on it, and
+  it retires members only at a tick read when it is at its log end, so a partition replayed behind
+  the others is never judged by the others' progress.
 
 Shared by the books of one process: the cohorts' settings (folded from every partition of `members`,
 stream.py), the erased ids' pseudonyms (in memory only, docs/erasure.md) and the waiting rooms'
@@ -56,7 +57,7 @@ class PartitionBooks:
 
     def cohort_days(self, cohort: str) -> list[EngagementDay]:
         """Every known day of the cohort's members held here, as the cohort's settings judge it now."""
-        return [day for book in list(self.books.values()) for day in book.cohort_days(cohort)]
+        return [day for book in self for day in book.cohort_days(cohort)]
 
     def book_of(self, member_id: str) -> MemberDayBook | None:
         """The book holding anything about the member (a test and debugging aid)."""
@@ -76,7 +77,3 @@ class PartitionBooks:
     @property
     def conflicts(self) -> int:
         return sum(book.conflicts for book in self)
-
-    @property
-    def retired_records(self) -> int:
-        return sum(book.retired_records for book in self)

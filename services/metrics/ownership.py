@@ -48,10 +48,9 @@ class Ownership:
         return {key: self.positions.get(key, 0) for key in assignment}
 
     def caught_up(self, partition: int, topics: Iterable[str], log_end: Mapping[tuple[str, int], int]) -> bool:
-        """Is `partition` rebuilt? True once its `topics` were read up to `log_end` (then for good)."""
+        """Is `partition` rebuilt? True once it was at its log end for `topics` (then for good)."""
         if partition in self.rebuilding:
-            ends = [log_end.get((topic, partition)) for topic in topics]
-            if any(end is None or self.positions.get((topic, partition), 0) < end for topic, end in zip(topics, ends)):
+            if not self.at_log_end(partition, topics, log_end):
                 return False
             self.rebuilding.discard(partition)
         return partition in self.owned

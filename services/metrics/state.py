@@ -257,12 +257,13 @@ class MemberDayBook:
         return [self.day(m, d) for m, member in self.members.items() if member.cohort == cohort
                 for d in sorted(self.days_of.get(m, ()))]
 
-    def dead_letters(self, now: datetime | None = None, ready=lambda member_id: True) -> list[EventDeadLetter]:
-        """Events still waiting for an enrolment (at a clock tick): dead-letter each once (only those of
-        members for whom `ready` holds: a partition being rebuilt may not have read the enrolment yet)."""
+    def dead_letters(self, now: datetime | None = None) -> list[EventDeadLetter]:
+        """Events still waiting for an enrolment (at a clock tick): dead-letter each once. The caller
+        asks only once the book's partition is rebuilt (stream.py): before, an enrolment may still be
+        unread."""
         out = []
         for member_id, event_id, event in self.pending.items():
-            if event_id in self.dead_lettered or not ready(member_id):
+            if event_id in self.dead_lettered:
                 continue
             self.dead_lettered.add(event_id)
             out.append(EventDeadLetter(

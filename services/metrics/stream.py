@@ -292,7 +292,7 @@ def build_faust_app(settings: MetricsSettings) -> faust.App:
                 if own.caught_up(partition, REBUILT_TOPICS, ends):
                     await dead_letter(book.dead_letters(now))
                 book.tick(now)  # after dead-lettering: an expired event stays replayable from the DLQ
-                if own.caught_up(partition, REBUILT_TOPICS, ends) and own.at_log_end(partition, REBUILT_TOPICS, ends):
+                if own.at_log_end(partition, REBUILT_TOPICS, ends):  # so rebuilt too: nothing unread
                     RETIRED_MEMBERS.inc(len(book.retire(now)))
                 report_waiting(book.pending, drops_reported.setdefault(partition, Counter()))
             WAITING_EVENTS.set(sum(len(book.pending) for book in books))
