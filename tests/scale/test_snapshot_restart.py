@@ -30,8 +30,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts.topics import ALERTS, CLOCK_TICKS, ENGAGEMENT_DAILY, ENGAGEMENT_EVENTS, MEMBERS
 from services.common.broker import free_port, start_broker
 from services.common.kafka import ensure_topics
+from services.metrics.snapshot import scope
 from services.notifier.tests.receivers import HttpReceiver
 from testsupport.broker import ServiceProcess, read_topic
+from testsupport.logs import logged_since
+from testsupport.polling import wait_until
 
 from .cohort import Driver, plan
 from .test_scale_out import _collect, _wait_delivered
@@ -57,29 +60,12 @@ def _wait_snapshot_written(workers: list[ServiceProcess], timeout_s: float = 60.
         time.sleep(0.3)
 
 
-def _wait_owns_partitions(w: ServiceProcess, timeout_s: float = 60.0) -> None:
-    """Until the worker was assigned partitions (it reports an applied offset for them)."""
-    deadline = time.monotonic() + timeout_s
-    while not any(consumer == "stream" for consumer, _, _ in applied_offsets(w.url)):
-        assert time.monotonic() < deadline, "the joining worker was never assigned a partition"
-        time.sleep(0.3)
-
-
 def _logged_after(log_path: str, start: int) -> tuple[set[int], set[str]]:
     """After byte `start` of a metrics worker's JSON log: the partitions it gained, and the snapshot
     scopes it restored."""
-    with open(log_path, "rb") as log:
-        log.seek(start)
-        entries = [e for e in map(_json_or_none, log.read().decode(errors="replace").splitlines()) if e]
+    entries = logged_since(log_path, start)
     gained = {p for e in entries if e.get("event") == "stream_partitions_assigned" for p in e["gained"]}
     return gained, {e["scope"] for e in entries if e.get("event") == "snapshot_restored"}
-
-
-def _json_or_none(line: str) -> dict | None:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
 
 
 def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
@@ -92,14 +78,13 @@ def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
     run_dir.mkdir()
     common = {"SNAPSHOTS_ENABLED": "1" if snapshots else "0", "SNAPSHOT_EVERY_RECORDS": "100", "SNAPSHOT_EVERY_S": "1"}
     extra = stream_settings(receiver.url)
-    # the first metrics worker runs the sink too (the joiner below is the stream role); restores are logged
+    joiner = worker("metrics", bootstrap, jwt_secret, run_dir, 1, common | extra["metrics"])  # the stream role
+    # the first metrics worker runs the sink too; restores are logged
     extra["metrics"] = {"CLICKHOUSE_URL": f"chdb://{run_dir / 'chdb'}", "LOG_LEVEL": "INFO"}
     workers = {s: worker(s, bootstrap, jwt_secret, run_dir, 0, common | extra[s]) for s in SERVICES}
     keep_running.extend(workers.values())
     start_together(list(workers.values()))
     pool = list(workers.values())
-    joiner = worker("metrics", bootstrap, jwt_secret, run_dir, 1,
-                    common | {"METRICS_RUN_SINK": "false", "METRICS_RUN_STREAM": "true"})
     metrics_stream = [workers["metrics"]]
 
     def settle(topics) -> None:
@@ -137,7 +122,8 @@ def _run(tmp, jwt_secret: str, snapshots: bool, keep_running: list):
                 keep_running.append(joiner)
                 joiner.start(ready_timeout_s=240)
                 metrics_stream.append(joiner)
-                _wait_owns_partitions(joiner)
+                wait_until(lambda: any(consumer == "stream" for consumer, _, _ in applied_offsets(joiner.url)),
+                           what="the joining worker to be assigned partitions")
                 settle([CLOCK_TICKS.name, MEMBERS.name, ENGAGEMENT_EVENTS.name])
                 restored["metrics-joiner"] = (_series(joiner.url, "carecircle_snapshot_restored_offsets_total"),
                                               _series(joiner.url, "carecircle_snapshot_fallbacks_total"))
@@ -186,7 +172,7 @@ def test_workers_killed_and_restarted_from_snapshots_equal_an_uninterrupted_run(
         assert sum(offsets.values()) > 0, service
         assert sum(fallbacks.values()) == 0, (service, fallbacks)
     handed_back, scopes = restored["handed back"]  # a partition gained in a later rebalance: its snapshot
-    assert handed_back and {f"metrics-p{p}" for p in handed_back} <= scopes, (handed_back, scopes)
+    assert handed_back and {scope(p) for p in handed_back} <= scopes, (handed_back, scopes)
     assert reference.alert_steps.get("alert.raised") and reference.requested, "the cohort raises alerts, reminds"
     differing = {e for kind in reference.alert_steps.keys() | restarted.alert_steps.keys()
                  for e in reference.alert_steps.get(kind, set()) ^ restarted.alert_steps.get(kind, set())}
